@@ -1,0 +1,179 @@
+"""Building blocks shared by every instrument: typed inputs and results, exact decimals,
+three-valued criteria, and the :class:`Instrument` record that the registry holds.
+
+Conventions (see ``docs/instruments.md``):
+
+* An instrument is a pure function ``f(inputs, *, options=None) -> result``. ``inputs`` and
+  ``options`` may be the typed pydantic models or plain mappings (validated on entry).
+* Inputs forbid unknown fields, so a misspelt item is an error, never silently ignored.
+* Numbers that meet a threshold are :class:`~decimal.Decimal`; JSON/CSV numbers are converted
+  through their decimal text, so ``0.49`` is exactly 0.49 and ``1.2 - 0.9`` is exactly ``0.3``.
+* Missing data make a result *not evaluable* (``evaluable=False`` with a ``reason``); wrong data
+  raise :class:`~immunoreset.errors.InvalidInput`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, PlainSerializer, ValidationError
+
+from immunoreset.errors import InvalidInput, Problem
+
+__all__ = [
+    "Exact",
+    "Instrument",
+    "InstrumentInput",
+    "InstrumentOptions",
+    "InstrumentResult",
+    "all_of",
+    "exact",
+    "parse",
+]
+
+
+def _decimal_json(value: Decimal) -> int | float:
+    """Decimals are written to JSON as plain numbers (integers stay integers)."""
+    if value == value.to_integral_value():
+        return int(value)
+    return float(value)
+
+
+Exact = Annotated[Decimal, PlainSerializer(_decimal_json, return_type=float, when_used="json")]
+"""A decimal number compared exactly at thresholds, written to JSON as a number."""
+
+
+def exact(value: Decimal | int | float | str) -> Decimal:
+    """Convert a number to :class:`Decimal` through its shortest text, so ``exact(0.3) == Decimal("0.3")``."""
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    return Decimal(value)
+
+
+class InstrumentInput(BaseModel):
+    """Base of every instrument's input model: unknown fields are rejected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class InstrumentOptions(BaseModel):
+    """Base of every instrument's options; each option has its published default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InstrumentResult(BaseModel):
+    """Fields every instrument result carries."""
+
+    model_config = ConfigDict(frozen=True)
+
+    instrument: str
+    variant: str
+    source: str
+    evaluable: bool
+    reason: str | None = None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _problems_from(err: ValidationError, model: type[BaseModel]) -> list[Problem]:
+    problems: list[Problem] = []
+    for e in err.errors():
+        field = ".".join(str(p) for p in e["loc"]) or model.__name__
+        kind = e["type"]
+        if kind == "missing":
+            problems.append(Problem(field, InvalidInput.MISSING, "a value (this field is required)"))
+            continue
+        if kind == "extra_forbidden":
+            name = str(e["loc"][-1]) if e["loc"] else field
+            known = _known_fields(model, e["loc"][:-1])
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            problems.append(Problem(field, e.get("input"), f"no such field{hint}"))
+            continue
+        message = str(e["msg"])
+        for prefix in ("Input should be ", "Value error, ", "Assertion failed, "):
+            if message.startswith(prefix):
+                message = message[len(prefix) :]
+        problems.append(Problem(field, e.get("input"), message))
+    return problems
+
+
+def _known_fields(model: type[BaseModel], path: tuple[Any, ...]) -> list[str]:
+    current: Any = model
+    for part in path:
+        fields = getattr(current, "model_fields", None)
+        if not fields or part not in fields:
+            return []
+        annotation = fields[part].annotation
+        candidates = [annotation, *getattr(annotation, "__args__", ())]
+        current = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if current is None:
+            return []
+    return list(getattr(current, "model_fields", {}))
+
+
+def parse(model: type[M], data: M | Mapping[str, Any] | None) -> M:
+    """Validate ``data`` into ``model``; a plain mapping is validated, a model instance passes through.
+
+    Pydantic's validation errors become one :class:`InvalidInput` listing every problem.
+    """
+    if isinstance(data, model):
+        return data
+    if data is None:
+        data = {}
+    if isinstance(data, BaseModel):
+        data = data.model_dump()
+    if not isinstance(data, Mapping):
+        raise InvalidInput(model.__name__, data, "a JSON object (mapping of field names to values)")
+    try:
+        return model.model_validate(dict(data))
+    except ValidationError as err:
+        raise InvalidInput(problems=_problems_from(err, model)) from None
+
+
+def all_of(criteria: Iterable[bool | None]) -> bool | None:
+    """Three-valued AND: ``False`` if any criterion fails, ``None`` if any is unknown, else ``True``.
+
+    A definition with one failed criterion is decided (not met) even when other data are missing.
+    """
+    values = list(criteria)
+    if any(v is False for v in values):
+        return False
+    if any(v is None for v in values):
+        return None
+    return True
+
+
+I = TypeVar("I", bound=InstrumentInput)
+O = TypeVar("O", bound=InstrumentOptions)
+R = TypeVar("R", bound=InstrumentResult)
+
+
+@dataclass(frozen=True)
+class Instrument(Generic[I, O, R]):
+    """One entry of the instrument registry: what every front end (CLI, registry, web, docs) reads."""
+
+    name: str
+    title: str
+    description: str
+    source: str
+    function: Callable[..., R]
+    input_model: type[I]
+    options_model: type[O]
+    result_model: type[R]
+
+    def score(self, inputs: I | Mapping[str, Any], options: O | Mapping[str, Any] | None = None) -> R:
+        """Score one assessment, validating ``inputs`` and ``options``."""
+        return self.function(inputs, options=options)
+
+    def input_schema(self) -> dict[str, Any]:
+        """JSON Schema of the input model."""
+        return self.input_model.model_json_schema()
