@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 __all__ = ["ImmunoresetError", "InvalidInput", "Problem"]
@@ -42,7 +43,7 @@ class Problem:
 def _show(value: Any) -> str:
     if value is _MISSING:
         return "nothing"
-    text = repr(value)
+    text = str(value) if isinstance(value, Decimal) else repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from functools import cache
+from typing import Any
 
 import pint
 
@@ -124,8 +125,8 @@ _ALIASES: dict[str, str] = {
 
 
 @cache
-def _registry() -> pint.UnitRegistry:
-    ureg = pint.UnitRegistry(non_int_type=Decimal, autoconvert_offset_to_baseunit=True)
+def _registry() -> Any:
+    ureg: Any = pint.UnitRegistry(non_int_type=Decimal, autoconvert_offset_to_baseunit=True)
     ureg.define("high_power_field = [hpf] = hpf")
     ureg.define("international_unit = [iu] = IU")
     ureg.define("enzyme_unit = [enzyme_u] = U")
@@ -169,10 +170,9 @@ def convert(value: Decimal | int | float | str, from_unit: str, to_unit: str, *,
     try:
         converted = quantity.to(expr_dst).magnitude
     except pint.DimensionalityError:
-        raise InvalidInput(
-            f"{field} unit", from_unit, f"a unit convertible to {to_unit} ({UCUM[dst][2]})"
-        ) from None
+        raise InvalidInput(f"{field} unit", from_unit, f"a unit convertible to {to_unit} ({UCUM[dst][2]})") from None
     result = Decimal(converted) / scale_dst
     # Remove representation noise from exact decimal scaling (e.g. 3.5E+3 -> 3500).
     normalised = result.normalize()
-    return normalised if normalised.as_tuple().exponent <= 0 else normalised.quantize(Decimal(1))
+    exponent = normalised.as_tuple().exponent
+    return normalised if isinstance(exponent, int) and exponent <= 0 else normalised.quantize(Decimal(1))

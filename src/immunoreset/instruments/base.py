@@ -152,25 +152,25 @@ def all_of(criteria: Iterable[bool | None]) -> bool | None:
     return True
 
 
-I = TypeVar("I", bound=InstrumentInput)
-O = TypeVar("O", bound=InstrumentOptions)
-R = TypeVar("R", bound=InstrumentResult)
+InputT = TypeVar("InputT", bound=InstrumentInput)
+OptionsT = TypeVar("OptionsT", bound=InstrumentOptions)
+ResultT = TypeVar("ResultT", bound=InstrumentResult)
 
 
 @dataclass(frozen=True)
-class Instrument(Generic[I, O, R]):
+class Instrument(Generic[InputT, OptionsT, ResultT]):
     """One entry of the instrument registry: what every front end (CLI, registry, web, docs) reads."""
 
     name: str
     title: str
     description: str
     source: str
-    function: Callable[..., R]
-    input_model: type[I]
-    options_model: type[O]
-    result_model: type[R]
+    function: Callable[..., ResultT]
+    input_model: type[InputT]
+    options_model: type[OptionsT]
+    result_model: type[ResultT]
 
-    def score(self, inputs: I | Mapping[str, Any], options: O | Mapping[str, Any] | None = None) -> R:
+    def score(self, inputs: InputT | Mapping[str, Any], options: OptionsT | Mapping[str, Any] | None = None) -> ResultT:
         """Score one assessment, validating ``inputs`` and ``options``."""
         return self.function(inputs, options=options)
 

@@ -1,0 +1,65 @@
+"""The ``immunoreset`` command line: a thin Typer front over the library.
+
+Each command group lives in its own module of this package and is registered below.
+User mistakes (:class:`~immunoreset.errors.InvalidInput`) print one line on stderr and exit 2.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from immunoreset import __version__
+from immunoreset.errors import ImmunoresetError, InvalidInput
+
+app = typer.Typer(
+    name="immunoreset",
+    help="CAR T-cell therapy in autoimmune disease, computable: instruments, registry, kinetics, simulation, reports.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"immunoreset {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """immunoreset command line."""
+
+
+# --- command groups (one module each; register here) ---
+from immunoreset.cli import score as _score  # noqa: E402
+
+_score.register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: run the app, turning user mistakes into exit code 2."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except InvalidInput as err:
+        typer.echo(f"error: {err}", err=True)
+        sys.exit(2)
+    except ImmunoresetError as err:
+        typer.echo(f"error: {err}", err=True)
+        sys.exit(1)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(1)
+    except Exception as err:  # click usage errors
+        import click
+
+        if isinstance(err, click.exceptions.ClickException):
+            err.show()
+            sys.exit(2)
+        raise

@@ -1,0 +1,200 @@
+"""``immunoreset score``: score assessments with any registered instrument.
+
+Contract (the same for every instrument):
+
+* ``immunoreset score --list`` lists the instruments with a one-line description and source.
+* ``immunoreset score NAME FILE`` reads a JSON object, a JSON list of objects, or a CSV file with
+  one row per assessment (``-`` reads standard input) and prints one JSON result per input, in
+  order, as a JSON list. ``--format table`` prints a readable table instead.
+* ``immunoreset score NAME --schema`` prints the input JSON Schema.
+* ``--option key=value`` (repeatable) sets an instrument option.
+
+CSV conventions: a header row names the input fields; dotted names (``previous_sledai2k.rash``)
+build nested objects; an empty cell means "not recorded"; a cell holding a JSON list or object
+(``["fever"]``) is read as JSON.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from immunoreset import instruments
+from immunoreset.errors import InvalidInput, Problem
+from immunoreset.instruments.base import Instrument, InstrumentResult
+
+__all__ = ["read_assessments", "register", "results_table", "score_many"]
+
+
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for key, value in flat.items():
+        parts = key.split(".")
+        target = nested
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                raise InvalidInput(key, value, f"'{part}' to be a nested object, not a value")
+        target[parts[-1]] = value
+    return nested
+
+
+def _cell(text: str) -> Any:
+    stripped = text.strip()
+    if stripped[:1] in "[{":
+        try:
+            return json.loads(stripped, parse_float=Decimal)
+        except json.JSONDecodeError:
+            return stripped
+    return stripped
+
+
+def read_assessments(source: str, text: str | None = None) -> list[dict[str, Any]]:
+    """Read assessments from a JSON object/list or a CSV file (``-`` = standard input).
+
+    Returns one mapping per assessment. Malformed files raise :class:`InvalidInput`.
+    """
+    if text is None:
+        if source == "-":
+            text = sys.stdin.read()
+        else:
+            path = Path(source)
+            if not path.is_file():
+                raise InvalidInput("FILE", source, "an existing JSON or CSV file, or - for standard input")
+            text = path.read_text(encoding="utf-8-sig")
+    stripped = text.lstrip()
+    is_json = stripped[:1] in "[{" or source.lower().endswith(".json")
+    if is_json:
+        try:
+            data = json.loads(text, parse_float=Decimal)
+        except json.JSONDecodeError as err:
+            raise InvalidInput("FILE", source, f"valid JSON ({err.msg} at line {err.lineno})") from None
+        if isinstance(data, dict):
+            return [data]
+        if isinstance(data, list) and all(isinstance(item, dict) for item in data):
+            return data
+        raise InvalidInput("FILE", source, "a JSON object or a JSON list of objects")
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames:
+        raise InvalidInput("FILE", source, "a CSV file with a header row naming the input fields")
+    rows: list[dict[str, Any]] = []
+    for row in reader:
+        if None in row:
+            raise InvalidInput(
+                "FILE", source, f"every CSV row to have {len(reader.fieldnames)} cells (line {reader.line_num})"
+            )
+        rows.append(_nest({k: _cell(v) for k, v in row.items() if v is not None and v.strip() != ""}))
+    return rows
+
+
+def _parse_options(pairs: list[str]) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInput("--option", pair, "key=value")
+        try:
+            options[key.strip()] = json.loads(value, parse_float=Decimal)
+        except json.JSONDecodeError:
+            options[key.strip()] = value
+    return options
+
+
+def score_many(
+    instrument: Instrument[Any, Any, Any],
+    assessments: list[dict[str, Any]],
+    options: dict[str, Any] | None = None,
+    *,
+    label: str = "item",
+) -> list[InstrumentResult]:
+    """Score every assessment; if any is invalid, raise one InvalidInput listing all problems."""
+    results: list[InstrumentResult] = []
+    problems: list[Problem] = []
+    for index, assessment in enumerate(assessments, start=1):
+        try:
+            results.append(instrument.score(assessment, options))
+        except InvalidInput as err:
+            problems.extend(err.with_location(f"{label} {index}").problems)
+    if problems:
+        raise InvalidInput(problems=problems)
+    return results
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "—"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_show(v)}" for k, v in value.items()) or "—"
+    return str(value)
+
+
+def results_table(results: list[InstrumentResult], title: str | None = None) -> Table:
+    """A readable table of results: one row per assessment, the result's own fields as columns."""
+    hidden = {"instrument", "source"}
+    columns: list[str] = []
+    for result in results:
+        for name in type(result).model_fields:
+            if name not in hidden and name not in columns:
+                columns.append(name)
+    table = Table(title=title, show_lines=False)
+    table.add_column("#", justify="right")
+    for name in columns:
+        table.add_column(name.replace("_", " "), overflow="fold")
+    for index, result in enumerate(results, start=1):
+        data = result.model_dump()
+        table.add_row(str(index), *(_show(data.get(name)) for name in columns))
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``score`` command to ``app``."""
+
+    @app.command("score")
+    def score(
+        instrument: str = typer.Argument(None, help="Instrument name (see --list)."),
+        file: str = typer.Argument(None, help="JSON or CSV file of assessments; - for standard input."),
+        list_: bool = typer.Option(False, "--list", help="List the instruments and exit."),
+        schema: bool = typer.Option(False, "--schema", help="Print the instrument's input JSON Schema."),
+        output_format: str = typer.Option("json", "--format", help="json (default) or table."),
+        option: list[str] = typer.Option([], "--option", "-o", help="Instrument option key=value (repeatable)."),
+    ) -> None:
+        """Score assessments with a clinical instrument."""
+        console = Console()
+        if list_:
+            table = Table(title="immunoreset instruments")
+            for column in ("name", "instrument", "description", "source"):
+                table.add_column(column, overflow="fold")
+            for item in instruments.all_instruments():
+                table.add_row(item.name, item.title, item.description, item.source)
+            console.print(table)
+            return
+        if instrument is None:
+            raise InvalidInput("INSTRUMENT", instrument, "an instrument name (see immunoreset score --list)")
+        chosen = instruments.get(instrument)
+        if schema:
+            typer.echo(json.dumps(chosen.input_schema(), indent=2))
+            return
+        if output_format not in ("json", "table"):
+            raise InvalidInput("--format", output_format, "json or table")
+        if file is None:
+            raise InvalidInput("FILE", file, "a JSON or CSV file of assessments, or - for standard input")
+        assessments = read_assessments(file)
+        label = "row" if file != "-" and not file.lower().endswith(".json") and assessments else "item"
+        results = score_many(chosen, assessments, _parse_options(option), label=label)
+        if output_format == "table":
+            console.print(results_table(results, title=chosen.title))
+        else:
+            typer.echo(json.dumps([r.model_dump(mode="json") for r in results], indent=2, ensure_ascii=False))
