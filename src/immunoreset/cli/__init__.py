@@ -36,9 +36,11 @@ def _root(
 
 
 # --- command groups (one module each; register here) ---
+from immunoreset.cli import demo as _demo  # noqa: E402
 from immunoreset.cli import score as _score  # noqa: E402
 
 _score.register(app)
+_demo.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -142,20 +142,20 @@ def _show(value: Any) -> str:
 
 
 def results_table(results: list[InstrumentResult], title: str | None = None) -> Table:
-    """A readable table of results: one row per assessment, the result's own fields as columns."""
-    hidden = {"instrument", "source"}
-    columns: list[str] = []
+    """A readable table: one row per assessment with its headline, the fields the result model
+    lists in ``TABLE_FIELDS``, and the reason when it is not evaluable."""
+    extra: list[str] = []
     for result in results:
-        for name in type(result).model_fields:
-            if name not in hidden and name not in columns:
-                columns.append(name)
-    table = Table(title=title, show_lines=False)
+        extra.extend(n for n in getattr(type(result), "TABLE_FIELDS", ()) if n not in extra)
+    table = Table(title=title)
     table.add_column("#", justify="right")
-    for name in columns:
+    table.add_column("result")
+    for name in extra:
         table.add_column(name.replace("_", " "), overflow="fold")
+    table.add_column("reason", overflow="fold")
     for index, result in enumerate(results, start=1):
-        data = result.model_dump()
-        table.add_row(str(index), *(_show(data.get(name)) for name in columns))
+        cells = [_show(getattr(result, name, None)) for name in extra]
+        table.add_row(str(index), result.headline(), *cells, result.reason or "")
     return table
 
 
@@ -172,7 +172,7 @@ def register(app: typer.Typer) -> None:
         option: list[str] = typer.Option([], "--option", "-o", help="Instrument option key=value (repeatable)."),
     ) -> None:
         """Score assessments with a clinical instrument."""
-        console = Console()
+        console = Console(width=max(Console().width, 140))
         if list_:
             table = Table(title="immunoreset instruments")
             for column in ("name", "instrument", "description", "source"):

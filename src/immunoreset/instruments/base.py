@@ -18,7 +18,7 @@ import difflib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer, ValidationError
 
@@ -79,6 +79,21 @@ class InstrumentResult(BaseModel):
     evaluable: bool
     reason: str | None = None
 
+    TABLE_FIELDS: ClassVar[tuple[str, ...]] = ()
+    """Result fields shown as columns by ``immunoreset score --format table``."""
+
+    def headline(self) -> str:
+        """A few words for tables: the main finding, or why there is none."""
+        if not self.evaluable:
+            return "not evaluable"
+        for name in type(self).model_fields:
+            if name not in InstrumentResult.model_fields:
+                value = getattr(self, name)
+                if isinstance(value, bool):
+                    return f"{name.replace('_', ' ')}: {'yes' if value else 'no'}"
+                return f"{name.replace('_', ' ')}: {value}"
+        return "evaluable"
+
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -88,6 +103,13 @@ def _problems_from(err: ValidationError, model: type[BaseModel]) -> list[Problem
     for e in err.errors():
         field = ".".join(str(p) for p in e["loc"]) or model.__name__
         kind = e["type"]
+        raised = (e.get("ctx") or {}).get("error")
+        if isinstance(raised, InvalidInput):  # raised by a model validator: keep its own fields
+            prefix = ".".join(str(p) for p in e["loc"])
+            for inner in raised.problems:
+                name = f"{prefix}.{inner.field}" if prefix else inner.field
+                problems.append(Problem(name, inner.value, inner.expected, inner.location))
+            continue
         if kind == "missing":
             problems.append(Problem(field, InvalidInput.MISSING, "a value (this field is required)"))
             continue

@@ -25,7 +25,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal, get_args
+from typing import Any, ClassVar, Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
@@ -283,6 +283,8 @@ class SLEDAI2KOptions(InstrumentOptions):
 class SLEDAI2KResult(InstrumentResult):
     """SLEDAI-2K result. ``descriptors`` holds each descriptor as scored (true = counted)."""
 
+    TABLE_FIELDS: ClassVar[tuple[str, ...]] = ("contributing", "excluded_other_cause")
+
     total: int | None = Field(description="SLEDAI-2K, 0-105.")
     clinical_sledai: int | None = Field(description="SLEDAI-2K without low complement and DNA binding, 0-101.")
     activity_category: str | None
@@ -294,6 +296,11 @@ class SLEDAI2KResult(InstrumentResult):
     not_recorded: list[str] = Field(description="Descriptors that could not be decided.")
     proteinuria_measure: Literal["24h_urine", "upcr"] | None
     scoring_window_days: int
+
+    def headline(self) -> str:
+        if self.total is None:
+            return "not evaluable"
+        return f"{self.total} (clinical {self.clinical_sledai}; {self.activity_category})"
 
 
 @dataclass
@@ -398,6 +405,12 @@ def _assess_sledai(inputs: SLEDAI2KInput, options: SLEDAI2KOptions) -> _SledaiAs
             hint = "; if the finding has another cause, list it in other_cause" if derived else ""
             problems.append(Problem(d.name, given, f"agreement with the measurement: {account}{hint}"))
             continue
+        if d.name in other:
+            result.excluded.append(d.name)
+            result.scored[d.name] = False
+            if given is None and derived is not None:
+                result.derived.append(d.name)
+            continue
         present = given if given is not None else derived
         if present is None:
             result.scored[d.name] = None
@@ -406,10 +419,6 @@ def _assess_sledai(inputs: SLEDAI2KInput, options: SLEDAI2KOptions) -> _SledaiAs
             continue
         if given is None:
             result.derived.append(d.name)
-        if present and d.name in other:
-            result.excluded.append(d.name)
-            result.scored[d.name] = False
-            continue
         if present and given is None and d.exclusion_clause and options.unattributed_findings == "not_evaluable":
             result.scored[d.name] = None
             result.reasons.append(
@@ -585,6 +594,8 @@ class DORISOptions(InstrumentOptions):
 class DORISResult(InstrumentResult):
     """DORIS 2021 remission and the 2017 framework flags."""
 
+    TABLE_FIELDS: ClassVar[tuple[str, ...]] = ("criteria", "off_therapy", "drug_free")
+
     remission: bool | None = Field(description="DORIS 2021 remission (on or off therapy).")
     criteria: dict[str, bool | None]
     clinical_sledai: int | None
@@ -597,6 +608,13 @@ class DORISResult(InstrumentResult):
     drug_free: bool | None = Field(
         description="No SLE drug at all: no glucocorticoid, antimalarial, immunosuppressant or biologic."
     )
+
+    def headline(self) -> str:
+        if self.remission is None:
+            return "not evaluable"
+        if self.remission:
+            return "remission, drug-free" if self.drug_free else "remission"
+        return "no remission"
 
 
 def _clinical_sledai_zero(assessment: _SledaiAssessment) -> tuple[bool | None, int | None]:
@@ -734,11 +752,18 @@ class LLDASOptions(InstrumentOptions):
 class LLDASResult(InstrumentResult):
     """LLDAS and its five criteria."""
 
+    TABLE_FIELDS: ClassVar[tuple[str, ...]] = ("criteria", "new_activity")
+
     lldas: bool | None
     criteria: dict[str, bool | None]
     sledai2k: int | None
     major_organ_activity: list[str]
     new_activity: list[str] = Field(description="Descriptors present now and absent at the previous assessment.")
+
+    def headline(self) -> str:
+        if self.lldas is None:
+            return "not evaluable"
+        return "LLDAS" if self.lldas else "not in LLDAS"
 
 
 def lldas(
@@ -866,10 +891,17 @@ class SRI4Options(InstrumentOptions):
 class SRI4Result(InstrumentResult):
     """SRI response and its three components."""
 
+    TABLE_FIELDS: ClassVar[tuple[str, ...]] = ("criteria",)
+
     responder: bool | None
     criteria: dict[str, bool | None]
     sledai_change: int | None
     pga_change: Exact | None
+
+    def headline(self) -> str:
+        if self.responder is None:
+            return "not evaluable"
+        return "responder" if self.responder else "non-responder"
 
 
 def sri4(
@@ -1058,12 +1090,20 @@ class SLEClassificationOptions(InstrumentOptions):
 class SLEClassificationResult(InstrumentResult):
     """2019 EULAR/ACR classification with the points of each domain."""
 
+    TABLE_FIELDS: ClassVar[tuple[str, ...]] = ("points_by_domain",)
+
     classified: bool | None
     entry_criterion_met: bool | None
     total_points: int
     points_by_domain: dict[str, int]
     criteria_counted: dict[str, str] = Field(description="Domain -> the highest-weighted criterion counted.")
     clinical_criterion_present: bool
+
+    def headline(self) -> str:
+        if self.classified is None:
+            return "not evaluable"
+        verdict = "classified" if self.classified else "not classified"
+        return f"{verdict} ({self.total_points} points)"
 
 
 def sle_classification_2019(
