@@ -1,0 +1,114 @@
+"""Stein 2019 multiphasic CAR-T cellular-kinetic model: closed form and published parameters.
+
+Stein AM, Grupp SA, Levine JE, et al. *Tisagenlecleucel model-based cellular kinetic analysis of
+chimeric antigen receptor–T cells.* CPT Pharmacometrics Syst Pharmacol 2019;8(5):285–295.
+doi:10.1002/psp4.12388. Parameters from Table 1 as transcribed by nlmixr2lib
+(``Stein_2019_Tisagenlecleucel.R``), checked against that file.
+
+Model (Stein 2019 Fig. 2; two pools, effector E and memory M, observed C = E + M)::
+
+    t < Tmax :  dE/dt = ρ·E,                 E(0) = R0 = Cmax/foldx,  ρ = ln(foldx)/Tmax
+    t ≥ Tmax :  dE/dt = −α·E;  dM/dt = k·E − β·M,  M(Tmax) = 0,  k = FB·(α − β)
+
+with the analytical solution (Stein 2019 supplement, "Analytical solution")::
+
+    C(t) = R0·exp(ρ·t)                                               0 ≤ t < Tmax
+    C(t) = (1 − FB)·Cmax·exp(−α(t − Tmax)) + FB·Cmax·exp(−β(t − Tmax))   t ≥ Tmax
+
+Residual error: constant on the log scale, SD a = 0.56. Inter-individual variability: log-normal
+on all six parameters with the variances ω² of Table 1 (see ``docs/kinetics.md`` for the
+decision that the published numbers are variances). The co-medication factors Ftoci = 1.2 and
+Fster = 1.0 are not part of this implementation (Stein concluded neither changed expansion).
+
+This module is the closed form used for fitting (vectorised over patients); the model spec in
+:mod:`immunoreset.models.stein2019` (when present) is the same model for the ODE engine, and the
+tests check that the two agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "PARAMETERS",
+    "SOURCE",
+    "STEIN2019",
+    "PopulationParameters",
+    "predict",
+    "predict_log",
+]
+
+SOURCE = (
+    "Stein AM, Grupp SA, Levine JE, et al. Tisagenlecleucel model-based cellular kinetic analysis of "
+    "chimeric antigen receptor-T cells. CPT Pharmacometrics Syst Pharmacol 2019;8(5):285-295"
+)
+
+PARAMETERS: tuple[str, ...] = ("foldx", "tmax", "cmax", "alpha", "fb", "beta")
+"""Order of the structural parameters everywhere in this package."""
+
+UNITS: dict[str, str] = {
+    "foldx": "1",
+    "tmax": "d",
+    "cmax": "{copies}/ug",
+    "alpha": "/d",
+    "fb": "1",
+    "beta": "/d",
+}
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class PopulationParameters:
+    """Typical values (natural scale), IIV variances ω² (log scale) and residual SD (log scale)."""
+
+    typical: dict[str, float]
+    omega2: dict[str, float]
+    sigma: float
+
+    def mu(self) -> FloatArray:
+        """Log typical values in :data:`PARAMETERS` order."""
+        return np.asarray(np.log(np.array([self.typical[p] for p in PARAMETERS], dtype=float)), dtype=np.float64)
+
+    def omega2_vector(self) -> FloatArray:
+        return np.array([self.omega2[p] for p in PARAMETERS], dtype=float)
+
+
+STEIN2019 = PopulationParameters(
+    typical={"foldx": 3900.0, "tmax": 9.3, "cmax": 24000.0, "alpha": 0.16, "fb": 0.0079, "beta": 0.0032},
+    omega2={"foldx": 2.4, "tmax": 0.38, "cmax": 0.65, "alpha": 0.91, "fb": 0.80, "beta": 0.86},
+    sigma=0.56,
+)
+"""Stein 2019 Table 1 (final model, no covariates, no co-medication factors)."""
+
+
+def predict_log(log_params: FloatArray, times: FloatArray) -> FloatArray:
+    """ln C(t) for each row of ``log_params`` (shape (n, 6), natural logs in PARAMETERS order).
+
+    ``times`` has shape (m,) (shared) or (n, m) (per patient); the result has shape (n, m).
+    Computed on the log scale so that the expansion phase never underflows.
+    """
+    lp = np.atleast_2d(np.asarray(log_params, dtype=float))
+    t = np.asarray(times, dtype=float)
+    if t.ndim == 1:
+        t = np.broadcast_to(t, (lp.shape[0], t.shape[0]))
+    lfold, ltmax, lcmax, lalpha, lfb, lbeta = (lp[:, i : i + 1] for i in range(6))
+    tmax = np.exp(ltmax)
+    rho = lfold / tmax  # ln(foldx) / Tmax
+    expansion = lcmax - lfold + rho * t
+    tau = np.maximum(t - tmax, 0.0)
+    fb = np.minimum(np.exp(lfb), 1.0)
+    # log((1-FB) e^{-α τ} + FB e^{-β τ}) computed stably
+    a = np.log1p(-fb + 1e-300) - np.exp(lalpha) * tau
+    b = np.log(fb) - np.exp(lbeta) * tau
+    contraction = lcmax + np.logaddexp(a, b)
+    return np.asarray(np.where(t < tmax, expansion, contraction), dtype=np.float64)
+
+
+def predict(params: dict[str, float], times: FloatArray) -> FloatArray:
+    """C(t) for one patient given natural-scale parameters ``{foldx, tmax, cmax, alpha, fb, beta}``."""
+    lp = np.log(np.array([[params[p] for p in PARAMETERS]], dtype=float))
+    return np.asarray(np.exp(predict_log(lp, np.asarray(times, dtype=float)))[0], dtype=float)
