@@ -32,6 +32,7 @@ UCUM: dict[str, tuple[str, Decimal, str]] = {
     "g/dL": ("g/dL", Decimal(1), "gram per decilitre"),
     "ug/mL": ("ug/mL", Decimal(1), "microgram per millilitre"),
     "ng/mL": ("ng/mL", Decimal(1), "nanogram per millilitre"),
+    "ug/L": ("ug/L", Decimal(1), "microgram per litre (e.g. ferritin)"),
     "pg/mL": ("pg/mL", Decimal(1), "picogram per millilitre"),
     # amount per time (urine protein)
     "g/(24.h)": ("g/day", Decimal(1), "gram per 24 hours"),
@@ -82,6 +83,8 @@ _ALIASES: dict[str, str] = {
     "µg/ml": "ug/mL",
     "ug/ml": "ug/mL",
     "ng/ml": "ng/mL",
+    "µg/l": "ug/L",
+    "ug/l": "ug/L",
     "pg/ml": "pg/mL",
     "g/24h": "g/(24.h)",
     "g/24 h": "g/(24.h)",

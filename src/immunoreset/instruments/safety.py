@@ -1,0 +1,1387 @@
+"""Safety grading after CD19 CAR T-cell therapy: CRS, ICE/ICANS, ICAHT, CAR-HEMATOTOX and CTCAE.
+
+Instruments (registry names in brackets):
+
+* ASTCT CRS grade [``crs``] — Lee DW, Santomasso BD, Locke FL, et al. *ASTCT consensus grading for
+  cytokine release syndrome and neurologic toxicity associated with immune effector cells.*
+  Biol Blood Marrow Transplant 2019;25(4):625-638. One assessment, or a course of assessments.
+* ICE score [``ice``] and adult ASTCT ICANS grade [``icans``] — same paper (Lee 2019).
+* ICAHT [``icaht``] — Rejeski K, Subklewe M, Aljurf M, et al. *Immune effector cell-associated
+  hematotoxicity: EHA/EBMT consensus grading and best practice recommendations.*
+  Blood 2023;142(10):865-877.
+* CAR-HEMATOTOX [``car_hematotox``] — Rejeski K, Perez A, Sesques P, et al. *CAR-HEMATOTOX: a model
+  for CAR T-cell-related hematologic toxicity in relapsed/refractory large B-cell lymphoma.*
+  Blood 2021;138(24):2499-2513.
+* CTCAE v5.0 haematological grades [``ctcae``] — National Cancer Institute. *Common Terminology
+  Criteria for Adverse Events (CTCAE) v5.0*, 27 Nov 2017; plus a hypogammaglobulinaemia flag (not a
+  CTCAE term) with a configurable IgG threshold.
+
+The clock of every series is the **study day** (day 0 = CAR T-cell infusion). Values with units are
+converted with :func:`immunoreset.units.convert` and compared exactly (Decimal/Fraction). Decisions
+taken where sources disagree or could not be confirmed are named options with the published default;
+they are listed in ``docs/instruments.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from immunoreset.errors import InvalidInput
+from immunoreset.instruments.base import (
+    Exact,
+    Instrument,
+    InstrumentInput,
+    InstrumentOptions,
+    InstrumentResult,
+    parse,
+)
+from immunoreset.units import canonical_unit, convert
+
+__all__ = [
+    "ANCObservation",
+    "CARHematotoxInput",
+    "CARHematotoxOptions",
+    "CARHematotoxResult",
+    "CRSAssessment",
+    "CRSInput",
+    "CRSOptions",
+    "CRSResult",
+    "CTCAEInput",
+    "CTCAEOptions",
+    "CTCAEResult",
+    "DayGrade",
+    "ICAHTInput",
+    "ICAHTOptions",
+    "ICAHTResult",
+    "ICANSAssessment",
+    "ICANSInput",
+    "ICANSOptions",
+    "ICANSResult",
+    "ICEInput",
+    "ICEOptions",
+    "ICEResult",
+    "LabValue",
+    "Quantity",
+    "car_hematotox",
+    "crs",
+    "crs_grade",
+    "ctcae",
+    "icaht",
+    "icans",
+    "icans_grade",
+    "ice",
+]
+
+CRS_SOURCE = "Lee DW et al. Biol Blood Marrow Transplant 2019;25(4):625-638 (ASTCT consensus)"
+ICANS_SOURCE = CRS_SOURCE
+ICAHT_SOURCE = "Rejeski K et al. Blood 2023;142(10):865-877 (EHA/EBMT consensus)"
+HEMATOTOX_SOURCE = "Rejeski K et al. Blood 2021;138(24):2499-2513"
+CTCAE_SOURCE = "NCI Common Terminology Criteria for Adverse Events (CTCAE) v5.0, 27 Nov 2017"
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared input pieces
+# ---------------------------------------------------------------------------------------------
+
+
+class Quantity(InstrumentInput):
+    """A measured value with its unit (a UCUM code or a common alias, e.g. ``Cel``, ``/uL``, ``g/dL``)."""
+
+    value: Exact = Field(description="The measured value.")
+    unit: str = Field(description="UCUM unit code or common alias of the value; unknown units are errors.")
+
+
+def _in(q: Quantity, unit: str, field: str) -> Decimal:
+    canonical_unit(q.unit, field=f"{field}.unit")
+    return convert(q.value, q.unit, unit, field=field)
+
+
+class DayGrade(BaseModel):
+    """The grade of one study day of a course (``None`` when that day was not evaluable)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    day: int
+    grade: int | None
+
+
+class _CourseSummary(BaseModel):
+    onset_day: int | None
+    max_grade: int | None
+    max_grade_day: int | None
+    last_day_with_event: int | None
+    duration_days: int | None
+    resolution_day: int | None
+    resolved: bool | None
+
+
+def _summarise_course(by_day: list[tuple[int, int | None]]) -> tuple[_CourseSummary, str | None]:
+    """Onset, maximum, duration and resolution of a graded daily course.
+
+    * onset day = first day with grade >= 1;
+    * duration = days from onset to the last day with grade >= 1, both inclusive;
+    * resolution day = first assessed day with grade 0 after the last day with grade >= 1
+      (``resolved=False`` when no such day was assessed).
+    """
+    missing = [d for d, g in by_day if g is None]
+    if missing:
+        empty = _CourseSummary(
+            onset_day=None,
+            max_grade=None,
+            max_grade_day=None,
+            last_day_with_event=None,
+            duration_days=None,
+            resolution_day=None,
+            resolved=None,
+        )
+        return empty, "not evaluable on study day(s) " + ", ".join(str(d) for d in missing)
+    event_days = [d for d, g in by_day if g is not None and g >= 1]
+    if not event_days:
+        return (
+            _CourseSummary(
+                onset_day=None,
+                max_grade=0,
+                max_grade_day=None,
+                last_day_with_event=None,
+                duration_days=0,
+                resolution_day=None,
+                resolved=None,
+            ),
+            None,
+        )
+    onset, last = event_days[0], event_days[-1]
+    max_grade = max(g for _, g in by_day if g is not None)
+    max_day = next(d for d, g in by_day if g == max_grade)
+    resolution = next((d for d, g in by_day if d > last and g == 0), None)
+    return (
+        _CourseSummary(
+            onset_day=onset,
+            max_grade=max_grade,
+            max_grade_day=max_day,
+            last_day_with_event=last,
+            duration_days=last - onset + 1,
+            resolution_day=resolution,
+            resolved=resolution is not None,
+        ),
+        None,
+    )
+
+
+def _daily_max(graded: Iterable[tuple[int, int | None]]) -> list[tuple[int, int | None]]:
+    """One grade per study day: the worst assessment of the day (unknown if any is unknown and
+    the known ones do not already reach the maximum grade)."""
+    days: dict[int, list[int | None]] = {}
+    for day, grade in graded:
+        days.setdefault(day, []).append(grade)
+    out: list[tuple[int, int | None]] = []
+    for day in sorted(days):
+        grades = days[day]
+        known = [g for g in grades if g is not None]
+        if len(known) == len(grades) or (known and max(known) >= 4):
+            out.append((day, max(known)))
+        else:
+            out.append((day, None))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# CRS (ASTCT 2019)
+# ---------------------------------------------------------------------------------------------
+
+FEVER_CELSIUS = Decimal("38.0")  # fever: temperature >= 38.0 °C (ASTCT)
+LOW_FLOW_MAX_L_PER_MIN = Decimal(6)  # low-flow nasal cannula: <= 6 L/min; high-flow: > 6 L/min
+
+Hypotension = Literal[
+    "none",
+    "fluids_only",
+    "not_requiring_vasopressors",
+    "one_vasopressor",
+    "multiple_vasopressors",
+]
+OxygenSupport = Literal[
+    "none",
+    "nasal_cannula",
+    "low_flow_nasal_cannula",
+    "blow_by",
+    "high_flow_nasal_cannula",
+    "facemask",
+    "non_rebreather_mask",
+    "venturi_mask",
+    "positive_pressure",
+]
+
+_HYPOTENSION_GRADE: dict[str, int] = {
+    "none": 0,
+    "fluids_only": 2,
+    "not_requiring_vasopressors": 2,
+    "one_vasopressor": 3,
+    "multiple_vasopressors": 4,
+}
+_OXYGEN_GRADE: dict[str, int] = {
+    "none": 0,
+    "low_flow_nasal_cannula": 2,
+    "blow_by": 2,
+    "high_flow_nasal_cannula": 3,
+    "facemask": 3,
+    "non_rebreather_mask": 3,
+    "venturi_mask": 3,
+    "positive_pressure": 4,
+}
+
+
+class CRSAssessment(InstrumentInput):
+    """One CRS assessment. Hypotension and hypoxia are recorded only when attributable to CRS
+    (ASTCT: "not attributable to any other cause"); organ toxicities do not influence the grade."""
+
+    day: int | None = Field(default=None, description="Study day of the assessment (day 0 = CAR-T infusion).")
+    temperature: Quantity | None = Field(
+        default=None, description="Highest body temperature (unit Cel or [degF]); fever is >= 38.0 °C."
+    )
+    treated_for_crs: bool | None = Field(
+        default=None,
+        description="Antipyretic or anticytokine therapy (e.g. tocilizumab, corticosteroids) was given for "
+        "already-diagnosed CRS; then fever is no longer required to grade subsequent CRS (ASTCT).",
+    )
+    hypotension: Hypotension | None = Field(
+        default=None,
+        description="none; fluids_only / not_requiring_vasopressors (grade 2); one_vasopressor, with or "
+        "without vasopressin (grade 3); multiple_vasopressors, excluding vasopressin (grade 4).",
+    )
+    oxygen: OxygenSupport | None = Field(
+        default=None,
+        description="Oxygen needed for CRS-attributable hypoxia. nasal_cannula needs oxygen_flow: <= 6 L/min "
+        "is low flow (grade 2), > 6 L/min high flow (grade 3). blow_by = grade 2; facemask, "
+        "non_rebreather_mask, venturi_mask = grade 3; positive_pressure (CPAP, BiPAP, ventilation) = grade 4.",
+    )
+    oxygen_flow: Quantity | None = Field(default=None, description="Nasal-cannula oxygen flow (unit L/min).")
+    death_due_to_crs: bool | None = Field(
+        default=None, description="Death due to CRS in which another cause is not the principal factor (grade 5)."
+    )
+
+
+class CRSInput(CRSAssessment):
+    """One CRS assessment (the fields below), or a course: ``assessments`` = list of assessments,
+    each with its study ``day``. Give one or the other, not both."""
+
+    assessments: list[CRSAssessment] | None = Field(
+        default=None, description="A course of assessments, each with its study day."
+    )
+
+    @model_validator(mode="after")
+    def _one_or_course(self) -> CRSInput:
+        if self.assessments is not None:
+            mixed = [n for n in CRSAssessment.model_fields if getattr(self, n) is not None]
+            if mixed:
+                raise ValueError(
+                    f"either one assessment or 'assessments' (a course), not both (also got {', '.join(mixed)})"
+                )
+        return self
+
+
+class CRSOptions(InstrumentOptions):
+    """No options: ASTCT leaves no open choice for the adult CRS grade."""
+
+
+class CRSResult(InstrumentResult):
+    grade: int | None = Field(description="ASTCT CRS grade 0-5 of one assessment (0 = no CRS).")
+    determined_by: list[str] = Field(
+        default_factory=list, description="Features that set the grade (the most severe event)."
+    )
+    fever: bool | None = None
+    day: int | None = None
+    course: list[DayGrade] | None = Field(default=None, description="Course: worst grade of each study day.")
+    onset_day: int | None = None
+    max_grade: int | None = None
+    max_grade_day: int | None = None
+    last_day_with_event: int | None = None
+    duration_days: int | None = Field(default=None, description="Onset to last day with CRS, both inclusive.")
+    resolution_day: int | None = Field(
+        default=None, description="First assessed day with grade 0 after the last day with CRS."
+    )
+    resolved: bool | None = None
+
+
+def _oxygen_category(a: CRSAssessment, field: str) -> str | None:
+    device = a.oxygen
+    flow = None if a.oxygen_flow is None else _in(a.oxygen_flow, "L/min", f"{field}oxygen_flow")
+    if flow is not None and flow < 0:
+        raise InvalidInput(f"{field}oxygen_flow", a.oxygen_flow.value if a.oxygen_flow else None, "a flow >= 0")
+    if device == "nasal_cannula":
+        if flow is None:
+            return None
+        return "low_flow_nasal_cannula" if flow <= LOW_FLOW_MAX_L_PER_MIN else "high_flow_nasal_cannula"
+    if device == "low_flow_nasal_cannula" and flow is not None and flow > LOW_FLOW_MAX_L_PER_MIN:
+        raise InvalidInput(f"{field}oxygen_flow", str(flow), "<= 6 L/min for a low-flow nasal cannula")
+    if device == "high_flow_nasal_cannula" and flow is not None and flow <= LOW_FLOW_MAX_L_PER_MIN:
+        raise InvalidInput(f"{field}oxygen_flow", str(flow), "> 6 L/min for a high-flow nasal cannula")
+    if device == "none" and flow is not None and flow > 0:
+        raise InvalidInput(f"{field}oxygen_flow", str(flow), "no flow when oxygen is 'none'")
+    return device
+
+
+def crs_grade(
+    assessment: CRSAssessment | Mapping[str, Any], *, field: str = ""
+) -> tuple[int | None, list[str], bool | None, str | None]:
+    """ASTCT CRS grade of one assessment: ``(grade, determined_by, fever, reason_if_not_evaluable)``.
+
+    Lee DW et al., Biol Blood Marrow Transplant 2019 (ASTCT consensus):
+
+    * fever = temperature **>= 38.0 °C**; without fever there is no CRS (grade 0) unless the patient
+      already received antipyretic or anticytokine therapy for CRS, after which fever is not required
+      and the grade is driven by hypotension and/or hypoxia;
+    * hypotension: not requiring vasopressors = 2; one vasopressor with or without vasopressin = 3;
+      multiple vasopressors (excluding vasopressin) = 4;
+    * hypoxia: low-flow nasal cannula (**<= 6 L/min**) or blow-by = 2; high-flow nasal cannula
+      (**> 6 L/min**), facemask, non-rebreather or Venturi mask = 3; positive pressure = 4;
+    * grade 1 = fever alone; otherwise the grade is set by the more severe of hypotension and hypoxia;
+    * grade 5 = death due to CRS.
+    """
+    a = parse(CRSAssessment, assessment)
+    if a.death_due_to_crs:
+        return 5, ["death_due_to_crs"], None, None
+    fever: bool | None = None
+    if a.temperature is not None:
+        fever = _in(a.temperature, "Cel", f"{field}temperature") >= FEVER_CELSIUS
+    oxygen = _oxygen_category(a, field)
+    hypo_grade = None if a.hypotension is None else _HYPOTENSION_GRADE[a.hypotension]
+    oxy_grade = None if oxygen is None else _OXYGEN_GRADE[oxygen]
+    missing_organ = [n for n, g in (("hypotension", hypo_grade), ("oxygen", oxy_grade)) if g is None]
+    if a.oxygen == "nasal_cannula" and a.oxygen_flow is None:
+        missing_organ[missing_organ.index("oxygen")] = "oxygen_flow (nasal cannula)"
+    known = [g for g in (hypo_grade, oxy_grade) if g is not None]
+    organ: int | None = max(known) if known and (not missing_organ or max(known) >= 4) else None
+
+    if fever is False and a.treated_for_crs is False:
+        return 0, [], False, None  # no fever and never treated for CRS: not CRS
+    if not (fever or a.treated_for_crs):
+        # Fever requirement undecided: temperature missing, or afebrile with treatment unknown.
+        if fever is False and organ == 0:
+            return 0, [], False, None
+        if fever is False:
+            return None, [], False, "afebrile: say whether therapy was given for CRS (treated_for_crs)"
+        return None, [], None, "missing: " + ", ".join(["temperature", *missing_organ])
+    # Fever present, or no longer required after antipyretic/anticytokine therapy for CRS.
+    if organ is None:
+        return None, [], fever, "missing: " + ", ".join(missing_organ)
+    if organ >= 2:
+        drivers = [n for n, g in (("hypotension", hypo_grade), ("hypoxia", oxy_grade)) if g == organ]
+        return organ, drivers, fever, None
+    if fever is None:
+        return None, [], None, "missing: temperature (grade 0 or 1)"
+    return (1, ["fever"], True, None) if fever else (0, [], False, None)
+
+
+def crs(inputs: CRSInput | Mapping[str, Any], *, options: CRSOptions | Mapping[str, Any] | None = None) -> CRSResult:
+    """ASTCT CRS grade of one assessment, or the course of a patient's assessments.
+
+    One assessment: see :func:`crs_grade` (Lee DW et al., Biol Blood Marrow Transplant 2019).
+
+    A course (``assessments``): each assessment is graded; "treated for CRS" carries forward to
+    later assessments (ASTCT: after antipyretic/anticytokine therapy fever is no longer required to
+    grade *subsequent* CRS). Each study day takes its worst assessment. Summary: onset day (first
+    day with grade >= 1), maximum grade and its first day, duration (onset to last day with CRS,
+    inclusive) and resolution day (first assessed grade-0 day after the last day with CRS). Any day
+    that cannot be graded makes the course not evaluable (the summary would be a guess).
+    """
+    inputs = parse(CRSInput, inputs)
+    options = parse(CRSOptions, options)
+    base = {"instrument": "crs", "variant": "ASTCT 2019 (adult and paediatric CRS)", "source": CRS_SOURCE}
+    if inputs.assessments is None:
+        grade, drivers, fever, reason = crs_grade(
+            CRSAssessment.model_validate(inputs.model_dump(exclude={"assessments"}))
+        )
+        return CRSResult(
+            **base,
+            evaluable=grade is not None,
+            reason=reason,
+            grade=grade,
+            determined_by=drivers,
+            fever=fever,
+            day=inputs.day,
+        )
+    if not inputs.assessments:
+        raise InvalidInput("assessments", [], "at least one assessment")
+    course = inputs.assessments
+    graded: list[tuple[int, int | None]] = []
+    treated = False
+    for i in sorted(range(len(course)), key=lambda i: _day_of(course, i, "assessments")):
+        a = course[i]
+        if a.treated_for_crs:
+            treated = True
+        if treated and not a.treated_for_crs:
+            a = a.model_copy(update={"treated_for_crs": True})
+        grade, _, _, _ = crs_grade(a, field=f"assessments.{i}.")
+        graded.append((_day_of(course, i, "assessments"), grade))
+    by_day = _daily_max(graded)
+    summary, reason = _summarise_course(by_day)
+    return CRSResult(
+        **base,
+        evaluable=reason is None,
+        reason=reason,
+        grade=None,
+        course=[DayGrade(day=d, grade=g) for d, g in by_day],
+        **summary.model_dump(),
+    )
+
+
+def _day_of(items: Sequence[Any], i: int, name: str) -> int:
+    day = items[i].day
+    if day is None:
+        raise InvalidInput(f"{name}.{i}.day", InvalidInput.MISSING, "the study day of each assessment of a course")
+    return int(day)
+
+
+# ---------------------------------------------------------------------------------------------
+# ICE score and ICANS (ASTCT 2019, adult: ICE for patients aged >= 12 years)
+# ---------------------------------------------------------------------------------------------
+
+
+class ICEInput(InstrumentInput):
+    """The 10-point Immune effector Cell-associated Encephalopathy (ICE) score items."""
+
+    orientation: int | None = Field(
+        default=None, ge=0, le=4, description="Orientation to year, month, city, hospital: 1 point each (0-4)."
+    )
+    naming: int | None = Field(
+        default=None, ge=0, le=3, description="Names 3 objects (e.g. clock, pen, button): 1 point each (0-3)."
+    )
+    following_commands: int | None = Field(
+        default=None, ge=0, le=1, description="Follows simple commands, e.g. 'show me 2 fingers' (0-1)."
+    )
+    writing: int | None = Field(default=None, ge=0, le=1, description="Writes a standard sentence (0-1).")
+    attention: int | None = Field(default=None, ge=0, le=1, description="Counts backwards from 100 by 10 (0-1).")
+    unarousable: bool | None = Field(
+        default=None,
+        description="Patient unarousable and unable to perform ICE: ICE = 0 (ICANS grade 4 by the ICE row).",
+    )
+
+
+class ICEOptions(InstrumentOptions):
+    """No options."""
+
+
+class ICEResult(InstrumentResult):
+    score: int | None = Field(description="ICE score 0-10 (10 = no impairment).")
+    icans_grade_by_ice: int | None = Field(
+        description="ICANS grade implied by the ICE row alone: 10 -> 0, 7-9 -> 1, 3-6 -> 2, 0-2 -> 3, "
+        "0 because unarousable -> 4."
+    )
+    unarousable: bool | None = None
+
+
+_ICE_ITEMS = ("orientation", "naming", "following_commands", "writing", "attention")
+
+
+def _ice_row_grade(score: int, unarousable: bool) -> int:
+    """ICANS grade from the ICE row (ASTCT): 10 = 0; 7-9 = 1; 3-6 = 2; 0-2 = 3; 0 unarousable = 4."""
+    if unarousable:
+        return 4
+    if score >= 10:
+        return 0
+    if score >= 7:
+        return 1
+    if score >= 3:
+        return 2
+    return 3
+
+
+def ice(inputs: ICEInput | Mapping[str, Any], *, options: ICEOptions | Mapping[str, Any] | None = None) -> ICEResult:
+    """ICE score (0-10) of the ASTCT consensus (Lee DW et al., Biol Blood Marrow Transplant 2019).
+
+    Orientation (year, month, city, hospital) 4 points; naming 3 objects 3 points; following simple
+    commands 1; writing a standard sentence 1; counting backwards from 100 by 10 1. An unarousable
+    patient who cannot perform ICE scores 0 (ICANS grade 4); a patient awake but unable to answer
+    (e.g. global aphasia) scores 0 from the items (ICANS grade 3 by the ICE row).
+    """
+    inputs = parse(ICEInput, inputs)
+    options = parse(ICEOptions, options)
+    base = {"instrument": "ice", "variant": "ASTCT 2019 ICE (10 points)", "source": ICANS_SOURCE}
+    if inputs.unarousable:
+        scored = [n for n in _ICE_ITEMS if getattr(inputs, n) not in (None, 0)]
+        if scored:
+            raise InvalidInput(scored[0], getattr(inputs, scored[0]), "0 or nothing for an unarousable patient")
+        return ICEResult(**base, evaluable=True, score=0, icans_grade_by_ice=4, unarousable=True)
+    missing = [n for n in _ICE_ITEMS if getattr(inputs, n) is None]
+    if missing:
+        return ICEResult(
+            **base,
+            evaluable=False,
+            reason="missing: " + ", ".join(missing),
+            score=None,
+            icans_grade_by_ice=None,
+            unarousable=inputs.unarousable,
+        )
+    score = sum(int(getattr(inputs, n)) for n in _ICE_ITEMS)
+    return ICEResult(
+        **base,
+        evaluable=True,
+        score=score,
+        icans_grade_by_ice=_ice_row_grade(score, False),
+        unarousable=inputs.unarousable,
+    )
+
+
+Consciousness = Literal[
+    "alert", "awakens_spontaneously", "awakens_to_voice", "awakens_to_tactile_stimulus", "unarousable"
+]
+Seizure = Literal["none", "rapidly_resolving", "nonconvulsive_resolving_with_intervention", "prolonged_or_repetitive"]
+Motor = Literal["none", "deep_focal_weakness"]
+IntracranialPressure = Literal[
+    "none",
+    "focal_edema",
+    "diffuse_edema",
+    "decerebrate_or_decorticate_posturing",
+    "cranial_nerve_vi_palsy",
+    "papilledema",
+    "cushings_triad",
+]
+_CONSCIOUSNESS_GRADE = {
+    "alert": 0,
+    "awakens_spontaneously": 1,
+    "awakens_to_voice": 2,
+    "awakens_to_tactile_stimulus": 3,
+    "unarousable": 4,
+}
+_SEIZURE_GRADE = {
+    "none": 0,
+    "rapidly_resolving": 3,
+    "nonconvulsive_resolving_with_intervention": 3,
+    "prolonged_or_repetitive": 4,
+}
+_MOTOR_GRADE = {"none": 0, "deep_focal_weakness": 4}
+_ICP_GRADE = {
+    "none": 0,
+    "focal_edema": 3,
+    "diffuse_edema": 4,
+    "decerebrate_or_decorticate_posturing": 4,
+    "cranial_nerve_vi_palsy": 4,
+    "papilledema": 4,
+    "cushings_triad": 4,
+}
+PAEDIATRIC_AGE_YEARS = Decimal(12)  # ICE is for patients aged >= 12 years; CAPD below (ASTCT)
+
+
+class ICANSAssessment(InstrumentInput):
+    """One adult ICANS assessment (ASTCT). Record only findings not attributable to another cause
+    (e.g. no sedating medication). Tremor, myoclonus and intracranial haemorrhage are graded with
+    CTCAE and do not influence ICANS."""
+
+    day: int | None = Field(default=None, description="Study day of the assessment (day 0 = CAR-T infusion).")
+    age_years: Exact | None = Field(
+        default=None, ge=0, description="Age; ICE-based grading applies from 12 years (CAPD below, not implemented)."
+    )
+    ice_score: int | None = Field(default=None, ge=0, le=10, description="ICE score 0-10 (or give 'ice' items).")
+    ice: ICEInput | None = Field(default=None, description="ICE items, instead of ice_score.")
+    consciousness: Consciousness | None = Field(
+        default=None,
+        description="alert (not depressed, 0); awakens_spontaneously (1); awakens_to_voice (2); "
+        "awakens_to_tactile_stimulus (3); unarousable or needs vigorous/repetitive stimuli, stupor, coma (4).",
+    )
+    seizure: Seizure | None = Field(
+        default=None,
+        description="none; rapidly_resolving clinical seizure or nonconvulsive seizure on EEG resolving with "
+        "intervention (3); prolonged (> 5 min) or repetitive without return to baseline (4).",
+    )
+    motor: Motor | None = Field(
+        default=None, description="none; deep_focal_weakness such as hemiparesis or paraparesis (4)."
+    )
+    intracranial_pressure: IntracranialPressure | None = Field(
+        default=None,
+        description="none; focal_edema on neuroimaging (3); diffuse_edema, posturing, cranial nerve VI palsy, "
+        "papilledema or Cushing's triad (4).",
+    )
+    global_aphasia: bool | None = Field(
+        default=None, description="Awake with global aphasia (explains an ICE of 0 in an awake patient)."
+    )
+    death_due_to_icans: bool | None = Field(default=None, description="Death due to ICANS (grade 5).")
+
+    @model_validator(mode="after")
+    def _one_ice(self) -> ICANSAssessment:
+        if self.ice_score is not None and self.ice is not None:
+            raise ValueError("give either ice_score or ice items, not both")
+        return self
+
+
+class ICANSInput(ICANSAssessment):
+    """One ICANS assessment (the fields below), or a course: ``assessments`` with study days."""
+
+    assessments: list[ICANSAssessment] | None = Field(default=None, description="A course of assessments.")
+
+    @model_validator(mode="after")
+    def _one_or_course(self) -> ICANSInput:
+        if self.assessments is not None:
+            mixed = [n for n in ICANSAssessment.model_fields if getattr(self, n) is not None]
+            if mixed:
+                raise ValueError(
+                    f"either one assessment or 'assessments' (a course), not both (also got {', '.join(mixed)})"
+                )
+        return self
+
+
+class ICANSOptions(InstrumentOptions):
+    """No options."""
+
+
+class ICANSResult(InstrumentResult):
+    grade: int | None = Field(description="ASTCT ICANS grade 0-5 of one assessment.")
+    determined_by: list[str] = Field(default_factory=list)
+    ice_score: int | None = None
+    day: int | None = None
+    course: list[DayGrade] | None = None
+    onset_day: int | None = None
+    max_grade: int | None = None
+    max_grade_day: int | None = None
+    last_day_with_event: int | None = None
+    duration_days: int | None = None
+    resolution_day: int | None = None
+    resolved: bool | None = None
+
+
+def icans_grade(
+    assessment: ICANSAssessment | Mapping[str, Any], *, field: str = ""
+) -> tuple[int | None, list[str], int | None, str | None]:
+    """Adult ASTCT ICANS grade: ``(grade, determined_by, ice_score, reason_if_not_evaluable)``.
+
+    Lee DW et al., Biol Blood Marrow Transplant 2019. The grade is the most severe of five domains:
+    ICE score (7-9 = 1; 3-6 = 2; 0-2 = 3; 0 because unarousable = 4), depressed level of
+    consciousness (awakens spontaneously = 1; to voice = 2; only to tactile stimulus = 3; unarousable
+    = 4), seizure (rapidly resolving = 3; prolonged > 5 min or repetitive = 4), motor findings (deep
+    focal weakness = 4) and raised ICP / cerebral oedema (focal oedema = 3; diffuse oedema, posturing,
+    CN VI palsy, papilloedema or Cushing's triad = 4). ICE 0 in an awake patient with global aphasia
+    is grade 3; ICE 0 in an unarousable patient is grade 4. Every domain must be recorded unless a
+    recorded domain already sets grade 4.
+    """
+    a = parse(ICANSAssessment, assessment)
+    if a.death_due_to_icans:
+        return 5, ["death_due_to_icans"], None, None
+    if a.age_years is not None and a.age_years < PAEDIATRIC_AGE_YEARS:
+        return None, [], None, "age < 12 years: ASTCT grades ICANS with CAPD, which is not implemented"
+    unarousable = a.consciousness == "unarousable"
+    score = a.ice_score
+    if a.ice is not None:
+        ice_result = ice(a.ice)
+        score = ice_result.score
+        if a.ice.unarousable:
+            unarousable = True
+            if a.consciousness not in (None, "unarousable"):
+                raise InvalidInput(f"{field}consciousness", a.consciousness, "'unarousable' when ICE is unarousable")
+    if unarousable and score not in (None, 0):
+        raise InvalidInput(f"{field}ice_score", score, "0 (or nothing) for an unarousable patient")
+    if a.global_aphasia and unarousable:
+        raise InvalidInput(f"{field}global_aphasia", True, "false: an unarousable patient is not 'awake with aphasia'")
+    domains: dict[str, int | None] = {
+        "ice": (4 if unarousable else None) if score is None else _ice_row_grade(score, unarousable),
+        "consciousness": None if a.consciousness is None else _CONSCIOUSNESS_GRADE[a.consciousness],
+        "seizure": None if a.seizure is None else _SEIZURE_GRADE[a.seizure],
+        "motor": None if a.motor is None else _MOTOR_GRADE[a.motor],
+        "intracranial_pressure": None if a.intracranial_pressure is None else _ICP_GRADE[a.intracranial_pressure],
+    }
+    known = {k: v for k, v in domains.items() if v is not None}
+    top = max(known.values()) if known else None
+    missing = [k for k, v in domains.items() if v is None]
+    if missing and not (top is not None and top >= 4):
+        return None, [], score, "missing: " + ", ".join(missing)
+    grade = top if top is not None else 0
+    drivers = [k for k, v in known.items() if v == grade and grade > 0]
+    return grade, drivers, score if not unarousable else 0, None
+
+
+def icans(
+    inputs: ICANSInput | Mapping[str, Any], *, options: ICANSOptions | Mapping[str, Any] | None = None
+) -> ICANSResult:
+    """Adult ASTCT ICANS grade of one assessment (see :func:`icans_grade`), or the course of a
+    patient's assessments with onset day, maximum grade, duration and resolution day (as for CRS).
+
+    Lee DW et al., Biol Blood Marrow Transplant 2019.
+    """
+    inputs = parse(ICANSInput, inputs)
+    options = parse(ICANSOptions, options)
+    base = {"instrument": "icans", "variant": "ASTCT 2019 adult ICANS (ICE, age >= 12 y)", "source": ICANS_SOURCE}
+    if inputs.assessments is None:
+        one = ICANSAssessment.model_validate(inputs.model_dump(exclude={"assessments"}, exclude_none=True))
+        grade, drivers, score, reason = icans_grade(one)
+        return ICANSResult(
+            **base,
+            evaluable=grade is not None,
+            reason=reason,
+            grade=grade,
+            determined_by=drivers,
+            ice_score=score,
+            day=inputs.day,
+        )
+    if not inputs.assessments:
+        raise InvalidInput("assessments", [], "at least one assessment")
+    graded = [
+        (_day_of(inputs.assessments, i, "assessments"), icans_grade(a, field=f"assessments.{i}.")[0])
+        for i, a in enumerate(inputs.assessments)
+    ]
+    by_day = _daily_max(graded)
+    summary, reason = _summarise_course(by_day)
+    return ICANSResult(
+        **base,
+        evaluable=reason is None,
+        reason=reason,
+        grade=None,
+        course=[DayGrade(day=d, grade=g) for d, g in by_day],
+        **summary.model_dump(),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# ICAHT (EHA/EBMT 2023)
+# ---------------------------------------------------------------------------------------------
+
+ICAHT_SEVERE = Decimal(500)  # early ICAHT: days with ANC <= 500/µL
+ICAHT_PROFOUND = Decimal(100)  # early ICAHT: days with ANC <= 100/µL
+LATE_ICAHT_THRESHOLDS: tuple[tuple[int, Decimal], ...] = (
+    (4, Decimal(100)),  # late ICAHT grade 4: ANC <= 100/µL
+    (3, Decimal(500)),  # grade 3: ANC <= 500/µL
+    (2, Decimal(1000)),  # grade 2: ANC <= 1000/µL
+    (1, Decimal(1500)),  # grade 1: ANC <= 1500/µL
+)
+EARLY_WINDOW_END_DAY = 30  # early ICAHT: day 0 to day +30; late ICAHT: after day +30
+
+
+class ANCObservation(InstrumentInput):
+    """One absolute neutrophil count on a study day."""
+
+    day: int = Field(description="Study day (day 0 = CAR-T infusion).")
+    value: Exact = Field(ge=0, description="Absolute neutrophil count.")
+    unit: str | None = Field(default=None, description="Unit of this value, if not the series 'unit'.")
+
+
+class ICAHTInput(InstrumentInput):
+    """An absolute neutrophil count series relative to CAR-T infusion."""
+
+    anc: list[ANCObservation] = Field(description="ANC observations (several on one day: the lowest counts).")
+    unit: str | None = Field(
+        default=None, description="Unit of the ANC values (e.g. /uL, 10*9/L, /nL), unless each value has its own."
+    )
+    censor_day: int | None = Field(
+        default=None,
+        description="Study day after which counts no longer count (death, progression/relapse, subsequent "
+        "therapy); observations after it are ignored.",
+    )
+    censor_reason: Literal["death", "progression", "subsequent_therapy", "last_follow_up"] | None = Field(
+        default=None, description="Why follow-up was censored."
+    )
+
+
+class ICAHTOptions(InstrumentOptions):
+    counting: Literal["cumulative", "longest_episode"] = Field(
+        default="cumulative",
+        description="How neutropenic days in day 0-30 are counted: 'cumulative' (all days below the threshold "
+        "plus days of non-stable recovery, as the consensus authors' T-ICAHT paper describes for N-ICAHT) "
+        "or 'longest_episode' (the longest episode, joining episodes separated by non-stable recovery; "
+        "Liang's open-source implementation).",
+    )
+    stable_recovery_days: int = Field(
+        default=3,
+        ge=1,
+        description="Consecutive days above the threshold that make a recovery stable (CIBMTR engraftment: 3).",
+    )
+    gap_handling: Literal["bounds", "linear"] = Field(
+        default="bounds",
+        description="Days without a count: 'bounds' grades with missing days as neutropenic and as not, and is "
+        "evaluable only if both agree; 'linear' first interpolates linearly between counts up to "
+        "max_interpolation_gap_days apart (Liang) and bounds what remains.",
+    )
+    max_interpolation_gap_days: int = Field(
+        default=7, ge=1, description="Longest run of missing days filled by linear interpolation."
+    )
+    never_recovered_onset_by_day: int = Field(
+        default=3,
+        ge=0,
+        le=30,
+        description="Grade 4 'ANC never above 500': neutropenia beginning by this day that never recovers "
+        "through day 30 (or censoring).",
+    )
+    late_min_measurements: int = Field(
+        default=2, ge=1, description="Late ICAHT needs this many counts at or below the grade's threshold."
+    )
+    late_end_day: int | None = Field(
+        default=None, ge=31, description="Last study day counted for late ICAHT (none = all follow-up)."
+    )
+
+
+class ICAHTResult(InstrumentResult):
+    early_grade: int | None = Field(description="Early ICAHT grade 0-4 (day 0 to +30).")
+    early_grade_range: tuple[int, int] | None = Field(
+        default=None, description="Lowest and highest early grade compatible with the missing days."
+    )
+    days_anc_le_500: int | None = Field(description="Neutropenic days ANC <= 500/µL (by the counting option).")
+    days_anc_le_100: int | None = Field(description="Days ANC <= 100/µL (by the counting option).")
+    never_recovered: bool | None = None
+    early_window: tuple[int, int] | None = None
+    missing_early_days: list[int] = Field(default_factory=list)
+    late_grade: int | None = Field(description="Late ICAHT grade 0-4 (after day +30).")
+    late_nadir_per_uL: Exact | None = None
+    late_measurements: int = 0
+    late_reason: str | None = None
+    early_reason: str | None = None
+
+
+def _runs(flags: Sequence[bool]) -> list[tuple[int, int, bool]]:
+    """Runs of equal flags: (start index, length, flag)."""
+    runs: list[tuple[int, int, bool]] = []
+    for i, f in enumerate(flags):
+        if runs and runs[-1][2] == f:
+            s, n, _ = runs[-1]
+            runs[-1] = (s, n + 1, f)
+        else:
+            runs.append((i, 1, f))
+    return runs
+
+
+def _neutropenic_days(below: Sequence[bool], counting: str, stable: int) -> int:
+    """Days below a threshold, counting days of non-stable recovery between neutropenic days.
+
+    A recovery (run of days above the threshold) shorter than ``stable`` days and bounded by
+    neutropenic days on both sides is non-stable: its days count as neutropenic (cumulative) or join
+    the two episodes (longest episode). A recovery at the end of the window is not counted.
+    """
+    runs = _runs(below)
+    merged: list[tuple[int, int, bool]] = []
+    for k, (s, n, f) in enumerate(runs):
+        bridged = not f and 0 < k < len(runs) - 1 and n < stable
+        merged.append((s, n, True if bridged else f))
+    if counting == "cumulative":
+        return sum(n for _, n, f in merged if f)
+    longest = 0
+    for _, n, f in _runs_of(merged):
+        if f:
+            longest = max(longest, n)
+    return longest
+
+
+def _runs_of(runs: list[tuple[int, int, bool]]) -> list[tuple[int, int, bool]]:
+    out: list[tuple[int, int, bool]] = []
+    for s, n, f in runs:
+        if out and out[-1][2] == f:
+            os_, on, _ = out[-1]
+            out[-1] = (os_, on + n, f)
+        else:
+            out.append((s, n, f))
+    return out
+
+
+def _early_grade(n500: int, n100: int, never_recovered: bool) -> int:
+    """Early ICAHT (EHA/EBMT 2023): ANC <= 500/µL for 1-6 days = 1, 7-13 = 2, >= 14 = 3, never above
+    500/µL = 4; ANC <= 100/µL for >= 7 days = 3, >= 14 days = 4."""
+    grade = 0
+    if n500 >= 1:
+        grade = 1
+    if n500 >= 7:
+        grade = 2
+    if n500 >= 14:
+        grade = 3
+    if n100 >= 7:
+        grade = max(grade, 3)
+    if n100 >= 14 or never_recovered or n500 > 30:
+        grade = 4
+    return grade
+
+
+def _grade_daily(
+    values: Sequence[Fraction | None], missing_as_neutropenic: bool, opts: ICAHTOptions, censored_by_death: bool
+) -> tuple[int, int, int, bool]:
+    fill_500 = missing_as_neutropenic
+    below500 = [fill_500 if v is None else v <= ICAHT_SEVERE for v in values]
+    below100 = [fill_500 if v is None else v <= ICAHT_PROFOUND for v in values]
+    n500 = _neutropenic_days(below500, opts.counting, opts.stable_recovery_days)
+    n100 = _neutropenic_days(below100, opts.counting, opts.stable_recovery_days)
+    never = False
+    onset = next((i for i, b in enumerate(below500) if b), None)
+    if onset is not None and onset <= opts.never_recovered_onset_by_day and all(below500[onset:]):
+        # Window must reach day 30, or follow-up ended by death with no recovery.
+        never = len(values) == EARLY_WINDOW_END_DAY + 1 or censored_by_death
+    return _early_grade(n500, n100, never), n500, n100, never
+
+
+def icaht(
+    inputs: ICAHTInput | Mapping[str, Any], *, options: ICAHTOptions | Mapping[str, Any] | None = None
+) -> ICAHTResult:
+    """Early and late neutrophil ICAHT (Rejeski K et al., EHA/EBMT consensus, Blood 2023).
+
+    Early ICAHT (day 0 to +30), by depth and duration of neutropenia:
+
+    * ANC **<= 500/µL** for 1-6 days = grade 1; 7-13 days = grade 2; **>= 14** days = grade 3;
+      ANC never above 500/µL = grade 4;
+    * ANC **<= 100/µL** for **>= 7** days = grade 3 (at least); **>= 14** days = grade 4.
+
+    Days are counted per the ``counting`` option (default cumulative, non-stable recoveries of
+    < ``stable_recovery_days`` days counted). "Never above 500" is operationalised as neutropenia
+    starting by day ``never_recovered_onset_by_day`` (default 3) without any count above 500 up to
+    day +30, or up to death. The window ends at day 30 or at ``censor_day`` if earlier.
+
+    Late ICAHT (after day +30): ANC **<= 1500** = 1, **<= 1000** = 2, **<= 500** = 3, **<= 100** = 4/µL,
+    each needing ``late_min_measurements`` (default 2) counts at or below the threshold.
+
+    Missing days are never assumed normal: with ``gap_handling='bounds'`` the early grade is computed
+    with every missing day neutropenic (ANC <= 100) and with none neutropenic; it is evaluable only
+    when the two agree (``early_grade_range`` shows both).
+    """
+    inputs = parse(ICAHTInput, inputs)
+    options = parse(ICAHTOptions, options)
+    variant = (
+        f"EHA/EBMT 2023 N-ICAHT ({options.counting.replace('_', ' ')} counting, "
+        f"stable recovery {options.stable_recovery_days} d, gaps: {options.gap_handling})"
+    )
+    base = {"instrument": "icaht", "variant": variant, "source": ICAHT_SOURCE}
+    by_day: dict[int, Decimal] = {}
+    for i, obs in enumerate(inputs.anc):
+        unit = obs.unit or inputs.unit
+        if unit is None:
+            raise InvalidInput(f"anc.{i}.unit", InvalidInput.MISSING, "a unit for the ANC (or the series 'unit')")
+        value = convert(obs.value, unit, "/uL", field=f"anc.{i}.value")
+        if inputs.censor_day is not None and obs.day > inputs.censor_day:
+            continue
+        by_day[obs.day] = min(value, by_day.get(obs.day, value))
+
+    # ---- early ICAHT
+    end = EARLY_WINDOW_END_DAY if inputs.censor_day is None else min(EARLY_WINDOW_END_DAY, inputs.censor_day)
+    early: dict[str, Any]
+    if end < 0:
+        early = {
+            "early_grade": None,
+            "days_anc_le_500": None,
+            "days_anc_le_100": None,
+            "early_reason": "follow-up censored before day 0",
+        }
+    else:
+        days = list(range(0, end + 1))
+        values: list[Fraction | None] = [None if d not in by_day else Fraction(by_day[d]) for d in days]
+        if options.gap_handling == "linear":
+            values = _interpolate(values, days, by_day, options.max_interpolation_gap_days)
+        missing = [d for d, v in zip(days, values, strict=True) if v is None]
+        death = inputs.censor_reason == "death" and inputs.censor_day is not None and inputs.censor_day <= 30
+        lo = _grade_daily(values, False, options, death)
+        hi = _grade_daily(values, True, options, death)
+        early = {"early_window": (0, end), "missing_early_days": missing, "early_grade_range": (lo[0], hi[0])}
+        if lo[0] == hi[0]:
+            early.update(
+                early_grade=lo[0],
+                days_anc_le_500=lo[1] if lo[1] == hi[1] else None,
+                days_anc_le_100=lo[2] if lo[2] == hi[2] else None,
+                never_recovered=lo[3] if lo[3] == hi[3] else None,
+                early_reason=None,
+            )
+        else:
+            early.update(
+                early_grade=None,
+                days_anc_le_500=None,
+                days_anc_le_100=None,
+                early_reason=f"no count on {_ranges(missing)}: early grade between {lo[0]} and {hi[0]}",
+            )
+
+    # ---- late ICAHT
+    last = options.late_end_day
+    late_values = [v for d, v in sorted(by_day.items()) if d > EARLY_WINDOW_END_DAY and (last is None or d <= last)]
+    late_grade: int | None
+    late_reason: str | None = None
+    if len(late_values) < options.late_min_measurements:
+        late_grade = None
+        late_reason = f"{len(late_values)} count(s) after day +30; late ICAHT needs {options.late_min_measurements}"
+    else:
+        late_grade = 0
+        for grade, threshold in LATE_ICAHT_THRESHOLDS:
+            if sum(1 for v in late_values if v <= threshold) >= options.late_min_measurements:
+                late_grade = grade
+                break
+    early_reason = early.get("early_reason")
+    reasons = [r for r in (early_reason and f"early: {early_reason}", late_reason and f"late: {late_reason}") if r]
+    return ICAHTResult(
+        **base,
+        evaluable=early.get("early_grade") is not None and late_grade is not None,
+        reason="; ".join(reasons) or None,
+        late_grade=late_grade,
+        late_nadir_per_uL=min(late_values) if late_values else None,
+        late_measurements=len(late_values),
+        late_reason=late_reason,
+        **early,
+    )
+
+
+def _interpolate(
+    values: list[Fraction | None], days: list[int], by_day: Mapping[int, Decimal], max_gap: int
+) -> list[Fraction | None]:
+    """Fill runs of at most ``max_gap`` missing days lying between two counts, linearly (exact)."""
+    known = sorted(by_day)
+    out = list(values)
+    for i, d in enumerate(days):
+        if out[i] is not None:
+            continue
+        before = max((k for k in known if k < d), default=None)
+        after = min((k for k in known if k > d), default=None)
+        if before is None or after is None or after - before - 1 > max_gap:
+            continue
+        a, b = Fraction(by_day[before]), Fraction(by_day[after])
+        out[i] = a + (b - a) * Fraction(d - before, after - before)
+    return out
+
+
+def _ranges(days: Sequence[int]) -> str:
+    if not days:
+        return "no day"
+    parts: list[str] = []
+    start = prev = days[0]
+    for d in [*days[1:], None]:
+        if d is not None and d == prev + 1:
+            prev = d
+            continue
+        parts.append(f"day {start}" if start == prev else f"days {start}-{prev}")
+        if d is not None:
+            start = prev = d
+    return ", ".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# CAR-HEMATOTOX (Rejeski 2021)
+# ---------------------------------------------------------------------------------------------
+
+HT_PLATELETS_HIGH = Decimal(175_000)  # /µL: > 175,000 = 0 points; 75,000-175,000 = 1
+HT_PLATELETS_LOW = Decimal(75_000)  # /µL: < 75,000 = 2 points
+HT_ANC = Decimal(1200)  # /µL: < 1200 = 1 point
+HT_HEMOGLOBIN = Decimal("9.0")  # g/dL: < 9.0 = 1 point
+HT_CRP = Decimal("3.0")  # mg/dL: >= 3.0 = 1 point (< 3.0 = 0)
+HT_FERRITIN_LOW = Decimal(650)  # ng/mL: 650-2000 = 1 point
+HT_FERRITIN_HIGH = Decimal(2000)  # ng/mL: > 2000 = 2 points
+HT_HIGH_RISK = 2  # score >= 2 = high risk; 0-1 = low risk
+
+
+class CARHematotoxInput(InstrumentInput):
+    """Baseline values measured before lymphodepleting chemotherapy (e.g. day -5)."""
+
+    platelets: Quantity | None = Field(default=None, description="Platelet count (e.g. 10*9/L or /uL).")
+    anc: Quantity | None = Field(default=None, description="Absolute neutrophil count (e.g. /uL or 10*9/L).")
+    hemoglobin: Quantity | None = Field(default=None, description="Haemoglobin (g/dL or g/L).")
+    crp: Quantity | None = Field(default=None, description="C-reactive protein (mg/dL or mg/L; 3.0 mg/dL = 30 mg/L).")
+    ferritin: Quantity | None = Field(default=None, description="Ferritin (ng/mL = ug/L).")
+
+
+class CARHematotoxOptions(InstrumentOptions):
+    """No options."""
+
+
+class CARHematotoxResult(InstrumentResult):
+    score: int | None = Field(description="CAR-HEMATOTOX score 0-7.")
+    risk: Literal["low", "high"] | None = Field(description="low (0-1) or high (>= 2).")
+    points: dict[str, int | None] = Field(default_factory=dict)
+    at_cutoff: list[str] = Field(
+        default_factory=list,
+        description="Items exactly at a cut-off whose side the publication's notation leaves open.",
+    )
+    note: str = (
+        "Validated in large B-cell lymphoma (axi-cel, tisa-cel); not validated in autoimmune disease "
+        "(EBMT 2024, Greco R et al. EClinicalMedicine 2024;69:102476)."
+    )
+
+
+def car_hematotox(
+    inputs: CARHematotoxInput | Mapping[str, Any],
+    *,
+    options: CARHematotoxOptions | Mapping[str, Any] | None = None,
+) -> CARHematotoxResult:
+    """CAR-HEMATOTOX score (Rejeski K et al., Blood 2021;138(24):2499-2513), before lymphodepletion.
+
+    * platelets: > 175,000/µL = 0; 75,000-175,000/µL (inclusive) = 1; **< 75,000**/µL = 2;
+    * ANC: **< 1200**/µL = 1 (>= 1200 = 0);
+    * haemoglobin: **< 9.0** g/dL = 1 (>= 9.0 = 0);
+    * CRP: **>= 3.0** mg/dL = 1 (< 3.0 = 0);
+    * ferritin: < 650 ng/mL = 0; 650-2000 ng/mL (inclusive) = 1; **> 2000** ng/mL = 2.
+
+    Score 0-7; **0-1 = low**, **>= 2 = high** risk. The publication writes the binary items as
+    ">"/"<" pairs; exact cut-off values are assigned as above (see docs) and flagged in
+    ``at_cutoff``. With items missing, the risk is still reported when the available items already
+    reach 2 points.
+    """
+    inputs = parse(CARHematotoxInput, inputs)
+    options = parse(CARHematotoxOptions, options)
+    base = {"instrument": "car_hematotox", "variant": "Rejeski 2021 (0-7, high >= 2)", "source": HEMATOTOX_SOURCE}
+    points: dict[str, int | None] = {}
+    cut: list[str] = []
+    if inputs.platelets is not None:
+        plt = _in(inputs.platelets, "/uL", "platelets")
+        points["platelets"] = 2 if plt < HT_PLATELETS_LOW else 1 if plt <= HT_PLATELETS_HIGH else 0
+        if plt in (HT_PLATELETS_LOW, HT_PLATELETS_HIGH):
+            cut.append("platelets")
+    if inputs.anc is not None:
+        anc = _in(inputs.anc, "/uL", "anc")
+        points["anc"] = 1 if anc < HT_ANC else 0
+        if anc == HT_ANC:
+            cut.append("anc")
+    if inputs.hemoglobin is not None:
+        hb = _in(inputs.hemoglobin, "g/dL", "hemoglobin")
+        points["hemoglobin"] = 1 if hb < HT_HEMOGLOBIN else 0
+        if hb == HT_HEMOGLOBIN:
+            cut.append("hemoglobin")
+    if inputs.crp is not None:
+        crp_value = _in(inputs.crp, "mg/dL", "crp")
+        points["crp"] = 1 if crp_value >= HT_CRP else 0
+        if crp_value == HT_CRP:
+            cut.append("crp")
+    if inputs.ferritin is not None:
+        fer = _in(inputs.ferritin, "ng/mL", "ferritin")
+        points["ferritin"] = 2 if fer > HT_FERRITIN_HIGH else 1 if fer >= HT_FERRITIN_LOW else 0
+        if fer in (HT_FERRITIN_LOW, HT_FERRITIN_HIGH):
+            cut.append("ferritin")
+    items = ("platelets", "anc", "hemoglobin", "crp", "ferritin")
+    missing = [i for i in items if i not in points]
+    for item in missing:
+        points[item] = None
+    known = sum(p for p in points.values() if p is not None)
+    if not missing:
+        return CARHematotoxResult(
+            **base,
+            evaluable=True,
+            score=known,
+            risk="high" if known >= HT_HIGH_RISK else "low",
+            points=points,
+            at_cutoff=cut,
+        )
+    if known >= HT_HIGH_RISK:
+        return CARHematotoxResult(
+            **base,
+            evaluable=True,
+            reason=f"score incomplete (missing {', '.join(missing)}), but the available items reach {known}: high risk",
+            score=None,
+            risk="high",
+            points=points,
+            at_cutoff=cut,
+        )
+    return CARHematotoxResult(
+        **base,
+        evaluable=False,
+        reason="missing: " + ", ".join(missing),
+        score=None,
+        risk=None,
+        points=points,
+        at_cutoff=cut,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# CTCAE v5.0 haematological terms and a hypogammaglobulinaemia flag
+# ---------------------------------------------------------------------------------------------
+
+
+class LabValue(InstrumentInput):
+    """A laboratory value with its unit and, for CTCAE grade 1, the local lower limit of normal."""
+
+    value: Exact = Field(ge=0, description="The measured value.")
+    unit: str = Field(description="UCUM unit code or common alias.")
+    lln: Exact | None = Field(default=None, ge=0, description="Local lower limit of normal, in the same unit.")
+
+
+class HemoglobinValue(LabValue):
+    transfusion_indicated: bool | None = Field(default=None, description="Transfusion indicated (grade >= 3).")
+    life_threatening: bool | None = Field(
+        default=None, description="Life-threatening consequences; urgent intervention indicated (grade 4)."
+    )
+
+
+class CTCAEInput(InstrumentInput):
+    """Blood counts to grade with CTCAE v5.0; give any subset."""
+
+    neutrophils: LabValue | None = Field(default=None, description="Neutrophil count (e.g. /uL, 10*9/L).")
+    platelets: LabValue | None = Field(default=None, description="Platelet count.")
+    hemoglobin: HemoglobinValue | None = Field(default=None, description="Haemoglobin (g/dL, g/L or mmol/L).")
+    lymphocytes: LabValue | None = Field(default=None, description="Lymphocyte count.")
+    wbc: LabValue | None = Field(default=None, description="White blood cell count.")
+    igg: Quantity | None = Field(
+        default=None, description="Serum IgG (g/L or mg/dL), for the hypogammaglobulinaemia flag."
+    )
+
+
+class CTCAEOptions(InstrumentOptions):
+    igg_threshold_mg_per_dL: Exact = Field(
+        default=Decimal(400),
+        gt=0,
+        description="Hypogammaglobulinaemia when IgG < this (mg/dL). 400 mg/dL (4 g/L): IgG-replacement "
+        "threshold of Hill JA et al. and the AAAAI work group for secondary hypogammaglobulinaemia.",
+    )
+
+
+class CTCAEResult(InstrumentResult):
+    neutrophil_count_decreased: int | None = None
+    platelet_count_decreased: int | None = None
+    anemia: int | None = None
+    lymphocyte_count_decreased: int | None = None
+    white_blood_cell_decreased: int | None = None
+    hypogammaglobulinemia: bool | None = Field(
+        default=None, description="IgG below the configured threshold (not a CTCAE v5.0 term)."
+    )
+    igg_mg_per_dL: Exact | None = None
+    notes: dict[str, str] = Field(default_factory=dict)
+
+
+# (grade, value strictly below which the grade applies), per unit of the grading column
+_COUNT_GRADES: dict[str, tuple[tuple[int, Decimal], ...]] = {
+    "neutrophils": ((4, Decimal(500)), (3, Decimal(1000)), (2, Decimal(1500))),
+    "platelets": ((4, Decimal(25_000)), (3, Decimal(50_000)), (2, Decimal(75_000))),
+    "lymphocytes": ((4, Decimal(200)), (3, Decimal(500)), (2, Decimal(800))),
+    "wbc": ((4, Decimal(1000)), (3, Decimal(2000)), (2, Decimal(3000))),
+}
+_HB_G_DL = ((3, Decimal("8.0")), (2, Decimal("10.0")))  # anaemia: < 8.0 g/dL = 3; < 10.0 = 2
+_HB_MMOL_L = ((3, Decimal("4.9")), (2, Decimal("6.2")))  # CTCAE's own mmol/L column
+
+
+def _ctcae_grade(
+    value: Decimal, lln: Decimal | None, grades: tuple[tuple[int, Decimal], ...]
+) -> tuple[int | None, str | None]:
+    for grade, limit in grades:
+        if value < limit:
+            return grade, None
+    if lln is None:
+        return None, "value is at or above the grade-2 limit: the lower limit of normal (lln) decides grade 0 or 1"
+    return (1, None) if value < lln else (0, None)
+
+
+def ctcae(
+    inputs: CTCAEInput | Mapping[str, Any], *, options: CTCAEOptions | Mapping[str, Any] | None = None
+) -> CTCAEResult:
+    """CTCAE v5.0 grades of laboratory-defined haematological adverse events (NCI, 2017).
+
+    * Neutrophil count decreased: < LLN-1500 = 1; **< 1500**-1000 = 2; **< 1000**-500 = 3; **< 500**/mm³ = 4.
+    * Platelet count decreased: < LLN-75,000 = 1; **< 75,000**-50,000 = 2; **< 50,000**-25,000 = 3;
+      **< 25,000**/mm³ = 4.
+    * Anaemia: Hb < LLN-10.0 g/dL = 1; **< 10.0**-8.0 = 2; **< 8.0** g/dL or transfusion indicated = 3;
+      life-threatening consequences, urgent intervention indicated = 4 (mmol/L values use CTCAE's
+      own mmol/L column, 6.2 and 4.9).
+    * Lymphocyte count decreased: < LLN-800 = 1; **< 800**-500 = 2; **< 500**-200 = 3; **< 200**/mm³ = 4.
+    * White blood cell decreased: < LLN-3000 = 1; **< 3000**-2000 = 2; **< 2000**-1000 = 3; **< 1000**/mm³ = 4.
+
+    A value at or above the grade-2 limit needs the local LLN for grade 0 vs 1. The
+    hypogammaglobulinaemia flag (IgG **<** ``igg_threshold_mg_per_dL``, default 400 mg/dL) is not a
+    CTCAE v5.0 term. Note CTCAE grade 4 neutropenia is ANC **< 500**, whereas ICAHT counts ANC **<= 500**.
+    """
+    inputs = parse(CTCAEInput, inputs)
+    options = parse(CTCAEOptions, options)
+    base = {"instrument": "ctcae", "variant": "CTCAE v5.0", "source": CTCAE_SOURCE}
+    grades: dict[str, int | None] = {}
+    notes: dict[str, str] = {}
+    names = {
+        "neutrophils": "neutrophil_count_decreased",
+        "platelets": "platelet_count_decreased",
+        "lymphocytes": "lymphocyte_count_decreased",
+        "wbc": "white_blood_cell_decreased",
+    }
+    for item, term in names.items():
+        lab: LabValue | None = getattr(inputs, item)
+        if lab is None:
+            continue
+        value = convert(lab.value, lab.unit, "/uL", field=f"{item}.value")
+        lln = None if lab.lln is None else convert(lab.lln, lab.unit, "/uL", field=f"{item}.lln")
+        grade, note = _ctcae_grade(value, lln, _COUNT_GRADES[item])
+        grades[term] = grade
+        if note:
+            notes[term] = note
+    if inputs.hemoglobin is not None:
+        hb = inputs.hemoglobin
+        if canonical_unit(hb.unit, field="hemoglobin.unit") == "mmol/L":
+            value, lln, table = hb.value, hb.lln, _HB_MMOL_L
+        else:
+            value = convert(hb.value, hb.unit, "g/dL", field="hemoglobin.value")
+            lln = None if hb.lln is None else convert(hb.lln, hb.unit, "g/dL", field="hemoglobin.lln")
+            table = _HB_G_DL
+        grade, note = _ctcae_grade(value, lln, table)
+        if hb.transfusion_indicated and (grade is None or grade < 3):
+            grade, note = 3, None
+        if hb.life_threatening:
+            grade, note = 4, None
+        elif grade == 3 and hb.life_threatening is None:
+            notes["anemia"] = "grade 4 (life-threatening consequences) is clinical; not recorded"
+        grades["anemia"] = grade
+        if note:
+            notes["anemia"] = note
+    hypo: bool | None = None
+    igg_mg_dl: Decimal | None = None
+    if inputs.igg is not None:
+        igg_mg_dl = convert(inputs.igg.value, inputs.igg.unit, "mg/dL", field="igg.value")
+        hypo = igg_mg_dl < options.igg_threshold_mg_per_dL
+    requested = len(grades) + (inputs.igg is not None)
+    if requested == 0:
+        return CTCAEResult(**base, evaluable=False, reason="no laboratory value given")
+    ungraded = [t for t, g in grades.items() if g is None]
+    return CTCAEResult(
+        **base,
+        evaluable=not ungraded,
+        reason=("not graded: " + ", ".join(f"{t} ({notes[t]})" for t in ungraded)) if ungraded else None,
+        hypogammaglobulinemia=hypo,
+        igg_mg_per_dL=igg_mg_dl,
+        notes=notes,
+        **grades,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry
+# ---------------------------------------------------------------------------------------------
+
+INSTRUMENTS: tuple[Instrument[Any, Any, Any], ...] = (
+    Instrument(
+        name="crs",
+        title="ASTCT CRS grade",
+        description="Cytokine release syndrome grade 0-5 (fever, hypotension, hypoxia); or a course summary.",
+        source=CRS_SOURCE,
+        function=crs,
+        input_model=CRSInput,
+        options_model=CRSOptions,
+        result_model=CRSResult,
+    ),
+    Instrument(
+        name="ice",
+        title="ICE score",
+        description="Immune effector cell-associated encephalopathy score (0-10).",
+        source=ICANS_SOURCE,
+        function=ice,
+        input_model=ICEInput,
+        options_model=ICEOptions,
+        result_model=ICEResult,
+    ),
+    Instrument(
+        name="icans",
+        title="ASTCT ICANS grade (adult)",
+        description="Neurotoxicity grade 0-5 from ICE, consciousness, seizure, motor, ICP; or a course summary.",
+        source=ICANS_SOURCE,
+        function=icans,
+        input_model=ICANSInput,
+        options_model=ICANSOptions,
+        result_model=ICANSResult,
+    ),
+    Instrument(
+        name="icaht",
+        title="ICAHT (EHA/EBMT)",
+        description="Early (day 0-30) and late (after day 30) haematotoxicity grades from an ANC series.",
+        source=ICAHT_SOURCE,
+        function=icaht,
+        input_model=ICAHTInput,
+        options_model=ICAHTOptions,
+        result_model=ICAHTResult,
+    ),
+    Instrument(
+        name="car_hematotox",
+        title="CAR-HEMATOTOX",
+        description="Pre-lymphodepletion haematotoxicity risk (0-7; high >= 2) from 5 baseline labs.",
+        source=HEMATOTOX_SOURCE,
+        function=car_hematotox,
+        input_model=CARHematotoxInput,
+        options_model=CARHematotoxOptions,
+        result_model=CARHematotoxResult,
+    ),
+    Instrument(
+        name="ctcae",
+        title="CTCAE v5.0 cytopenias",
+        description="CTCAE v5.0 grades for neutrophils, platelets, anaemia, lymphocytes, WBC; IgG flag.",
+        source=CTCAE_SOURCE,
+        function=ctcae,
+        input_model=CTCAEInput,
+        options_model=CTCAEOptions,
+        result_model=CTCAEResult,
+    ),
+)
