@@ -53,7 +53,7 @@ UCUM: dict[str, tuple[str, Decimal, str]] = {
     "/[HPF]": ("1/hpf", Decimal(1), "cells per high-power field"),
     "{copies}/ug": ("1/ug", Decimal(1), "transgene copies per microgram genomic DNA (qPCR)"),
     # enzyme activity
-    "U/L": ("U/L", Decimal(1), "units per litre"),
+    "U/L": ("EU/L", Decimal(1), "units (enzyme activity) per litre"),
     "[IU]/mL": ("IU/mL", Decimal(1), "international units per millilitre"),
     "[IU]/L": ("IU/L", Decimal(1), "international units per litre"),
     # temperature
@@ -139,7 +139,7 @@ def _registry() -> Any:
     ureg: Any = pint.UnitRegistry(non_int_type=Decimal, autoconvert_offset_to_baseunit=True)
     ureg.define("high_power_field = [hpf] = hpf")
     ureg.define("international_unit = [iu] = IU")
-    ureg.define("enzyme_unit = [enzyme_u] = U")
+    ureg.define("enzyme_unit = [enzyme_activity] = EU")
     return ureg
 
 
@@ -170,7 +170,13 @@ def convert(value: Decimal | int | float | str, from_unit: str, to_unit: str, *,
     Decimal('3.5')
     """
     src, dst = canonical_unit(from_unit, field=f"{field} unit"), canonical_unit(to_unit, field="target unit")
-    number = value if isinstance(value, Decimal) else Decimal(repr(value) if isinstance(value, float) else value)
+    try:
+        # str() of a Python or NumPy float is its shortest round-trip text: 0.1 -> Decimal("0.1").
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+    except ArithmeticError:
+        raise InvalidInput(field, value, "a number") from None
+    if not number.is_finite():
+        raise InvalidInput(field, value, "a finite number")
     if src == dst:
         return number
     expr_src, scale_src, _ = UCUM[src]
