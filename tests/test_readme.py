@@ -13,7 +13,7 @@ def test_two_setup_commands_at_the_top() -> None:
     first_block = re.search(r"```bash\n(.*?)```", README, re.S)
     assert first_block is not None
     commands = [line for line in first_block.group(1).splitlines() if line.strip()]
-    assert commands == ['pip install -e . && immunoreset demo', 'pip install -e ".[dev]" && python -m pytest']
+    assert commands == ["pip install -e . && immunoreset demo", 'pip install -e ".[dev]" && python -m pytest']
     assert README.index("```bash") < README.index("## ")
     assert 'pip install -e ".[dev]" && python -m pytest' in (ROOT / ".ci" / "run").read_text()
 

@@ -31,7 +31,9 @@ def test_exact_conversions(value: object, src: str, dst: str, expected: str) -> 
     assert convert(value, src, dst) == Decimal(expected)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("alias", "code"), [("x10^9/L", "10*9/L"), ("mg/dl", "mg/dL"), ("°C", "Cel"), ("cells/µL", "/uL")])
+@pytest.mark.parametrize(
+    ("alias", "code"), [("x10^9/L", "10*9/L"), ("mg/dl", "mg/dL"), ("°C", "Cel"), ("cells/µL", "/uL")]
+)
 def test_aliases_normalise_to_ucum(alias: str, code: str) -> None:
     assert canonical_unit(alias) == code
 
