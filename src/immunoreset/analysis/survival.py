@@ -1,0 +1,132 @@
+"""Time to remission and its durability, with Kaplan–Meier estimates (lifelines).
+
+Visit-based conventions (stated in every result):
+
+* The clock is the study day (day 0 = CAR-T infusion).
+* A state is only known at visits, so an onset is dated at the first visit at which it was observed
+  (the true onset lies between that visit and the one before; ``onset_interval`` reports both days).
+* **Sustained** remission starts at the earliest visit from which the flag is ``True`` at every later
+  evaluable visit up to the last follow-up; a patient whose last evaluable visit is not in remission
+  is censored at the last follow-up.
+* **Loss** of remission is dated at the first evaluable visit with the flag ``False`` after an onset.
+* Visits whose flag is missing (not evaluable) are skipped, never counted as remission or relapse.
+* Kaplan–Meier confidence intervals are lifelines' default: Greenwood variance with the exponential
+  (log(−log)) transform.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+from lifelines import KaplanMeierFitter
+
+from immunoreset.errors import InvalidInput
+
+__all__ = ["KaplanMeier", "kaplan_meier", "remission_durability", "time_to_sustained_remission"]
+
+KM_CI_METHOD = "Greenwood variance, exponential (log(-log)) transform (lifelines)"
+
+
+def _patients(visits: pd.DataFrame, flag: str, patient: str, day: str) -> list[tuple[object, pd.DataFrame]]:
+    missing = [c for c in (patient, day, flag) if c not in visits.columns]
+    if missing:
+        raise InvalidInput("columns", missing, f"columns {patient}, {day}, {flag} in the visit table")
+    ordered = visits.sort_values([patient, day])
+    return [(key, group) for key, group in ordered.groupby(patient, sort=False)]
+
+
+def time_to_sustained_remission(
+    visits: pd.DataFrame, flag: str, *, patient: str = "patient", day: str = "study_day"
+) -> pd.DataFrame:
+    """Per patient: study day of onset of the remission that lasted to the last follow-up.
+
+    Columns: ``patient``, ``event`` (True when a sustained remission started), ``time`` (onset day, or the
+    last follow-up day when censored), ``onset_interval_start`` (previous visit day), ``last_follow_up``.
+    """
+    rows: list[dict[str, object]] = []
+    for key, group in _patients(visits, flag, patient, day):
+        known = group[group[flag].notna()]
+        days = [int(d) for d in group[day]]
+        last = max(days)
+        flags = [bool(v) for v in known[flag]]
+        known_days = [int(d) for d in known[day]]
+        onset = None
+        for i in range(len(flags) - 1, -1, -1):
+            if not flags[i]:
+                break
+            onset = known_days[i]
+        previous = [d for d in days if onset is not None and d < onset]
+        rows.append(
+            {
+                "patient": key,
+                "event": onset is not None,
+                "time": onset if onset is not None else last,
+                "onset_interval_start": max(previous) if previous else None,
+                "last_follow_up": last,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def remission_durability(
+    visits: pd.DataFrame, flag: str, *, patient: str = "patient", day: str = "study_day"
+) -> pd.DataFrame:
+    """Per patient with a remission: days from the first onset to loss (event) or last follow-up (censored).
+
+    Columns: ``patient``, ``onset``, ``event`` (remission lost), ``time`` (days in remission),
+    ``lost_at`` (study day of the first visit out of remission, if any).
+    """
+    rows: list[dict[str, object]] = []
+    for key, group in _patients(visits, flag, patient, day):
+        known = group[group[flag].notna()]
+        last = int(group[day].max())
+        onset = None
+        lost = None
+        for d, value in zip(known[day], known[flag], strict=True):
+            if onset is None and bool(value):
+                onset = int(d)
+            elif onset is not None and not bool(value):
+                lost = int(d)
+                break
+        if onset is None:
+            continue
+        end = lost if lost is not None else last
+        rows.append({"patient": key, "onset": onset, "event": lost is not None, "time": end - onset, "lost_at": lost})
+    return pd.DataFrame(rows, columns=["patient", "onset", "event", "time", "lost_at"])
+
+
+@dataclass(frozen=True)
+class KaplanMeier:
+    """A Kaplan–Meier estimate: the step function with its confidence band, and the median."""
+
+    table: pd.DataFrame
+    """Columns ``time``, ``at_risk``, ``events``, ``survival``, ``ci_lower``, ``ci_upper``."""
+    median: float
+    confidence: float
+    ci_method: str = KM_CI_METHOD
+
+
+def kaplan_meier(durations: pd.DataFrame, *, confidence: float = 0.95, label: str = "estimate") -> KaplanMeier:
+    """Kaplan–Meier estimate from a table with ``time`` and ``event`` columns (lifelines)."""
+    for column in ("time", "event"):
+        if column not in durations.columns:
+            raise InvalidInput("columns", list(durations.columns), "columns time and event")
+    if durations.empty:
+        raise InvalidInput("durations", "empty table", "at least one patient")
+    fitter = KaplanMeierFitter(alpha=1 - confidence, label=label)
+    fitter.fit(durations["time"].astype(float), event_observed=durations["event"].astype(bool))
+    survival = fitter.survival_function_[label]
+    band = fitter.confidence_interval_survival_function_
+    events = fitter.event_table
+    table = pd.DataFrame(
+        {
+            "time": survival.index.to_numpy(dtype=float),
+            "at_risk": events["at_risk"].reindex(survival.index).to_numpy(),
+            "events": events["observed"].reindex(survival.index).to_numpy(),
+            "survival": survival.to_numpy(),
+            "ci_lower": band.iloc[:, 0].to_numpy(),
+            "ci_upper": band.iloc[:, 1].to_numpy(),
+        }
+    )
+    return KaplanMeier(table=table, median=float(fitter.median_survival_time_), confidence=confidence)
