@@ -11,6 +11,7 @@ unit       UCUM unit or a common alias (``/uL``, ``cells/µL``, ``copies/ug``, `
 analyte    what was measured (e.g. ``cart_flow``, ``cart_qpcr``, ``cd19``, ``anti_dsdna``)
 lloq       optional: limit of quantification in the row's unit
 blq        optional: true/false (or 1/0) flag, alternative to a ``BLQ`` value
+uln        optional: the laboratory's upper limit of normal (autoantibodies), in the row's unit
 time_unit  optional: unit of ``time`` (``d`` default, ``h``); converted to days
 =========  ==========================================================================
 
@@ -69,7 +70,7 @@ def tidy_frame(raw: pd.DataFrame, *, source: str = "input", target_units: dict[s
 
     Returns a DataFrame with columns ``patient`` (str), ``analyte`` (str), ``time`` (Decimal,
     days), ``value`` (Decimal or None), ``blq`` (bool), ``lloq`` (Decimal or None) and ``unit``
-    (canonical UCUM, one per analyte), sorted by patient, analyte and time.
+    (canonical UCUM, one per analyte) and ``uln`` (Decimal or None), sorted by patient, analyte and time.
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
     if missing:
@@ -89,7 +90,7 @@ def tidy_frame(raw: pd.DataFrame, *, source: str = "input", target_units: dict[s
                 break
     if problems:
         raise InvalidInput(problems=problems)
-    frame = pd.DataFrame(rows, columns=["patient", "analyte", "time", "value", "blq", "lloq", "unit"])
+    frame = pd.DataFrame(rows, columns=["patient", "analyte", "time", "value", "blq", "lloq", "uln", "unit"])
     if frame.empty:
         raise InvalidInput("rows", 0, f"at least one data row in {source}")
     dup = frame.duplicated(subset=["patient", "analyte", "time"], keep=False)
@@ -101,6 +102,8 @@ def tidy_frame(raw: pd.DataFrame, *, source: str = "input", target_units: dict[s
             f"one row per patient, analyte and study day (patient {first['patient']}, {first['analyte']} repeated)",
             location=source,
         )
+    for column in ("value", "lloq", "uln"):
+        frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
     frame = _harmonise_units(frame)
     return frame.sort_values(["patient", "analyte", "time"], kind="stable").reset_index(drop=True)
 
@@ -130,6 +133,9 @@ def _row(rec: dict[str, Any], where: str, targets: dict[str, str]) -> dict[str, 
     lloq = _dec(rec.get("lloq"), "lloq", where, "a number > 0 (limit of quantification) or empty")
     if lloq is not None and lloq <= 0:
         raise InvalidInput("lloq", lloq, "a limit of quantification > 0", location=where)
+    uln = _dec(rec.get("uln"), "uln", where, "a number > 0 (upper limit of normal) or empty")
+    if uln is not None and uln <= 0:
+        raise InvalidInput("uln", uln, "an upper limit of normal > 0", location=where)
     blq_flag = rec.get("blq")
     blq = False
     if blq_flag is not None and not (isinstance(blq_flag, float) and math.isnan(blq_flag)):
@@ -159,6 +165,7 @@ def _row(rec: dict[str, Any], where: str, targets: dict[str, str]) -> dict[str, 
     if target is not None and target != unit:
         value = None if value is None else convert(value, unit, target, field="value")
         lloq = None if lloq is None else convert(lloq, unit, target, field="lloq")
+        uln = None if uln is None else convert(uln, unit, target, field="uln")
         unit = target
     return {
         "patient": str(patient).strip(),
@@ -167,6 +174,7 @@ def _row(rec: dict[str, Any], where: str, targets: dict[str, str]) -> dict[str, 
         "value": value,
         "blq": blq,
         "lloq": lloq,
+        "uln": uln,
         "unit": unit,
     }
 
@@ -181,10 +189,13 @@ def _harmonise_units(frame: pd.DataFrame) -> pd.DataFrame:
             src = str(out.at[i, "unit"])
             v: Any = out.at[i, "value"]
             lq: Any = out.at[i, "lloq"]
+            un: Any = out.at[i, "uln"]
             new_v: Any = None if v is None else convert(v, src, target, field=f"value ({analyte})")
             new_lq: Any = None if lq is None else convert(lq, src, target, field=f"lloq ({analyte})")
+            new_un: Any = None if un is None else convert(un, src, target, field=f"uln ({analyte})")
             out.at[i, "value"] = new_v
             out.at[i, "lloq"] = new_lq
+            out.at[i, "uln"] = new_un
             out.at[i, "unit"] = target
     return out
 
