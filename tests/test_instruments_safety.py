@@ -412,6 +412,10 @@ def test_icaht_late_needs_two_measurements() -> None:
     assert icaht(anc_series(one_low), options={"late_min_measurements": 1}).late_grade == 3
     only_one = icaht(anc_series({**daily([]), 45: 400}))
     assert only_one.late_grade is None and not only_one.evaluable and "late" in (only_one.reason or "")
+    mixed = {**daily([]), 45: 80, 60: 900, 90: 3000}
+    assert icaht(anc_series(mixed)).late_grade == 2  # two counts <= 1000, only one <= 100
+    assert icaht(anc_series(mixed), options={"late_rule": "nadir"}).late_grade == 4
+    assert icaht(anc_series(one_low), options={"late_rule": "nadir"}).late_grade == 0  # one count <= 1500
     windowed = icaht(anc_series({**daily([]), 45: 3000, 60: 3000, 200: 50, 210: 50}), options={"late_end_day": 100})
     assert windowed.late_grade == 0
 

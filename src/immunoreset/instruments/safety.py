@@ -804,6 +804,12 @@ class ICAHTOptions(InstrumentOptions):
     late_min_measurements: int = Field(
         default=2, ge=1, description="Late ICAHT needs this many counts at or below the grade's threshold."
     )
+    late_rule: Literal["each_grade", "nadir"] = Field(
+        default="each_grade",
+        description="'each_grade': the highest grade whose threshold late_min_measurements counts meet "
+        "(non-transient at every grade); 'nadir': the grade of the lowest count, provided "
+        "late_min_measurements counts are <= 1500/µL (Liang's implementation; may over-grade).",
+    )
     late_end_day: int | None = Field(
         default=None, ge=31, description="Last study day counted for late ICAHT (none = all follow-up)."
     )
@@ -920,7 +926,8 @@ def icaht(
     day +30, or up to death. The window ends at day 30 or at ``censor_day`` if earlier.
 
     Late ICAHT (after day +30): ANC **<= 1500** = 1, **<= 1000** = 2, **<= 500** = 3, **<= 100** = 4/µL,
-    each needing ``late_min_measurements`` (default 2) counts at or below the threshold.
+    measured at >= 2 time points: by default each grade needs ``late_min_measurements`` (2) counts at
+    or below its threshold (``late_rule='nadir'``: the nadir's grade once 2 counts are <= 1500).
 
     Missing days are never assumed normal: with ``gap_handling='bounds'`` the early grade is computed
     with every missing day neutropenic (ANC <= 100) and with none neutropenic; it is evaluable only
@@ -989,8 +996,15 @@ def icaht(
         late_reason = f"{len(late_values)} count(s) after day +30; late ICAHT needs {options.late_min_measurements}"
     else:
         late_grade = 0
+        needed = options.late_min_measurements
+        nadir = min(late_values)
         for grade, threshold in LATE_ICAHT_THRESHOLDS:
-            if sum(1 for v in late_values if v <= threshold) >= options.late_min_measurements:
+            if options.late_rule == "nadir":
+                neutropenic = sum(1 for v in late_values if v <= LATE_ICAHT_THRESHOLDS[-1][1])
+                if nadir <= threshold and neutropenic >= needed:
+                    late_grade = grade
+                    break
+            elif sum(1 for v in late_values if v <= threshold) >= needed:
                 late_grade = grade
                 break
     early_reason = early.get("early_reason")
