@@ -275,6 +275,7 @@ def test_icans_missing_domain_and_paediatric() -> None:
     child = icans_one(ice_score=10, age_years=8)
     assert not child.evaluable and "CAPD" in (child.reason or "")
     assert icans_one(ice_score=10, age_years=12).grade == 0
+    assert not icans_one(ice_score=10, age_years=30, baseline_developmental_delay=True).evaluable
     assert icans({"death_due_to_icans": True}).grade == 5
 
 

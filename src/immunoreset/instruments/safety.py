@@ -575,6 +575,9 @@ class ICANSAssessment(InstrumentInput):
     age_years: Exact | None = Field(
         default=None, ge=0, description="Age; ICE-based grading applies from 12 years (CAPD below, not implemented)."
     )
+    baseline_developmental_delay: bool | None = Field(
+        default=None, description="Baseline developmental delay: ASTCT grades with CAPD (not implemented)."
+    )
     ice_score: int | None = Field(default=None, ge=0, le=10, description="ICE score 0-10 (or give 'ice' items).")
     ice: ICEInput | None = Field(default=None, description="ICE items, instead of ice_score.")
     consciousness: Consciousness | None = Field(
@@ -661,6 +664,8 @@ def icans_grade(
         return 5, ["death_due_to_icans"], None, None
     if a.age_years is not None and a.age_years < PAEDIATRIC_AGE_YEARS:
         return None, [], None, "age < 12 years: ASTCT grades ICANS with CAPD, which is not implemented"
+    if a.baseline_developmental_delay:
+        return None, [], None, "baseline developmental delay: ASTCT grades ICANS with CAPD, which is not implemented"
     unarousable = a.consciousness == "unarousable"
     score = a.ice_score
     if a.ice is not None:
