@@ -283,6 +283,14 @@ def test_glucocorticoid_dose_threshold() -> None:
     opts = {"glucocorticoid_max_mg_per_day": 5}
     assert drug_free(history(low), options=opts).glucocorticoid_free.free  # type: ignore[union-attr]
     assert not drug_free(history(high), options=opts).glucocorticoid_free.free  # type: ignore[union-attr]
+    depot = {
+        "drug": "triamcinolone",
+        "start_day": 0,
+        "dose": {"value": 40, "unit": "mg"},
+        "route": "im",
+        "frequency": "once",
+    }
+    assert not drug_free(history(depot), options=opts).glucocorticoid_free.free  # type: ignore[union-attr]
     no_dose = drug_free(history({"drug": "prednisolone", "start_day": 0}), options=opts)
     assert not no_dose.evaluable and no_dose.glucocorticoid_free is None and "medications.0" in (no_dose.reason or "")
 

@@ -693,7 +693,8 @@ def drug_free(
             local = m.route is not None and m.route not in SYSTEMIC_ROUTES
             if local and not options.count_local_glucocorticoids:
                 continue
-            if options.glucocorticoid_max_mg_per_day > 0 and not local:
+            convertible = m.route is None or m.route in EQUIVALENCE_ROUTES
+            if options.glucocorticoid_max_mg_per_day > 0 and not local and convertible:
                 if m.dose is None or m.route is None or m.frequency is None:
                     dose_missing.append(f"{field} ({m.drug})")
                     continue
