@@ -22,7 +22,7 @@ from immunoreset.instruments.base import Instrument
 
 __all__ = ["AREAS", "Instrument", "all_instruments", "get"]
 
-AREAS: tuple[str, ...] = ("sle", "safety", "medications")
+AREAS: tuple[str, ...] = ("sle", "safety", "medications", "ssc", "myositis")
 """Modules of :mod:`immunoreset.instruments` that define instruments (each has ``INSTRUMENTS``)."""
 
 
