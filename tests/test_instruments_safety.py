@@ -668,3 +668,71 @@ def test_cli_schema_ctcae() -> None:
     out = run("score", "ctcae", "--schema")
     assert out.returncode == 0
     assert "neutrophils" in json.loads(out.stdout)["properties"]
+
+
+# ---------------------------------------------------------------------------------------------
+# CRS and ICANS properties
+# ---------------------------------------------------------------------------------------------
+
+HYPOTENSION = ["none", "fluids_only", "not_requiring_vasopressors", "one_vasopressor", "multiple_vasopressors"]
+OXYGEN = ["none", "blow_by", "high_flow_nasal_cannula", "facemask", "non_rebreather_mask", "venturi_mask"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.decimals(min_value=35, max_value=42, places=2),
+    st.sampled_from(HYPOTENSION),
+    st.sampled_from([*OXYGEN, "positive_pressure", "nasal_cannula"]),
+    st.decimals(min_value=0, max_value=15, places=1),
+    st.booleans(),
+)
+def test_crs_properties(t: Decimal, hypo: str, oxygen: str, lpm: Decimal, treated: bool) -> None:
+    fields: dict[str, Any] = {"temperature": temp(str(t)), "hypotension": hypo, "oxygen": oxygen}
+    fields["treated_for_crs"] = treated
+    if oxygen == "nasal_cannula":
+        fields["oxygen_flow"] = flow(str(lpm))
+    result = crs(fields)
+    assert result.evaluable and result.grade is not None
+    fever = t >= Decimal(38)
+    if not fever and not treated:
+        assert result.grade == 0
+    else:
+        # never below the grade of any single feature, and never above the worst one
+        assert result.grade >= (1 if fever else 0)
+        worse_hypotension = crs({**fields, "hypotension": "multiple_vasopressors"})
+        assert worse_hypotension.grade == 4
+    # more oxygen flow never lowers the grade
+    if oxygen == "nasal_cannula":
+        more = crs({**fields, "oxygen_flow": flow(str(lpm + 1))})
+        assert (more.grade or 0) >= result.grade
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.integers(min_value=0, max_value=10),
+    st.sampled_from(["alert", "awakens_spontaneously", "awakens_to_voice", "awakens_to_tactile_stimulus"]),
+    st.sampled_from(
+        ["none", "rapidly_resolving", "nonconvulsive_resolving_with_intervention", "prolonged_or_repetitive"]
+    ),
+    st.sampled_from(["none", "deep_focal_weakness"]),
+    st.sampled_from(["none", "focal_edema", "diffuse_edema", "papilledema"]),
+)
+def test_icans_grade_is_worst_domain(score: int, consciousness: str, seizure: str, motor: str, icp: str) -> None:
+    result = icans(
+        {
+            "ice_score": score,
+            "consciousness": consciousness,
+            "seizure": seizure,
+            "motor": motor,
+            "intracranial_pressure": icp,
+        }
+    )
+    ice_row = 0 if score == 10 else 1 if score >= 7 else 2 if score >= 3 else 3
+    conscious_row = ["alert", "awakens_spontaneously", "awakens_to_voice", "awakens_to_tactile_stimulus"].index(
+        consciousness
+    )
+    seizure_row = {"none": 0, "prolonged_or_repetitive": 4}.get(seizure, 3)
+    motor_row = 4 if motor != "none" else 0
+    icp_row = {"none": 0, "focal_edema": 3}.get(icp, 4)
+    assert result.grade == max(ice_row, conscious_row, seizure_row, motor_row, icp_row)
+    assert bool(result.determined_by) == (result.grade != 0)
