@@ -25,6 +25,7 @@ from immunoreset.instruments.medications import (
     drug_free,
     prednisolone_equivalent,
     prednisolone_equivalent_mg_per_day,
+    prednisolone_equivalent_on_day,
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -374,3 +375,50 @@ def test_cli_drug_free_json_and_errors() -> None:
     assert bad.returncode == 2 and "'drug'" in bad.stderr and "unobtainium" in bad.stderr
     bad_day = run("score", "drug_free", "-", stdin=json.dumps({"medications": []}))
     assert bad_day.returncode == 2 and "as_of_day" in bad_day.stderr
+
+
+def test_prednisolone_equivalent_on_day_from_history() -> None:
+    taper = [
+        {
+            "drug": "prednisolone",
+            "start_day": -60,
+            "stop_day": -1,
+            "dose": {"value": 10, "unit": "mg"},
+            "route": "oral",
+            "frequency": "qd",
+        },
+        {
+            "drug": "prednisolone",
+            "start_day": 0,
+            "stop_day": 29,
+            "dose": {"value": 5, "unit": "mg"},
+            "route": "oral",
+            "frequency": "qd",
+        },
+        {
+            "drug": "methylprednisolone",
+            "start_day": 3,
+            "stop_day": 3,
+            "dose": {"value": 1, "unit": "g"},
+            "route": "iv",
+            "frequency": "once",
+            "purpose": "car_t_toxicity",
+        },
+        {
+            "drug": "hydrocortisone",
+            "start_day": 10,
+            "stop_day": 12,
+            "dose": {"value": 10, "unit": "mg"},
+            "route": "oral",
+            "frequency": "bid",
+        },
+        {"drug": "betamethasone", "start_day": 0, "route": "topical"},
+        {"drug": "hydroxychloroquine", "start_day": -100},
+    ]
+    assert prednisolone_equivalent_on_day(taper, -1) == 10
+    assert prednisolone_equivalent_on_day(taper, 3) == 5  # the CRS pulse is not disease treatment
+    assert prednisolone_equivalent_on_day(taper, 3, count_all_purposes=True) == 1255
+    assert prednisolone_equivalent_on_day(taper, 11) == 10  # 5 + hydrocortisone 20 mg/day = 5
+    assert prednisolone_equivalent_on_day(taper, 30) == 0
+    unknown = [{"drug": "prednisone", "start_day": 0}]
+    assert prednisolone_equivalent_on_day(unknown, 5) is None and prednisolone_equivalent_on_day(unknown, -5) == 0

@@ -71,6 +71,7 @@ __all__ = [
     "normalise_drug_name",
     "prednisolone_equivalent",
     "prednisolone_equivalent_mg_per_day",
+    "prednisolone_equivalent_on_day",
     "prednisolone_equivalent_per_dose_mg",
 ]
 
@@ -641,6 +642,42 @@ def _status(
         never_exposed=last is None,
         drugs_in_window=in_window,
     )
+
+
+def prednisolone_equivalent_on_day(
+    medications: Iterable[MedicationEntry | Mapping[str, Any]],
+    day: int,
+    *,
+    table: EquivalenceTable = "bnf",
+    count_all_purposes: bool = False,
+) -> Decimal | None:
+    """Total systemic prednisolone-equivalent dose (mg/day) taken on study ``day`` from a history.
+
+    Sums the systemic glucocorticoid entries active on ``day`` (``start_day <= day <= stop_day``;
+    open ends as in :func:`drug_free`) given for the disease (all purposes with
+    ``count_all_purposes``). Local routes (topical, inhaled, ...) are excluded. Returns ``None`` when
+    an active entry lacks dose, route or frequency — the total is then unknown, never guessed — and
+    ``Decimal(0)`` when no glucocorticoid is active. Unknown drugs raise InvalidInput.
+    """
+    table_ = default_drug_table()
+    total = Fraction(0)
+    for i, raw in enumerate(medications):
+        m = parse(MedicationEntry, raw)
+        field = f"medications.{i}."
+        record = table_.classify(m.drug, field=f"{field}drug") if m.drug_class is None else None
+        cls_name = m.drug_class or (record.drug_class if record else "")
+        if cls_name != "glucocorticoid" or (m.purpose != "disease" and not count_all_purposes):
+            continue
+        if m.route is not None and m.route not in SYSTEMIC_ROUTES:
+            continue
+        if (m.start_day is not None and day < m.start_day) or (m.stop_day is not None and day > m.stop_day):
+            continue
+        if m.dose is None or m.route is None or m.frequency is None:
+            return None
+        p = Prescription(drug=m.drug, dose=m.dose, route=m.route, frequency=m.frequency)
+        _, per_dose = _per_dose_fraction(p, table, field)
+        total += per_dose * DOSES_PER_DAY[p.frequency]
+    return _to_decimal(total)
 
 
 def drug_free(
