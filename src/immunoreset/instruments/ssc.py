@@ -531,14 +531,6 @@ def criss(
     if fvc_before is not None and fvc_after is not None and fvc_before > 0:
         relative_decline = (fvc_before - fvc_after) / fvc_before * 100
         numeric_ild = relative_decline >= CRISS_FVC_RELATIVE_DECLINE and fvc_after < CRISS_FVC_FLOOR
-    if inputs.ild_progression is True and numeric_ild is False:
-        raise InvalidInput(
-            "ild_progression",
-            True,
-            f"agreement with the FVC values (a fall of {relative_decline:.2f}% relative to {fvc_after}% predicted "
-            "is not >= 15% to < 80%)",
-        )
-
     events: dict[str, bool | None] = {name: getattr(inputs, name) for name in STEP1_EVENTS}
     reasons: list[str] = []
     if events["ild_progression"] is None and numeric_ild:
@@ -683,7 +675,7 @@ class SScClassificationResult(InstrumentResult):
     TABLE_FIELDS: ClassVar[tuple[str, ...]] = ("points_by_domain",)
 
     classified: bool | None = Field(description="Definite SSc: total >= 9 and no exclusion applies.")
-    total_points: int = Field(description="Points of the items known present (max 19).")
+    total_points: int = Field(description="Points of the items known present (0-28).")
     max_possible_points: int = Field(description="Points if every unrecorded item were present.")
     points_by_domain: dict[str, int]
     items_counted: dict[str, str] = Field(description="Domain -> the highest-weighted item counted.")
@@ -707,7 +699,8 @@ def ssc_classification_2013(
     proximal to the MCP joints is sufficient (9). Otherwise the highest weight in each domain is
     summed: skin thickening of the fingers (puffy fingers 2, sclerodactyly 4), fingertip lesions
     (digital tip ulcers 2, pitting scars 3), telangiectasia 2, abnormal nailfold capillaries 2,
-    PAH and/or ILD 2, Raynaud's phenomenon 3, SSc-related autoantibodies 3 (maximum 19). Definite SSc
+    PAH and/or ILD 2, Raynaud's phenomenon 3, SSc-related autoantibodies 3 (maximum 19 without,
+    28 with the sufficient item). Definite SSc
     when the total is ``>= 9``. Not applicable to patients with skin thickening sparing the fingers or
     with a scleroderma-like disorder that better explains the manifestations.
     """

@@ -1,0 +1,474 @@
+"""SSc instruments against the published definitions and the hand-computed vectors of
+``shared/reference/ssc_iim.md`` §8 (weights and thresholds restated here independently of the code)."""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from immunoreset import instruments
+from immunoreset.errors import InvalidInput
+from immunoreset.instruments.ssc import MRSS_AREAS, criss, eustar_ai, mrss, ssc_classification_2013
+
+AREAS = [
+    "face",
+    "anterior_chest",
+    "abdomen",
+    *(
+        f"{site}_{side}"
+        for site in ("fingers", "dorsum_hand", "forearm", "upper_arm", "thigh", "lower_leg", "dorsum_foot")
+        for side in ("right", "left")
+    ),
+]
+
+
+def skin(default: int = 0, **grades: int) -> dict[str, int]:
+    data = dict.fromkeys(AREAS, default)
+    data.update(grades)
+    return data
+
+
+# --------------------------------------------------------------------------- mRSS
+
+
+def test_the_17_areas() -> None:
+    assert sorted(MRSS_AREAS) == sorted(AREAS)
+    assert len(AREAS) == 17
+
+
+def test_m1_m2_extremes() -> None:
+    assert mrss(skin(0)).total == 0
+    assert mrss(skin(3)).total == 51
+
+
+def test_m3_worked_example_is_18() -> None:
+    grades = skin(
+        0,
+        face=1,
+        fingers_right=3,
+        fingers_left=3,
+        dorsum_hand_right=2,
+        dorsum_hand_left=2,
+        forearm_right=2,
+        forearm_left=1,
+        upper_arm_right=1,
+        upper_arm_left=1,
+        lower_leg_right=1,
+        lower_leg_left=1,
+    )
+    result = mrss(grades)
+    assert result.evaluable and result.total == 18 and not result.partial
+
+
+@pytest.mark.parametrize("bad", [4, -1, 2.5, "2.5", True, "x"])
+def test_m4_grades_are_integers_0_to_3(bad: Any) -> None:
+    with pytest.raises(InvalidInput) as err:
+        mrss(skin(0, thigh_left=bad))
+    assert err.value.field == "thigh_left"
+
+
+def test_missing_area_is_rejected_by_default_naming_it() -> None:
+    grades = skin(1)
+    del grades["abdomen"], grades["dorsum_foot_left"]
+    with pytest.raises(InvalidInput) as err:
+        mrss(grades)
+    assert {p.field for p in err.value.problems} == {"abdomen", "dorsum_foot_left"}
+
+
+def test_missing_area_options() -> None:
+    grades = skin(2)
+    del grades["face"]
+    not_evaluable = mrss(grades, options={"missing_areas": "not_evaluable"})
+    assert not not_evaluable.evaluable and not_evaluable.total is None and "face" in (not_evaluable.reason or "")
+    partial = mrss(grades, options={"missing_areas": "partial_sum"})
+    assert partial.evaluable and partial.partial and partial.total == 32 and partial.areas_recorded == 16
+
+
+def test_unknown_area_name_is_rejected() -> None:
+    with pytest.raises(InvalidInput) as err:
+        mrss({**skin(0), "hand_right": 1})
+    assert "hand_right" in str(err.value)
+
+
+@given(st.lists(st.integers(0, 3), min_size=17, max_size=17))
+def test_mrss_is_the_sum(grades: list[int]) -> None:
+    result = mrss(dict(zip(AREAS, grades, strict=True)))
+    assert result.total == sum(grades)
+    assert 0 <= sum(grades) <= 51
+
+
+# --------------------------------------------------------------------------- EUSTAR-AI
+
+EUSTAR = {
+    "delta_skin": Decimal("1.5"),
+    "mrss_over_18": Decimal("1.5"),
+    "digital_ulcers": Decimal("1.5"),
+    "tendon_friction_rubs": Decimal("2.25"),
+    "crp_over_1_mg_dl": Decimal("2.25"),
+    "dlco_under_70": Decimal("1.0"),
+}
+
+
+def ai(
+    delta_skin: bool, mrss_value: int, du: bool, tfr: bool, crp: str, dlco: str, unit: str = "mg/dL"
+) -> dict[str, Any]:
+    return {
+        "delta_skin": delta_skin,
+        "mrss": mrss_value,
+        "digital_ulcers": du,
+        "tendon_friction_rubs": tfr,
+        "crp": crp,
+        "crp_unit": unit,
+        "dlco_percent_predicted": dlco,
+    }
+
+
+@pytest.mark.parametrize(
+    ("case", "expected_total", "active"),
+    [
+        (ai(True, 19, True, False, "0.8", "65"), Decimal("5.5"), True),  # E1
+        (ai(False, 18, False, False, "1.0", "70"), Decimal("0"), False),  # E2: all three edges strict
+        (ai(False, 10, False, True, "0.3", "85"), Decimal("2.25"), False),  # E3: just below
+        (ai(True, 10, False, False, "0.3", "69.9"), Decimal("2.5"), True),  # E4: exactly at the cut-off
+        (ai(True, 51, True, True, "5.0", "40"), Decimal("10"), True),  # E5: maximum
+        (ai(False, 12, True, False, "12", "80", unit="mg/L"), Decimal("3.75"), True),  # E6: CRP in mg/L
+    ],
+)
+def test_eustar_reference_vectors(case: dict[str, Any], expected_total: Decimal, active: bool) -> None:
+    result = eustar_ai(case)
+    assert result.evaluable
+    assert result.total == expected_total
+    assert result.active is active
+
+
+@pytest.mark.parametrize(
+    ("field", "below", "above"),
+    [("mrss", 18, 19), ("dlco_percent_predicted", "70", "69.99")],
+)
+def test_eustar_strict_edges(field: str, below: Any, above: Any) -> None:
+    base = ai(False, 0, False, False, "0", "100")
+    assert eustar_ai({**base, field: below}).total == 0
+    above_total = eustar_ai({**base, field: above}).total
+    assert above_total is not None and above_total > 0
+
+
+@pytest.mark.parametrize(
+    ("crp", "unit", "scores"),
+    [
+        ("1", "mg/dL", False),
+        ("1.01", "mg/dL", True),
+        ("10", "mg/L", False),
+        ("10.1", "mg/L", True),
+        ("0.01", "g/L", False),
+        ("0.0101", "g/L", True),
+        ("10", "mg/l", False),
+        ("11", "mg/l", True),
+    ],
+)
+def test_crp_unit_handling(crp: str, unit: str, scores: bool) -> None:
+    result = eustar_ai(ai(False, 0, False, False, crp, "100", unit=unit))
+    assert result.items["crp_over_1_mg_dl"] is scores
+    assert result.total == (Decimal("2.25") if scores else 0)
+
+
+def test_crp_conversion_is_reported_in_mg_dl() -> None:
+    assert eustar_ai(ai(False, 0, False, False, "12", "100", unit="mg/L")).crp_mg_dl == Decimal("1.2")
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"crp_unit": None}, "crp_unit"),
+        ({"crp_unit": "U/L"}, "crp_unit"),
+        ({"crp_unit": "furlongs"}, "crp_unit"),
+        ({"crp": "-1"}, "crp"),
+        ({"mrss": 52}, "mrss"),
+        ({"mrss_over_18": True}, "mrss_over_18"),  # contradicts mrss 10
+        ({"dlco_under_70": False, "dlco_percent_predicted": "69"}, "dlco_under_70"),
+    ],
+)
+def test_eustar_bad_input(change: dict[str, Any], field: str) -> None:
+    case = {**ai(False, 10, False, False, "0.5", "90"), **change}
+    case = {k: v for k, v in case.items() if v is not None}
+    with pytest.raises(InvalidInput) as err:
+        eustar_ai(case)
+    assert err.value.field == field
+
+
+def test_eustar_from_item_booleans_and_from_areas() -> None:
+    booleans = dict.fromkeys(EUSTAR, False) | {"tendon_friction_rubs": True, "dlco_under_70": True}
+    assert eustar_ai(booleans).total == Decimal("3.25")
+    m3 = skin(0, face=1, fingers_right=3, fingers_left=3, dorsum_hand_right=2, dorsum_hand_left=2, forearm_right=2)
+    m3 |= {"forearm_left": 1, "upper_arm_right": 1, "upper_arm_left": 1, "lower_leg_right": 1, "lower_leg_left": 1}
+    from_areas = eustar_ai(dict.fromkeys(EUSTAR, False) | {"mrss_over_18": None, "mrss_areas": m3})
+    assert from_areas.mrss == 18 and from_areas.items["mrss_over_18"] is False
+    with pytest.raises(InvalidInput) as err:
+        eustar_ai({"mrss": 20, "mrss_areas": m3})
+    assert err.value.field == "mrss"
+
+
+def test_eustar_missing_items_decide_when_they_can() -> None:
+    active = eustar_ai({"tendon_friction_rubs": True, "delta_skin": True})
+    assert active.total is None and not active.evaluable and active.active is True
+    inactive = eustar_ai(dict.fromkeys(EUSTAR, False) | {"dlco_under_70": None})
+    assert inactive.total is None and inactive.active is False  # at most 1.0 possible
+    decided_low = eustar_ai(dict.fromkeys(EUSTAR, False) | {"crp_over_1_mg_dl": None})
+    assert decided_low.active is False  # 0 known + at most 2.25 < 2.5
+    open_case = eustar_ai(dict.fromkeys(EUSTAR, False) | {"crp_over_1_mg_dl": None, "delta_skin": True})
+    assert open_case.active is None and "crp_over_1_mg_dl" in (open_case.reason or "")
+
+
+@given(st.fixed_dictionaries({name: st.booleans() for name in EUSTAR}))
+def test_eustar_total_is_weighted_sum(items: dict[str, bool]) -> None:
+    result = eustar_ai(items)
+    expected = sum((w for name, w in EUSTAR.items() if items[name]), Decimal(0))
+    assert result.total == expected
+    assert Decimal(0) <= expected <= Decimal(10)
+    assert result.active is (expected >= Decimal("2.5"))
+
+
+# --------------------------------------------------------------------------- CRISS
+
+NO_EVENTS = {"new_renal_crisis": False, "ild_progression": False, "new_lv_failure": False, "new_pah": False}
+BASE: dict[str, Any] = {
+    "mrss": 25,
+    "fvc_percent_predicted": 70,
+    "patient_global": 5,
+    "physician_global": 5,
+    "haq_di": "1.5",
+}
+
+
+def criss_case(d_mrss: Any, d_fvc: Any, d_pt: Any, d_md: Any, d_haq: Any, **events: Any) -> dict[str, Any]:
+    follow = {
+        "mrss": BASE["mrss"] + d_mrss,
+        "fvc_percent_predicted": Decimal(BASE["fvc_percent_predicted"]) + Decimal(str(d_fvc)),
+        "patient_global": Decimal(BASE["patient_global"]) + Decimal(str(d_pt)),
+        "physician_global": Decimal(BASE["physician_global"]) + Decimal(str(d_md)),
+        "haq_di": Decimal(BASE["haq_di"]) + Decimal(str(d_haq)),
+    }
+    return {"baseline": BASE, "follow_up": follow, **NO_EVENTS, **events}
+
+
+def expected_probability(d: tuple[Any, ...]) -> float:
+    # Khanna 2016 Table 4, restated: lin = -5.54 - 0.81 dMRSS + 0.21 dFVC - 0.40 dPt - 0.44 dMD - 3.41 dHAQ
+    lin = -5.54 - 0.81 * d[0] + 0.21 * d[1] - 0.40 * d[2] - 0.44 * d[3] - 3.41 * d[4]
+    return math.exp(lin) / (1 + math.exp(lin))
+
+
+@pytest.mark.parametrize(
+    ("delta", "probability", "improved"),
+    [
+        ((0, 0, 0, 0, 0), "0.00391", False),  # C1
+        ((-10, 5, -2, -3, "-0.5"), "0.99941", True),  # C2
+        ((-7, 0, 0, 0, 0), "0.53245", False),  # C3
+        ((-7, 0, 0, 0, "-0.125"), "0.63558", True),  # C4
+        ((3, -3, 1, 1, "0.25"), "0.00003", False),  # C5
+        ((-4, 0, -1, -1, "-0.25"), "0.35263", False),  # C6
+    ],
+)
+def test_criss_reference_vectors(delta: tuple[Any, ...], probability: str, improved: bool) -> None:
+    result = criss(criss_case(*delta))
+    assert result.evaluable and result.improved is improved
+    assert result.probability is not None
+    assert abs(result.probability - Decimal(probability)) < Decimal("0.000006")
+    assert math.isclose(float(result.probability), expected_probability(tuple(float(x) for x in delta)), abs_tol=1e-6)
+
+
+@pytest.mark.parametrize("event", list(NO_EVENTS))
+def test_c7_step1_overrides_step2(event: str) -> None:
+    result = criss(criss_case(-15, 10, -5, -5, -1, **{event: True}))
+    assert result.step2_probability is not None and result.step2_probability > Decimal("0.99")
+    assert result.probability == 0 and result.improved is False and result.evaluable
+
+
+def test_step1_event_decides_even_with_missing_measures() -> None:
+    case = criss_case(-15, 10, -5, -5, -1, new_renal_crisis=True)
+    del case["follow_up"]["haq_di"]
+    result = criss(case)
+    assert result.improved is False and result.probability == 0
+
+
+def test_threshold_060_is_inclusive_in_lin_space() -> None:
+    # P >= 0.60 <=> lin >= ln(1.5) = 0.405465...; dHAQ moves lin in steps of 3.41 per unit.
+    lin_needed = math.log(1.5)
+    d_haq_edge = (lin_needed - 0.13) / -3.41  # from C3 (lin 0.13)
+    just_below = criss(criss_case(-7, 0, 0, 0, round(d_haq_edge + 0.0005, 4)))
+    just_above = criss(criss_case(-7, 0, 0, 0, round(d_haq_edge - 0.0005, 4)))
+    assert just_below.improved is False and just_above.improved is True
+
+
+def test_unknown_step1_events() -> None:
+    low = criss_case(0, 0, 0, 0, 0)
+    for name in NO_EVENTS:
+        del low[name]
+    result = criss(low)
+    assert result.improved is False and result.probability is None and not result.evaluable  # decided by step 2
+    high = criss_case(-10, 5, -2, -3, "-0.5", new_pah=None)
+    result = criss(high)
+    assert result.improved is None and "new_pah" in (result.reason or "")
+
+
+def test_fvc_fall_needs_a_confirmed_ild_judgement() -> None:
+    # 70 -> 59: relative fall 15.71% to < 80%: the numeric part of step 1 is met.
+    case = criss_case(-10, -11, -2, -3, "-0.5", ild_progression=None)
+    result = criss(case)
+    assert result.improved is None and "confirm ILD progression" in (result.reason or "")
+    assert result.fvc_relative_decline_percent == Decimal("15.71")
+    assert criss({**case, "ild_progression": True}).improved is False
+    assert criss({**case, "ild_progression": False}).improved is True  # not confirmed: step 2 decides
+    # An event between the visits counts even when the follow-up FVC has recovered.
+    assert criss(criss_case(-10, 5, -2, -3, "-0.5", ild_progression=True)).improved is False
+    # A fall to exactly 15% relative, but not below 80% predicted, is not the numeric event.
+    high = criss_case(-10, 0, -2, -3, "-0.5", ild_progression=None)
+    high["baseline"] = {**BASE, "fvc_percent_predicted": 100}
+    high["follow_up"] = {**high["follow_up"], "fvc_percent_predicted": 85}
+    result = criss(high)
+    assert result.fvc_relative_decline_percent == Decimal("15.00") and "FVC % predicted fell" not in (
+        result.reason or ""
+    )
+
+
+def test_global_scale_option() -> None:
+    tenfold = criss_case(-7, 0, 0, 0, 0)
+    for visit in ("baseline", "follow_up"):
+        tenfold[visit] = {**tenfold[visit]}
+        for name in ("patient_global", "physician_global"):
+            tenfold[visit][name] = Decimal(tenfold[visit][name]) * 10
+    with pytest.raises(InvalidInput) as err:
+        criss(tenfold)
+    assert err.value.field == "baseline.patient_global"
+    scaled = criss(tenfold, options={"global_scale": "0-100"})
+    assert scaled.probability == criss(criss_case(-7, 0, 0, 0, 0)).probability
+
+
+@settings(max_examples=60)
+@given(
+    st.integers(-20, 20),
+    st.integers(-20, 20),
+    st.integers(-4, 4),
+    st.integers(-4, 4),
+    st.integers(-8, 8),
+    st.integers(1, 5),
+)
+def test_criss_probability_moves_with_improvement(
+    d_mrss: int, d_fvc: int, d_pt: int, d_md: int, eighths: int, step: int
+) -> None:
+    d_haq = Decimal(eighths) / 8
+    result = criss(criss_case(d_mrss, d_fvc, d_pt, d_md, d_haq))
+    better = criss(criss_case(d_mrss - step, d_fvc + step, d_pt, d_md, d_haq))
+    assert result.probability is not None and better.probability is not None
+    assert 0 <= result.probability <= 1
+    assert better.probability >= result.probability
+    assert result.improved is (result.linear_predictor is not None and result.linear_predictor >= Decimal("0.405465"))
+
+
+# --------------------------------------------------------------------------- 2013 classification
+
+CLEAR = {"skin_thickening_sparing_fingers": False, "better_explained_by_other_disorder": False}
+ITEMS = [
+    "skin_thickening_proximal_to_mcp",
+    "puffy_fingers",
+    "sclerodactyly",
+    "digital_tip_ulcers",
+    "fingertip_pitting_scars",
+    "telangiectasia",
+    "abnormal_nailfold_capillaries",
+    "pulmonary_arterial_hypertension",
+    "interstitial_lung_disease",
+    "raynaud_phenomenon",
+    "anticentromere",
+    "anti_topoisomerase_i",
+    "anti_rna_polymerase_iii",
+]
+
+
+def criteria(*present: str, **extra: Any) -> dict[str, Any]:
+    return {name: name in present for name in ITEMS} | CLEAR | extra
+
+
+@pytest.mark.parametrize(
+    ("present", "points", "classified"),
+    [
+        (("sclerodactyly", "raynaud_phenomenon", "anti_topoisomerase_i"), 10, True),  # S1
+        (("puffy_fingers", "sclerodactyly", "raynaud_phenomenon", "anticentromere"), 10, True),  # S2
+        (("puffy_fingers", "raynaud_phenomenon", "anticentromere"), 8, False),  # S3
+        (("skin_thickening_proximal_to_mcp",), 9, True),  # S4
+        (
+            (
+                "pulmonary_arterial_hypertension",
+                "interstitial_lung_disease",
+                "raynaud_phenomenon",
+                "anticentromere",
+                "anti_topoisomerase_i",
+                "anti_rna_polymerase_iii",
+            ),
+            8,
+            False,
+        ),  # domain maxima
+        (
+            ("digital_tip_ulcers", "fingertip_pitting_scars", "telangiectasia", "abnormal_nailfold_capillaries"),
+            7,
+            False,
+        ),
+        (
+            ("fingertip_pitting_scars", "telangiectasia", "abnormal_nailfold_capillaries", "interstitial_lung_disease"),
+            9,
+            True,
+        ),  # exactly 9 without skin items
+    ],
+)
+def test_ssc_classification_vectors(present: tuple[str, ...], points: int, classified: bool) -> None:
+    result = ssc_classification_2013(criteria(*present))
+    assert result.total_points == points
+    assert result.classified is classified and result.evaluable
+
+
+def test_all_items_give_28_and_19_without_the_sufficient_item() -> None:
+    assert ssc_classification_2013(criteria(*ITEMS)).total_points == 28
+    assert ssc_classification_2013(criteria(*ITEMS[1:])).total_points == 19
+
+
+@pytest.mark.parametrize("exclusion", list(CLEAR))
+def test_exclusions(exclusion: str) -> None:
+    present = ("raynaud_phenomenon", "anti_topoisomerase_i", "telangiectasia", "abnormal_nailfold_capillaries")
+    result = ssc_classification_2013(criteria(*present, **{exclusion: True}))
+    assert result.classified is False and exclusion in result.excluded_by
+
+
+def test_sparing_fingers_contradicts_finger_items() -> None:
+    with pytest.raises(InvalidInput) as err:
+        ssc_classification_2013(criteria("sclerodactyly", skin_thickening_sparing_fingers=True))
+    assert err.value.field == "skin_thickening_sparing_fingers"
+
+
+def test_unknown_items_decide_only_when_they_cannot_matter() -> None:
+    known = {"sclerodactyly": True, "raynaud_phenomenon": True, "anticentromere": True} | CLEAR
+    assert ssc_classification_2013(known).classified is True
+    few = {"puffy_fingers": True} | CLEAR
+    undecided = ssc_classification_2013(few)
+    assert undecided.classified is None and undecided.max_possible_points == 28
+    hopeless = criteria("raynaud_phenomenon") | {"telangiectasia": None}
+    assert ssc_classification_2013(hopeless).classified is False  # 3 + at most 2
+    no_exclusions = {"skin_thickening_proximal_to_mcp": True}
+    assert ssc_classification_2013(no_exclusions).classified is None
+
+
+@given(st.sets(st.sampled_from(ITEMS)))
+def test_classification_points_property(present: set[str]) -> None:
+    result = ssc_classification_2013(criteria(*present))
+    assert 0 <= result.total_points <= 28
+    assert result.classified is (result.total_points >= 9)
+    more = ssc_classification_2013(criteria(*present, "raynaud_phenomenon"))
+    assert more.total_points >= result.total_points
+
+
+def test_registered() -> None:
+    names = {i.name for i in instruments.all_instruments()}
+    assert {"mrss", "eustar_ai", "criss", "ssc_classification_2013"} <= names
+    assert instruments.get("criss").input_schema()["additionalProperties"] is False
