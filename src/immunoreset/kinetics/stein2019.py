@@ -32,6 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from immunoreset.kinetics.saem import StructuralModel
+
 __all__ = [
     "PARAMETERS",
     "SOURCE",
@@ -39,6 +41,8 @@ __all__ = [
     "PopulationParameters",
     "predict",
     "predict_log",
+    "simulate",
+    "structural_model",
 ]
 
 SOURCE = (
@@ -100,9 +104,9 @@ def predict_log(log_params: FloatArray, times: FloatArray) -> FloatArray:
     rho = lfold / tmax  # ln(foldx) / Tmax
     expansion = lcmax - lfold + rho * t
     tau = np.maximum(t - tmax, 0.0)
-    fb = np.minimum(np.exp(lfb), 1.0)
+    fb = np.minimum(np.exp(lfb), 1.0 - 1e-12)  # FB is a fraction; values ≥ 1 leave no fast phase
     # log((1-FB) e^{-α τ} + FB e^{-β τ}) computed stably
-    a = np.log1p(-fb + 1e-300) - np.exp(lalpha) * tau
+    a = np.log1p(-fb) - np.exp(lalpha) * tau
     b = np.log(fb) - np.exp(lbeta) * tau
     contraction = lcmax + np.logaddexp(a, b)
     return np.asarray(np.where(t < tmax, expansion, contraction), dtype=np.float64)
@@ -112,3 +116,31 @@ def predict(params: dict[str, float], times: FloatArray) -> FloatArray:
     """C(t) for one patient given natural-scale parameters ``{foldx, tmax, cmax, alpha, fb, beta}``."""
     lp = np.log(np.array([[params[p] for p in PARAMETERS]], dtype=float))
     return np.asarray(np.exp(predict_log(lp, np.asarray(times, dtype=float)))[0], dtype=float)
+
+
+def structural_model() -> StructuralModel:
+    """The closed form as a :class:`~immunoreset.kinetics.saem.StructuralModel` for fitting."""
+    return StructuralModel(name="stein2019", parameters=PARAMETERS, log_predict=predict_log, units=dict(UNITS))
+
+
+def simulate(
+    n: int,
+    times: FloatArray,
+    *,
+    population: PopulationParameters = STEIN2019,
+    seed: int = 0,
+    residual: bool = True,
+) -> tuple[FloatArray, FloatArray]:
+    """Simulate ``n`` patients: ln-parameters φ (n, 6) and observations (n, len(times)).
+
+    φᵢ = ln(typical) + ηᵢ, ηᵢ ~ N(0, diag(ω²)); y = exp(f(φᵢ, t) + σ·ε) (log-scale residual error).
+    """
+    rng = np.random.default_rng(seed)
+    mu = population.mu()
+    sd = np.sqrt(population.omega2_vector())
+    phi = mu + sd * rng.standard_normal((n, mu.shape[0]))
+    t = np.asarray(times, dtype=float)
+    logc = predict_log(phi, t)
+    if residual:
+        logc = logc + population.sigma * rng.standard_normal(logc.shape)
+    return np.asarray(phi, dtype=np.float64), np.asarray(np.exp(logc), dtype=np.float64)
