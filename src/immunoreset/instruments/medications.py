@@ -77,7 +77,8 @@ __all__ = [
 
 BNF_SOURCE = (
     "Joint Formulary Committee. British National Formulary (BNF), 6.3.2 equivalent anti-inflammatory doses of "
-    "corticosteroids, online edition consulted 2026 via NHS formularies (prednisolone 5 mg = methylprednisolone 4 mg = dexamethasone 750 µg = hydrocortisone 20 mg)"
+    "corticosteroids, online edition consulted 2026 via NHS formularies "
+    "(prednisolone 5 mg = methylprednisolone 4 mg = dexamethasone 750 µg = hydrocortisone 20 mg)"
 )
 MEIKLE_TYLER_SOURCE = "Meikle AW, Tyler FH. Am J Med 1977;63(2):200-7"
 DRUG_FREE_SOURCE = (
