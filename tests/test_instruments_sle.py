@@ -816,3 +816,47 @@ def test_registry_lists_the_sle_instruments_with_sources() -> None:
         schema = item.input_schema()
         assert schema["type"] == "object" and schema["properties"]
         assert schema.get("additionalProperties") is False
+
+
+def test_combined_patient_p2_ana_negative() -> None:
+    current = visit("arthritis", "rash")
+    assert (sledai2k(current).total, sledai2k(current).clinical_sledai) == (6, 6)
+    d = doris_remission(
+        {
+            "sledai2k": current,
+            "pga": "1.2",
+            "prednisolone_mg_per_day": 10,
+            "antimalarial": True,
+            "stable_doses": True,
+            "immunosuppressant": False,
+            "biologic": False,
+        }
+    )
+    assert d.remission is False and d.off_therapy is False
+    state = lldas(
+        {
+            "sledai2k": current,
+            "previous_sledai2k": current,
+            "pga": "1.2",
+            "prednisolone_mg_per_day": 10,
+            "hemolytic_anemia": False,
+            "gastrointestinal_activity": False,
+            "maintenance_therapy_acceptable": True,
+        }
+    )
+    assert state.lldas is False
+    assert [k for k, v in state.criteria.items() if v is False] == [
+        "sledai2k_at_most_4_no_major_organ",
+        "pga_at_most_1",
+        "prednisolone_at_most_7_5",
+    ]
+    c = sle_classification_2019(
+        {
+            "ana_titre": "1:40",
+            "anti_dsdna": True,
+            "low_c3": True,
+            "joint_involvement": True,
+            "acute_cutaneous_lupus": True,
+        }
+    )
+    assert c.total_points == 21 and c.classified is False and c.entry_criterion_met is False
