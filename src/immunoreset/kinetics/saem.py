@@ -409,6 +409,11 @@ def saem(
         modes[i] = best.x
     eta = modes - mu
     shrink = {name: float(1 - eta[:, k].std(ddof=0) / sd_om[k]) for k, name in enumerate(model.parameters)}
+    for k, name in enumerate(model.parameters):
+        if omega2[k] < 0.01 * o.initial_omega2:
+            notes.append(f"ω² of {name} fell to {omega2[k]:.3g}: the data do not support IIV on {name}")
+        elif shrink[name] > 0.3:
+            notes.append(f"η-shrinkage of {name} is {shrink[name]:.0%}: its EBE-based diagnostics are unreliable")
 
     # --- −2LL by importance sampling ------------------------------------------------------------
     m2ll = _importance_minus2ll(model, data, mu, omega2, sigma2, cond_mean, cond_sd, o.is_samples, rng)

@@ -1,0 +1,337 @@
+"""``immunoreset kinetics``: CAR-T NCA, B-cell aplasia/reconstitution, autoantibody decline, model fits.
+
+Every command reads a tidy CSV or Parquet file (columns patient, time, value, unit, analyte;
+optional lloq, blq, uln, time_unit; see :mod:`immunoreset.kinetics.data`) and writes a table:
+to ``--out`` (``.csv`` or ``.parquet``) or, without it, as CSV on standard output
+(``--format table`` prints a readable table instead). ``--plots DIR`` writes PNG diagnostics.
+
+* ``immunoreset kinetics nca FILE [--analyte A ...]``
+* ``immunoreset kinetics bcells FILE [--analyte cd19] [--aplasia-below 1] [--reconstitution-at-least 1]``
+* ``immunoreset kinetics autoantibodies FILE --analyte anti_dsdna [--uln X]``
+* ``immunoreset kinetics fit FILE --model stein2019 [--population] [--analyte A]``
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from immunoreset.errors import InvalidInput
+
+__all__ = ["register"]
+
+kinetics_app = typer.Typer(
+    name="kinetics",
+    help="Cellular kinetics: CAR-T NCA, B-cell aplasia and reconstitution, autoantibodies, population fits.",
+    no_args_is_help=True,
+)
+
+
+class OutputFormat(StrEnum):
+    csv = "csv"
+    table = "table"
+    json = "json"
+
+
+class AucMethod(StrEnum):
+    lin_up_log_down = "lin up/log down"
+    linear = "linear"
+    lin_log = "lin-log"
+
+
+class BlqRule(StrEnum):
+    zero = "zero"
+    drop = "drop"
+    half_lloq = "half_lloq"
+
+
+def _decimal(value: str, name: str) -> Decimal:
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise InvalidInput(name, value, "a number") from None
+    if not number.is_finite() or number <= 0:
+        raise InvalidInput(name, value, "a positive number")
+    return number
+
+
+def _emit(frame: pd.DataFrame, out: Path | None, fmt: OutputFormat, title: str) -> None:
+    printable = frame.map(lambda v: float(v) if isinstance(v, Decimal) else v)
+    if out is not None:
+        suffix = out.suffix.lower()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if suffix == ".parquet":
+            printable.to_parquet(out, index=False)
+        elif suffix == ".csv":
+            printable.to_csv(out, index=False)
+        else:
+            raise InvalidInput("--out", str(out), "a path ending in .csv or .parquet")
+        typer.echo(f"wrote {len(frame)} row(s) to {out}", err=True)
+        return
+    if fmt is OutputFormat.csv:
+        printable.to_csv(sys.stdout, index=False)
+    elif fmt is OutputFormat.json:
+        typer.echo(printable.to_json(orient="records", indent=2))
+    else:
+        table = Table(title=title)
+        for column in printable.columns:
+            table.add_column(str(column))
+        for row in printable.itertuples(index=False):
+            table.add_row(*[_cell(v) for v in row])
+        Console(width=240).print(table)
+
+
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _read(file: Path) -> pd.DataFrame:
+    from immunoreset.kinetics.data import read_tidy
+
+    return read_tidy(file)
+
+
+@kinetics_app.command("nca")
+def nca_command(
+    file: Path = typer.Argument(..., help="Tidy CSV/Parquet (patient, time, value, unit, analyte)."),
+    analyte: list[str] = typer.Option([], "--analyte", "-a", help="Analyte(s) to analyse (default: all)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write the table to this .csv/.parquet file."),
+    fmt: OutputFormat = typer.Option(OutputFormat.csv, "--format", help="Standard-output format without --out."),
+    auc_method: AucMethod = typer.Option(AucMethod.lin_up_log_down, "--auc-method", help="AUC integration."),
+    auc_end: str = typer.Option("28", "--auc-end", help="End day of the fixed AUC interval (AUC0–28d)."),
+    blq_first: BlqRule = typer.Option(BlqRule.zero, "--blq-first", help="BLQ before the first quantifiable value."),
+    blq_middle: BlqRule = typer.Option(BlqRule.drop, "--blq-middle", help="BLQ between quantifiable values."),
+    blq_last: BlqRule = typer.Option(BlqRule.zero, "--blq-last", help="BLQ after the last quantifiable value."),
+    start_zero: bool = typer.Option(
+        False, "--start-zero", help="Without a day-0 sample, take the pre-infusion level as 0 for AUCs."
+    ),
+    plots: Path | None = typer.Option(None, "--plots", help="Write a profile plot per analyte into this folder."),
+) -> None:
+    """Non-compartmental analysis per patient and analyte (PKNCA conventions)."""
+    from immunoreset.kinetics.nca import NCAOptions, nca_table
+
+    options = NCAOptions(
+        auc_method=auc_method.value,
+        auc_end=_decimal(auc_end, "--auc-end"),
+        blq_first=blq_first.value,
+        blq_middle=blq_middle.value,
+        blq_last=blq_last.value,
+        start_imputation="zero" if start_zero else "none",
+    )
+    frame = _read(file)
+    table = nca_table(frame, options, analytes=analyte or None)
+    _emit(table, out, fmt, "NCA")
+    if plots is not None:
+        from immunoreset.kinetics.plots import profiles_plot
+
+        plots.mkdir(parents=True, exist_ok=True)
+        for name in analyte or sorted(set(frame["analyte"])):
+            written = profiles_plot(frame, name, plots / f"profiles_{name}.png")
+            typer.echo(f"wrote {written}", err=True)
+
+
+@kinetics_app.command("bcells")
+def bcells_command(
+    file: Path = typer.Argument(..., help="Tidy CSV/Parquet with CD19+ B-cell counts."),
+    analyte: str = typer.Option("cd19", "--analyte", "-a", help="Analyte holding CD19+ B-cell counts."),
+    naive_analyte: str = typer.Option(
+        "cd19_naive", "--naive-analyte", help="Analyte with naive B cells (% of B cells or a count), if recorded."
+    ),
+    aplasia_below: str = typer.Option("1", "--aplasia-below", help="Aplastic when count < this (cells/µL)."),
+    reconstitution_at_least: str = typer.Option(
+        "1", "--reconstitution-at-least", help="Reconstituted when count ≥ this (cells/µL)."
+    ),
+    confirm: int = typer.Option(1, "--confirm", min=1, help="Consecutive reconstituted samples required."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write the table to this .csv/.parquet file."),
+    fmt: OutputFormat = typer.Option(OutputFormat.csv, "--format", help="Standard-output format without --out."),
+    plots: Path | None = typer.Option(None, "--plots", help="Write a B-cell profile plot into this folder."),
+) -> None:
+    """Time to B-cell aplasia, its duration and reconstitution, as intervals of study days."""
+    from immunoreset.instruments.base import parse
+    from immunoreset.kinetics.bcells import BCellOptions, bcell_table
+
+    options = parse(
+        BCellOptions,
+        {
+            "aplasia_below": _decimal(aplasia_below, "--aplasia-below"),
+            "reconstitution_at_least": _decimal(reconstitution_at_least, "--reconstitution-at-least"),
+            "confirm_samples": confirm,
+        },
+    )
+    frame = _read(file)
+    table = bcell_table(frame, analyte=analyte, naive_analyte=naive_analyte or None, options=options)
+    _emit(table, out, fmt, "B-cell aplasia and reconstitution")
+    if plots is not None:
+        from immunoreset.kinetics.plots import profiles_plot
+
+        plots.mkdir(parents=True, exist_ok=True)
+        typer.echo(f"wrote {profiles_plot(frame, analyte, plots / f'profiles_{analyte}.png', log=False)}", err=True)
+
+
+@kinetics_app.command("autoantibodies")
+def autoantibodies_command(
+    file: Path = typer.Argument(..., help="Tidy CSV/Parquet with autoantibody titres (optional uln column)."),
+    analyte: list[str] = typer.Option(..., "--analyte", "-a", help="Autoantibody analyte(s), e.g. anti_dsdna."),
+    uln: str | None = typer.Option(None, "--uln", help="Upper limit of normal when the file has no uln column."),
+    fit_from: str = typer.Option("0", "--fit-from", help="First study day of the log-linear fit."),
+    fit_to: str | None = typer.Option(None, "--fit-to", help="Last study day of the fit (default: last sample)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write the table to this .csv/.parquet file."),
+    fmt: OutputFormat = typer.Option(OutputFormat.csv, "--format", help="Standard-output format without --out."),
+) -> None:
+    """Per-patient autoantibody half-life (log-linear) and time to normalisation (value ≤ ULN)."""
+    from immunoreset.instruments.base import parse
+    from immunoreset.kinetics.autoantibodies import AntibodyOptions, antibody_table
+
+    def day(text: str, name: str) -> Decimal:
+        try:
+            return Decimal(text)
+        except InvalidOperation:
+            raise InvalidInput(name, text, "a study day (number)") from None
+
+    options = parse(
+        AntibodyOptions,
+        {
+            "uln": None if uln is None else _decimal(uln, "--uln"),
+            "fit_from": day(fit_from, "--fit-from"),
+            "fit_to": None if fit_to is None else day(fit_to, "--fit-to"),
+        },
+    )
+    frame = _read(file)
+    missing = sorted(set(analyte) - set(frame["analyte"]))
+    if missing:
+        raise InvalidInput(
+            "--analyte",
+            ", ".join(missing),
+            "an analyte present in the data: " + ", ".join(sorted(set(frame["analyte"]))),
+        )
+    _emit(antibody_table(frame, analyte, options), out, fmt, "Autoantibody decline")
+
+
+class ModelName(StrEnum):
+    stein2019 = "stein2019"
+
+
+@kinetics_app.command("fit")
+def fit_command(
+    file: Path = typer.Argument(..., help="Tidy CSV/Parquet with CAR-T levels (e.g. transgene copies/µg)."),
+    model: ModelName = typer.Option(..., "--model", "-m", help="Cellular-kinetic model."),
+    population: bool = typer.Option(False, "--population", help="Population (mixed-effects, SAEM) fit."),
+    analyte: str | None = typer.Option(None, "--analyte", "-a", help="Analyte to fit (needed if several)."),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        "-o",
+        help="Parameter table (.csv/.parquet); individual estimates go next to it as <name>_individual.<ext>.",
+    ),
+    fmt: OutputFormat = typer.Option(OutputFormat.csv, "--format", help="Standard-output format without --out."),
+    plots: Path | None = typer.Option(None, "--plots", help="Write diagnostic plots into this folder."),
+    seed: int = typer.Option(20190301, "--seed", help="Random seed (population fit; individual multistarts)."),
+    json_out: Path | None = typer.Option(None, "--json", help="Also write the full fit result as JSON."),
+) -> None:
+    """Fit the Stein 2019 model: per patient (ML, log scale) or as a population (SAEM)."""
+    from immunoreset.kinetics.fit import fit_individuals, individual_table
+    from immunoreset.kinetics.saem import Dataset, SAEMOptions, saem
+    from immunoreset.kinetics.stein2019 import PARAMETERS, STEIN2019, structural_model
+
+    frame = _read(file)
+    data = Dataset.from_frame(frame, analyte=analyte)
+    if data.unit and data.unit != "{copies}/ug":
+        typer.echo(
+            f"note: data are in {data.unit}; the published Stein 2019 values (starting values) are in copies/µg",
+            err=True,
+        )
+    sm = structural_model()
+    if population:
+        fit = saem(sm, data, STEIN2019.typical, options=SAEMOptions(seed=seed))
+        rows: list[dict[str, Any]] = []
+        for p in fit.typical:
+            rows.append(
+                {
+                    "parameter": p.name,
+                    "kind": "typical",
+                    "estimate": p.estimate,
+                    "se": p.se,
+                    "rse_percent": p.rse_percent,
+                    "ci_low": p.ci_low,
+                    "ci_high": p.ci_high,
+                    "unit": p.unit,
+                    "shrinkage": fit.shrinkage.get(p.name),
+                }
+            )
+        for p in fit.omega2:
+            rows.append(
+                {
+                    "parameter": p.name,
+                    "kind": "omega2",
+                    "estimate": p.estimate,
+                    "se": p.se,
+                    "rse_percent": p.rse_percent,
+                    "ci_low": p.ci_low,
+                    "ci_high": p.ci_high,
+                    "unit": "",
+                    "shrinkage": None,
+                }
+            )
+        rows.append(
+            {
+                "parameter": "sigma",
+                "kind": "residual_sd_log",
+                "estimate": fit.sigma.estimate,
+                "se": fit.sigma.se,
+                "rse_percent": fit.sigma.rse_percent,
+                "ci_low": None,
+                "ci_high": None,
+                "unit": "",
+                "shrinkage": None,
+            }
+        )
+        params = pd.DataFrame(rows)
+        individual = pd.DataFrame(fit.individual)
+        typer.echo(
+            f"SAEM: {fit.n_patients} patients, {fit.n_obs} observations ({fit.n_censored} censored, excluded), "
+            f"-2LL {fit.minus2ll:.2f}, {fit.wall_time_s:.1f} s"
+            if fit.minus2ll is not None
+            else "SAEM done",
+            err=True,
+        )
+        for note in fit.notes:
+            typer.echo(f"note: {note}", err=True)
+        if plots is not None:
+            from immunoreset.kinetics.plots import population_diagnostics
+
+            for path in population_diagnostics(fit, data, sm, plots):
+                typer.echo(f"wrote {path}", err=True)
+        if json_out is not None:
+            json_out.write_text(fit.model_dump_json(indent=2, exclude={"trace"}), encoding="utf-8")
+    else:
+        fits = fit_individuals(sm, data, STEIN2019.typical, seed=seed)
+        params = individual_table(fits, PARAMETERS)
+        individual = None
+        if plots is not None:
+            from immunoreset.kinetics.plots import individual_diagnostics
+
+            for path in individual_diagnostics(fits, data, sm, plots):
+                typer.echo(f"wrote {path}", err=True)
+        if json_out is not None:
+            json_out.write_text(json.dumps([f.model_dump() for f in fits], indent=2), encoding="utf-8")
+    _emit(params, out, fmt, f"{model.value} {'population' if population else 'individual'} fit")
+    if individual is not None and out is not None:
+        _emit(individual, out.with_name(f"{out.stem}_individual{out.suffix}"), fmt, "individual estimates")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``kinetics`` command group to the main app."""
+    app.add_typer(kinetics_app, name="kinetics")
