@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from decimal import Decimal
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -589,3 +593,65 @@ def test_unknown_items() -> None:
 def test_registered() -> None:
     names = {i.name for i in instruments.all_instruments()}
     assert {"myositis_tis", "imacs_doi", "mmt8", "haq_di", "iim_classification_2017"} <= names
+
+
+# --------------------------------------------------------------------------- CLI end to end
+
+
+def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "immunoreset", "score", *args], input=stdin, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_cli_tis_csv_adult_and_juvenile(tmp_path: Path) -> None:
+    fields = ["physician_global", "patient_global", "mmt", "haq", "ck", "extramuscular"]
+    header = [f"{visit}.{f}" for visit in ("baseline", "follow_up") for f in fields] + ["mmt_max", "ck_uln"]
+    rows = []
+    for name in ("T1", "T3", "T4", "T7"):
+        case = VECTORS[name][0]
+        rows.append(
+            [str(case[v][f]) for v in ("baseline", "follow_up") for f in fields] + [str(case["mmt_max"]), "200"]
+        )
+    path = tmp_path / "tis.csv"
+    path.write_text("\n".join(",".join(r) for r in [header, *rows]) + "\n")
+    adult = run_cli("myositis_tis", str(path))
+    assert adult.returncode == 0, adult.stderr
+    results = json.loads(adult.stdout)
+    assert [r["total_improvement_score"] for r in results] == [80, 40, 20, 20]
+    assert [r["improvement"] for r in results] == ["major", "moderate", "minimal", "minimal"]
+    juvenile = run_cli("myositis_tis", str(path), "--option", "population=juvenile", "--format", "table")
+    assert juvenile.returncode == 0, juvenile.stderr
+    assert "TIS 40 (minimal)" in juvenile.stdout and "TIS 20 (none)" in juvenile.stdout
+
+
+def test_cli_other_myositis_instruments() -> None:
+    out = run_cli("mmt8", "-", stdin=json.dumps([dict.fromkeys(GROUPS, 10), dict.fromkeys(GROUPS, 7)]))
+    assert out.returncode == 0, out.stderr
+    assert [r["total"] for r in json.loads(out.stdout)] == [80, 56]
+    out = run_cli("haq_di", "-", stdin=json.dumps(dict.fromkeys(ALL_ITEMS, 1) | {"aids_or_help": ["grip"]}))
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)[0]["score"] == 1.125
+    out = run_cli("imacs_doi", "-", stdin=json.dumps(doi_case("7.5", 7, 60, "0.8", 1300, "6.3")))
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)[0]["improved"] is True
+    case = iim(45, "proximal_upper_limb_weakness", "proximal_lower_limb_weakness", "heliotrope_rash")
+    out = run_cli("iim_classification_2017", "-", stdin=json.dumps(case | {"raised_muscle_enzymes": True}))
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)[0]["category"] == "definite IIM"
+
+
+def test_cli_bad_input_exits_2_naming_the_field() -> None:
+    t1 = VECTORS["T1"][0]
+    cases = [
+        ("myositis_tis", {**t1, "mmt_max": 100}, "mmt_max"),
+        ("myositis_tis", {k: v for k, v in t1.items() if k != "ck_uln"}, "ck_uln"),
+        ("mmt8", {"biceps": 11}, "biceps"),
+        ("haq_di", {"cut_meat": 5}, "cut_meat"),
+        ("iim_classification_2017", {"age_at_onset_years": -3}, "age_at_onset_years"),
+    ]
+    for name, data, field in cases:
+        out = run_cli(name, "-", stdin=json.dumps(data))
+        assert out.returncode == 2, (name, out.stdout)
+        message = out.stderr.strip()
+        assert len(message.splitlines()) == 1 and f"'{field}'" in message, message

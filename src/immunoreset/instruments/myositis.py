@@ -87,6 +87,15 @@ def _not_bool(value: Any) -> Any:
     return value
 
 
+def _whole_number(value: Any) -> Any:
+    """CSV cells arrive as text: read '80' (or 80.0) as the integer 80 before a Literal check."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    if isinstance(value, Decimal | float) and not isinstance(value, bool) and value == int(value):
+        return int(value)
+    return value
+
+
 def _missing_reason(names: list[str]) -> str:
     return f"not recorded: {', '.join(names)}"
 
@@ -415,7 +424,7 @@ class MyositisChangeInput(InstrumentInput):
 
     baseline: MyositisCoreSet = Field(description="Core set measures at baseline.")
     follow_up: MyositisCoreSet = Field(description="Core set measures at follow-up.")
-    mmt_max: Literal[80, 150] = Field(
+    mmt_max: Annotated[Literal[80, 150], BeforeValidator(_whole_number)] = Field(
         description="Maximum of the MMT-8 version used: 80 (unilateral) or 150 (bilateral)."
     )
     ck_uln: Exact | None = _uln("CK")
@@ -654,6 +663,8 @@ def myositis_tis(
     level: Literal["none", "minimal", "moderate", "major"] | None = None
     if not missing:
         total = sum((p for p in points.values() if p is not None), Decimal(0))
+        if total == total.to_integral_value():
+            total = total.quantize(Decimal(1))  # 20.0 -> 20 (the same number)
         level = "none"
         for name, threshold in TIS_THRESHOLDS[options.population]:
             if total >= threshold:
