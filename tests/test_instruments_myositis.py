@@ -573,6 +573,19 @@ def test_skin_feature_or_biopsy_needed_without_biopsy() -> None:
     assert relaxed.classified is True
 
 
+@pytest.mark.parametrize(
+    ("classify_from", "classified"), [("possible", True), ("probable", False), ("definite", False)]
+)
+def test_classify_from_option(classify_from: str, classified: bool) -> None:
+    case = iim(30, "gottron_sign", "proximal_upper_limb_weakness")  # 5.3: possible IIM
+    result = iim_classification_2017(case, options={"classify_from": classify_from})
+    assert result.category == "possible IIM" and result.classified is classified
+    definite = iim_classification_2017(
+        iim(45, "gottron_sign", "gottron_papules"), options={"classify_from": "definite"}
+    )
+    assert definite.classified is True
+
+
 def test_better_explanation_and_biopsy_consistency() -> None:
     case = iim(45, "heliotrope_rash", "gottron_sign") | {"better_explanation": True}
     assert iim_classification_2017(case).classified is False

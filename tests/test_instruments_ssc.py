@@ -210,6 +210,9 @@ def test_eustar_from_item_booleans_and_from_areas() -> None:
     with pytest.raises(InvalidInput) as err:
         eustar_ai({"mrss": 20, "mrss_areas": m3})
     assert err.value.field == "mrss"
+    with pytest.raises(InvalidInput) as err:
+        eustar_ai({"mrss_areas": {k: v for k, v in m3.items() if k != "face"}})
+    assert err.value.field == "mrss_areas.face"
 
 
 def test_eustar_missing_items_decide_when_they_can() -> None:

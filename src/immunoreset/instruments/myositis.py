@@ -862,6 +862,13 @@ class IIMClassificationInput(InstrumentInput):
 class IIMClassificationOptions(InstrumentOptions):
     """Options of :func:`iim_classification_2017`."""
 
+    classify_from: Literal["probable", "possible", "definite"] = Field(
+        default="probable",
+        description="Lowest category counted as classified: 'probable' (probability >= 55%, the recommended minimum "
+        "of Lundberg 2017; default), 'possible' (> 50%, the criteria calculator's case definition) or 'definite' "
+        "(>= 90%, suggested for trial inclusion).",
+    )
+
     skin_feature_or_biopsy_required: bool = Field(
         default=True,
         description="Without a biopsy, classify only when heliotrope rash, Gottron's papules or Gottron's sign is "
@@ -875,7 +882,9 @@ class IIMClassificationResult(InstrumentResult):
     TABLE_FIELDS: ClassVar[tuple[str, ...]] = ("total_points", "with_biopsy")
 
     category: IIMCategory | None
-    classified: bool | None = Field(description="Probable or definite IIM (score >= 5.5 without / >= 6.7 with biopsy).")
+    classified: bool | None = Field(
+        description="Category at least option classify_from (default probable: >= 5.5 without / >= 6.7 with biopsy)."
+    )
     with_biopsy: bool
     total_points: Exact = Field(description="Points of the items known present.")
     max_possible_points: Exact = Field(description="Points if every unrecorded item were present.")
@@ -915,7 +924,9 @@ def iim_classification_2017(
     only with a biopsy. Categories by the published score cut-offs — without biopsy: probable IIM
     ``>= 5.5``, definite ``>= 7.5``, possible ``>= 5.3``, not IIM ``< 5.3``; with biopsy: ``>= 6.7``,
     ``>= 8.7``, ``>= 6.5``, ``< 6.5``. Classified as IIM when probable or definite (the recommended
-    minimum). Applies only when no better explanation for the symptoms exists.
+    minimum; option ``classify_from``). Applies only when no better explanation for the symptoms exists.
+    Without a biopsy, a patient with none of heliotrope rash, Gottron's papules or Gottron's sign needs
+    biopsy features to be classified (instructions of the authors' calculator, imm.ki.se).
     """
     inputs = parse(IIMClassificationInput, inputs)
     options = parse(IIMClassificationOptions, options)
@@ -951,11 +962,12 @@ def iim_classification_2017(
     possible = total + open_weight
     low, high = _iim_category(total, biopsy), _iim_category(possible, biopsy)
     category: IIMCategory | None = low if low == high else None
-    possible_cut, probable_cut, _ = IIM_CUTOFFS[biopsy]
+    possible_cut, probable_cut, definite_cut = IIM_CUTOFFS[biopsy]
+    needed = {"possible": possible_cut, "probable": probable_cut, "definite": definite_cut}[options.classify_from]
     classified: bool | None
-    if total >= probable_cut:
+    if total >= needed:
         classified = True
-    elif possible < probable_cut:
+    elif possible < needed:
         classified = False
     else:
         classified = None
@@ -982,7 +994,7 @@ def iim_classification_2017(
         probability = Decimal(1 / (1 + math.exp(float(logit - total)))).quantize(Decimal("0.001"))
     return IIMClassificationResult(
         instrument="iim_classification_2017",
-        variant=f"2017 EULAR/ACR ({'with' if biopsy else 'without'} muscle biopsy)",
+        variant=f"2017 EULAR/ACR ({'with' if biopsy else 'without'} biopsy; classified from {options.classify_from})",
         source=IIM_SOURCE,
         evaluable=category is not None and classified is not None,
         reason="; ".join(reasons) if reasons else None,
@@ -993,7 +1005,7 @@ def iim_classification_2017(
         max_possible_points=possible,
         probability=probability,
         points=points,
-        cutoffs={"possible": possible_cut, "probable": probable_cut, "definite": IIM_CUTOFFS[biopsy][2]},
+        cutoffs={"possible": possible_cut, "probable": probable_cut, "definite": definite_cut},
     )
 
 

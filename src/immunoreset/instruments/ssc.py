@@ -317,7 +317,12 @@ def eustar_ai(
 
     score = inputs.mrss
     if inputs.mrss_areas is not None:
-        from_areas = mrss(inputs.mrss_areas).total
+        try:
+            from_areas = mrss(inputs.mrss_areas).total
+        except InvalidInput as err:
+            raise InvalidInput(
+                problems=[Problem(f"mrss_areas.{p.field}", p.value, p.expected) for p in err.problems]
+            ) from None
         assert from_areas is not None
         if score is not None and score != from_areas:
             problems.append(Problem("mrss", score, f"agreement with mrss_areas (their sum is {from_areas})"))
