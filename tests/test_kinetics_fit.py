@@ -114,3 +114,13 @@ def test_dataset_from_frame_censors_blq() -> None:
     assert data.unit == "{copies}/ug"
     with pytest.raises(InvalidInput):
         Dataset.from_frame(frame, analyte="cd19")
+
+
+def test_omega_scale_variants() -> None:
+    from immunoreset.kinetics.stein2019 import stein2019_population
+
+    assert stein2019_population().omega2["foldx"] == 2.4
+    assert stein2019_population("sd").omega2["foldx"] == pytest.approx(5.76)
+    with pytest.raises(InvalidInput) as err:
+        stein2019_population("cv")
+    assert err.value.field == "omega_scale"

@@ -32,16 +32,19 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from immunoreset.errors import InvalidInput
 from immunoreset.kinetics.saem import StructuralModel
 
 __all__ = [
     "PARAMETERS",
     "SOURCE",
     "STEIN2019",
+    "STEIN2019_OMEGA_AS_SD",
     "PopulationParameters",
     "predict",
     "predict_log",
     "simulate",
+    "stein2019_population",
     "structural_model",
 ]
 
@@ -86,7 +89,24 @@ STEIN2019 = PopulationParameters(
     omega2={"foldx": 2.4, "tmax": 0.38, "cmax": 0.65, "alpha": 0.91, "fb": 0.80, "beta": 0.86},
     sigma=0.56,
 )
-"""Stein 2019 Table 1 (final model, no covariates, no co-medication factors)."""
+"""Stein 2019 Table 1 (final model, no covariates, no co-medication factors); IIV read as variances ω²."""
+
+STEIN2019_OMEGA_AS_SD = PopulationParameters(
+    typical=dict(STEIN2019.typical),
+    omega2={k: v * v for k, v in STEIN2019.omega2.items()},
+    sigma=STEIN2019.sigma,
+)
+"""The variant in which the Table 1 random-effect numbers are standard deviations ω (so ω² = 5.76, 0.144,
+0.4225, 0.8281, 0.64, 0.7396). Unresolved in the reference (tag [U]); see ``docs/kinetics.md``."""
+
+
+def stein2019_population(omega_scale: str = "variance") -> PopulationParameters:
+    """Published parameters, reading the Table 1 IIV numbers as ``"variance"`` (default) or ``"sd"``."""
+    if omega_scale == "variance":
+        return STEIN2019
+    if omega_scale == "sd":
+        return STEIN2019_OMEGA_AS_SD
+    raise InvalidInput("omega_scale", omega_scale, "'variance' (published default) or 'sd'")
 
 
 def predict_log(log_params: FloatArray, times: FloatArray) -> FloatArray:
