@@ -122,8 +122,7 @@ def ai(
         "mrss": mrss_value,
         "digital_ulcers": du,
         "tendon_friction_rubs": tfr,
-        "crp": crp,
-        "crp_unit": unit,
+        "crp": {"value": crp, "unit": unit},
         "dlco_percent_predicted": dlco,
     }
 
@@ -183,10 +182,12 @@ def test_crp_conversion_is_reported_in_mg_dl() -> None:
 @pytest.mark.parametrize(
     ("change", "field"),
     [
-        ({"crp_unit": None}, "crp_unit"),
-        ({"crp_unit": "U/L"}, "crp_unit"),
-        ({"crp_unit": "furlongs"}, "crp_unit"),
-        ({"crp": "-1"}, "crp"),
+        ({"crp": {"value": 5}}, "crp.unit"),
+        ({"crp": {"value": 5, "unit": "U/L"}}, "crp.unit"),
+        ({"crp": {"value": 5, "unit": "furlongs"}}, "crp.unit"),
+        ({"crp": {"value": "-1", "unit": "mg/L"}}, "crp.value"),
+        ({"crp": 5}, "crp"),
+        ({"crp_unit": "mg/L"}, "crp_unit"),
         ({"mrss": 52}, "mrss"),
         ({"mrss_over_18": True}, "mrss_over_18"),  # contradicts mrss 10
         ({"dlco_under_70": False, "dlco_percent_predicted": "69"}, "dlco_under_70"),

@@ -32,8 +32,7 @@ def test_eustar_json_list_in_order_with_crp_units(tmp_path: Path) -> None:
             "mrss": 10,
             "digital_ulcers": False,
             "tendon_friction_rubs": False,
-            "crp": 0.3,
-            "crp_unit": "mg/dL",
+            "crp": {"value": 0.3, "unit": "mg/dL"},
             "dlco_percent_predicted": 69.9,
         },
         {
@@ -41,8 +40,7 @@ def test_eustar_json_list_in_order_with_crp_units(tmp_path: Path) -> None:
             "mrss": 12,
             "digital_ulcers": True,
             "tendon_friction_rubs": False,
-            "crp": 12,
-            "crp_unit": "mg/L",
+            "crp": {"value": 12, "unit": "mg/L"},
             "dlco_percent_predicted": 80,
         },
         {
@@ -50,8 +48,7 @@ def test_eustar_json_list_in_order_with_crp_units(tmp_path: Path) -> None:
             "mrss": 10,
             "digital_ulcers": False,
             "tendon_friction_rubs": True,
-            "crp": 0.3,
-            "crp_unit": "mg/dL",
+            "crp": {"value": 0.3, "unit": "mg/dL"},
             "dlco_percent_predicted": 85,
         },
     ]
@@ -127,8 +124,8 @@ def test_bad_input_exits_2_naming_the_field() -> None:
     cases = [
         ("mrss", {**dict.fromkeys(MRSS_AREAS, 0), "face": 4}, "face"),
         ("mrss", {area: 0 for area in MRSS_AREAS if area != "abdomen"}, "abdomen"),
-        ("eustar_ai", {"crp": 5}, "crp_unit"),
-        ("eustar_ai", {"crp": 5, "crp_unit": "U/L"}, "crp_unit"),
+        ("eustar_ai", {"crp": {"value": 5}}, "crp.unit"),
+        ("eustar_ai", {"crp": {"value": 5, "unit": "U/L"}}, "crp.unit"),
         ("criss", {"baseline": {}, "follow_up": {"patient_global": 55}}, "follow_up.patient_global"),
         ("ssc_classification_2013", {"raynauds": True}, "raynauds"),
     ]
@@ -139,3 +136,18 @@ def test_bad_input_exits_2_naming_the_field() -> None:
         assert len(message.splitlines()) == 1 and f"'{field}'" in message, message
     bad_option = run("criss", "-", "--option", "global_scale=0-5", stdin=json.dumps({"baseline": {}, "follow_up": {}}))
     assert bad_option.returncode == 2 and "global_scale" in bad_option.stderr
+
+
+def test_eustar_csv_with_crp_value_and_unit_columns(tmp_path: Path) -> None:
+    path = tmp_path / "eustar.csv"
+    path.write_text(
+        "delta_skin,mrss,digital_ulcers,tendon_friction_rubs,crp.value,crp.unit,dlco_percent_predicted\n"
+        "false,12,true,false,12,mg/L,80\n"
+        "false,12,true,false,10,mg/L,80\n"
+        "false,12,true,false,,,80\n"
+    )
+    out = run("eustar_ai", str(path))
+    assert out.returncode == 0, out.stderr
+    results = json.loads(out.stdout)
+    assert [r["total"] for r in results] == [3.75, 1.5, None]
+    assert [r["active"] for r in results] == [True, False, None]

@@ -52,6 +52,7 @@ __all__ = [
     "MRSSInput",
     "MRSSOptions",
     "MRSSResult",
+    "MassConcentration",
     "SScClassificationInput",
     "SScClassificationOptions",
     "SScClassificationResult",
@@ -233,11 +234,25 @@ EUSTAR_DLCO_PERCENT = Decimal(70)  # DLCO < 70 % predicted
 EUSTAR_ACTIVE = Decimal("2.5")  # active disease: index >= 2.5
 
 
+class MassConcentration(InstrumentInput):
+    """A laboratory value with its unit (UCUM code or common alias of a mass concentration, e.g. mg/L)."""
+
+    value: Exact = Field(ge=0, description="The measured value.")
+    unit: str = Field(description="UCUM unit of the value, e.g. 'mg/L' or 'mg/dL'; converted exactly.")
+
+    @model_validator(mode="after")
+    def _unit(self) -> MassConcentration:
+        canonical_unit(self.unit, field="unit")
+        if not same_dimension(self.unit, "mg/dL"):
+            raise InvalidInput("unit", self.unit, "a mass concentration unit such as 'mg/L' or 'mg/dL'")
+        return self
+
+
 class EUSTARAIInput(InstrumentInput):
     """One assessment for the revised EUSTAR activity index.
 
     Give each item as ``true``/``false``, or the measurement it is decided from (mRSS or its 17 areas,
-    CRP with its unit, DLCO % predicted). An item given both ways must agree with the measurement.
+    CRP as ``{"value": ..., "unit": ...}``, DLCO % predicted). An item given both ways must agree.
     """
 
     delta_skin: bool | None = Field(
@@ -252,23 +267,12 @@ class EUSTARAIInput(InstrumentInput):
     dlco_under_70: bool | None = Field(default=None, description="DLCO < 70% of predicted (1.0).")
     mrss: int | None = Field(default=None, ge=0, le=MRSS_MAX, description="Modified Rodnan skin score, 0-51.")
     mrss_areas: MRSSInput | None = Field(default=None, description="The 17 mRSS area grades (all 17 required).")
-    crp: Exact | None = Field(default=None, ge=0, le=1000, description="C-reactive protein, in crp_unit.")
-    crp_unit: str | None = Field(default=None, description="Unit of crp, e.g. 'mg/L' or 'mg/dL' (UCUM).")
+    crp: MassConcentration | None = Field(
+        default=None, description='C-reactive protein with its unit, e.g. {"value": 12, "unit": "mg/L"}.'
+    )
     dlco_percent_predicted: Exact | None = Field(
         default=None, ge=0, le=300, description="Diffusing capacity for CO, % of predicted."
     )
-
-    @model_validator(mode="after")
-    def _units(self) -> EUSTARAIInput:
-        if self.crp is not None and self.crp_unit is None:
-            raise InvalidInput("crp_unit", InvalidInput.MISSING, "the unit of crp, e.g. 'mg/L' or 'mg/dL'")
-        if self.crp_unit is not None:
-            if self.crp is None:
-                raise InvalidInput("crp", InvalidInput.MISSING, "a value, because crp_unit was given")
-            canonical_unit(self.crp_unit, field="crp_unit")
-            if not same_dimension(self.crp_unit, "mg/dL"):
-                raise InvalidInput("crp_unit", self.crp_unit, "a mass concentration unit such as 'mg/L' or 'mg/dL'")
-        return self
 
 
 class EUSTARAIOptions(InstrumentOptions):
@@ -330,8 +334,8 @@ def eustar_ai(
     if score is not None:
         measured["mrss_over_18"] = (score > EUSTAR_MRSS, f"mRSS {score} (item when > 18)")
     crp_mg_dl: Decimal | None = None
-    if inputs.crp is not None and inputs.crp_unit is not None:
-        crp_mg_dl = convert(inputs.crp, inputs.crp_unit, "mg/dL", field="crp")
+    if inputs.crp is not None:
+        crp_mg_dl = convert(inputs.crp.value, inputs.crp.unit, "mg/dL", field="crp.value")
         measured["crp_over_1_mg_dl"] = (crp_mg_dl > EUSTAR_CRP_MG_DL, f"CRP {crp_mg_dl} mg/dL (item when > 1 mg/dL)")
     if inputs.dlco_percent_predicted is not None:
         dlco = inputs.dlco_percent_predicted
