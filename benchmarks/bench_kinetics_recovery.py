@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import statistics
@@ -66,6 +67,13 @@ def main() -> int:
                 f"{statistics.median(abs(e) for e in errs):>11.1%} {within:>7.0%}"
             )
         print()
+    print("standard errors: mean reported RSE (Louis) vs empirical SD of ln(estimate) across replicates")
+    for k in PARAMETERS:
+        rse = [r.typical_rse_percent[k] for r in report.replicates if r.typical_rse_percent[k] is not None]
+        logs = [math.log1p(r.typical_error[k]) for r in report.replicates]
+        emp = statistics.stdev(logs) * 100 if len(logs) > 1 else float("nan")
+        print(f"  {k:<6} reported {statistics.fmean(rse) if rse else float('nan'):5.1f} %   empirical {emp:5.1f} %")
+    print()
     print(f"sigma: truth {STEIN2019.sigma}, mean error {report.mean_sigma_error:+.1%}")
     print(
         f"recovery {'PASSED' if report.passed else 'FAILED'}" + (f": {report.failures()}" if not report.passed else "")

@@ -20,6 +20,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import typer
 from rich.console import Console
@@ -244,18 +245,17 @@ def fit_command(
     """Fit the Stein 2019 model: per patient (ML, log scale) or as a population (SAEM)."""
     from immunoreset.kinetics.fit import fit_individuals, individual_table
     from immunoreset.kinetics.saem import Dataset, SAEMOptions, saem
-    from immunoreset.kinetics.stein2019 import PARAMETERS, STEIN2019, structural_model
+    from immunoreset.kinetics.stein2019 import PARAMETERS, initial_estimates, structural_model
 
     frame = _read(file)
     data = Dataset.from_frame(frame, analyte=analyte)
-    if data.unit and data.unit != "{copies}/ug":
-        typer.echo(
-            f"note: data are in {data.unit}; the published Stein 2019 values (starting values) are in copies/µg",
-            err=True,
-        )
     sm = structural_model()
+    start = initial_estimates(
+        [data.times[i][data.mask[i]] for i in range(data.n_patients)],
+        [np.exp(data.logy[i][data.mask[i]]) for i in range(data.n_patients)],
+    )
     if population:
-        fit = saem(sm, data, STEIN2019.typical, options=SAEMOptions(seed=seed))
+        fit = saem(sm, data, start, options=SAEMOptions(seed=seed))
         rows: list[dict[str, Any]] = []
         for p in fit.typical:
             rows.append(
@@ -317,7 +317,7 @@ def fit_command(
         if json_out is not None:
             json_out.write_text(fit.model_dump_json(indent=2, exclude={"trace"}), encoding="utf-8")
     else:
-        fits = fit_individuals(sm, data, STEIN2019.typical, seed=seed)
+        fits = fit_individuals(sm, data, start, seed=seed)
         params = individual_table(fits, PARAMETERS)
         individual = None
         if plots is not None:

@@ -27,6 +27,7 @@ tests check that the two agree.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +42,7 @@ __all__ = [
     "STEIN2019",
     "STEIN2019_OMEGA_AS_SD",
     "PopulationParameters",
+    "initial_estimates",
     "predict",
     "predict_log",
     "simulate",
@@ -164,3 +166,29 @@ def simulate(
     if residual:
         logc = logc + population.sigma * rng.standard_normal(logc.shape)
     return np.asarray(phi, dtype=np.float64), np.asarray(np.exp(logc), dtype=np.float64)
+
+
+def initial_estimates(times: Sequence[FloatArray], values: Sequence[FloatArray]) -> dict[str, float]:
+    """Data-driven starting values (any concentration unit): Cmax and Tmax from the medians of each
+    patient's observed peak and its day, foldx from the median ratio of the peak to the first value
+    (bounded to 10–10⁶); α, FB and β from Stein 2019 (they are unit-free rates and a fraction)."""
+    peaks, tpeaks, folds = [], [], []
+    for t, v in zip(times, values, strict=True):
+        t_arr, v_arr = np.asarray(t, dtype=float), np.asarray(v, dtype=float)
+        if v_arr.size == 0:
+            continue
+        i = int(np.argmax(v_arr))
+        peaks.append(float(v_arr[i]))
+        tpeaks.append(max(float(t_arr[i]), 1.0))
+        folds.append(float(v_arr[i] / v_arr[0]) if i > 0 and v_arr[0] > 0 else float("nan"))
+    if not peaks:
+        raise InvalidInput("values", 0, "at least one quantifiable value to start the fit")
+    fold = float(np.nanmedian(folds)) if np.any(np.isfinite(folds)) else STEIN2019.typical["foldx"]
+    return {
+        "foldx": float(min(max(fold, 10.0), 1e6)),
+        "tmax": float(np.median(tpeaks)),
+        "cmax": float(np.median(peaks)),
+        "alpha": STEIN2019.typical["alpha"],
+        "fb": STEIN2019.typical["fb"],
+        "beta": STEIN2019.typical["beta"],
+    }
