@@ -112,7 +112,7 @@ def test_fit_individual_and_population(qpcr_csv: Path, tmp_path: Path) -> None:
     assert set(params["kind"]) == {"typical", "omega2", "residual_sd_log"}
     assert len(pd.read_csv(tmp_path / "pop_individual.csv")) == 12
     assert "1 censored" in pop.stderr
-    for name in ("obs_vs_pred", "residuals", "individual_fits", "convergence"):
+    for name in ("obs_vs_pred", "residuals", "individual_fits", "convergence", "vpc"):
         assert (tmp_path / "plots" / f"population_{name}.png").stat().st_size > 1000
     assert (tmp_path / "fit.json").read_text().startswith("{")
 

@@ -134,7 +134,35 @@ def population_diagnostics(
     axes[2][0].set_title("σ (log scale)", fontsize=9)
     fig.suptitle("SAEM convergence (iteration)")
     files.append(_save(fig, out / f"{prefix}_convergence.png"))
+    files.append(_vpc(fit, data, model, out / f"{prefix}_vpc.png"))
     return files
+
+
+def _vpc(
+    fit: PopulationFit, data: Dataset, model: StructuralModel, path: Path, n_sim: int = 500, seed: int = 0
+) -> Path:
+    """Visual predictive check: 5th/50th/95th percentiles of simulated observations vs the data."""
+    rng = np.random.default_rng(seed)
+    mu = np.log(np.array([fit.typical_dict()[k] for k in model.parameters]))
+    sd = np.sqrt(np.array([fit.omega2_dict()[k] for k in model.parameters]))
+    grid = np.unique(
+        np.concatenate([np.linspace(0.0, float(data.times[data.mask].max()), 300), np.unique(data.times[data.mask])])
+    )
+    phi = mu + sd * rng.standard_normal((n_sim, mu.shape[0]))
+    sim = model.log_predict(phi, np.broadcast_to(grid, (n_sim, grid.shape[0])))
+    sim = sim + fit.sigma.estimate * rng.standard_normal(sim.shape)
+    q = np.exp(np.percentile(sim, [5, 50, 95], axis=0))
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    ax.fill_between(grid, q[0], q[2], alpha=0.25, label="simulated 5–95 %")
+    ax.plot(grid, q[1], "-", label="simulated median")
+    ax.plot(data.times[data.mask], np.exp(data.logy[data.mask]), "o", ms=3, alpha=0.6, color="k", label="observed")
+    ax.set_yscale("log")
+    ax.set_xscale("symlog", linthresh=30)
+    ax.set_xlabel("study day")
+    ax.set_ylabel(data.unit or "level")
+    ax.set_title(f"{fit.model}: visual predictive check ({n_sim} simulated patients)")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
 
 
 def individual_diagnostics(
