@@ -569,6 +569,7 @@ def test_skin_feature_or_biopsy_needed_without_biopsy() -> None:
     case = iim(45, "anti_jo1", "proximal_upper_limb_weakness", "proximal_lower_limb_weakness", "raised_muscle_enzymes")
     result = iim_classification_2017(case)  # 2.1 + 3.9 + 0.7 + 0.8 + 1.3 = 8.8, no rash
     assert result.category == "definite IIM" and result.classified is False and "biopsy" in (result.reason or "")
+    assert result.headline() == "definite IIM (8.8 points); not classified"
     relaxed = iim_classification_2017(case, options={"skin_feature_or_biopsy_required": False})
     assert relaxed.classified is True
 

@@ -289,6 +289,7 @@ def test_c7_step1_overrides_step2(event: str) -> None:
     result = criss(criss_case(-15, 10, -5, -5, -1, **{event: True}))
     assert result.step2_probability is not None and result.step2_probability > Decimal("0.99")
     assert result.probability == 0 and result.improved is False and result.evaluable
+    assert result.headline() == f"not improved (step 1: {event})"
 
 
 def test_step1_event_decides_even_with_missing_measures() -> None:

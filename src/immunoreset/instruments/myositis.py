@@ -896,8 +896,13 @@ class IIMClassificationResult(InstrumentResult):
 
     def headline(self) -> str:
         if self.category is None:
-            return "not evaluable"
-        return f"{self.category} ({self.total_points} points)"
+            return "not evaluable" if self.classified is None else f"classified: {'yes' if self.classified else 'no'}"
+        text = f"{self.category} ({self.total_points} points)"
+        if self.classified is None:
+            return text + "; classification not decided"
+        if self.classified != (self.category in ("probable IIM", "definite IIM")):
+            text += "; classified" if self.classified else "; not classified"
+        return text
 
 
 def _iim_category(score: Decimal, biopsy: bool) -> IIMCategory:

@@ -479,6 +479,11 @@ class CRISSResult(InstrumentResult):
     def headline(self) -> str:
         if self.improved is None:
             return "not evaluable"
+        events = [name for name, value in self.step1_events.items() if value]
+        if events:
+            return f"not improved (step 1: {', '.join(events)})"
+        if self.probability is None:
+            return f"not improved (step 2 P = {self.step2_probability})"
         return f"{'improved' if self.improved else 'not improved'} (P = {self.probability})"
 
 
