@@ -27,9 +27,8 @@ disagree or could not be confirmed are listed in ``docs/instruments-ssc-iim.md``
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from fractions import Fraction
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
@@ -564,7 +563,8 @@ TIS_BANDS: dict[str, tuple[tuple[int, ...], tuple[Decimal, ...]]] = {
     "extramuscular": (_STANDARD_EDGES, tuple(Decimal(p) for p in ("0", "7.5", "12.5", "15", "20"))),
 }
 assert sum(points[-1] for _, points in TIS_BANDS.values()) == 100
-TIS_THRESHOLDS: dict[str, tuple[tuple[str, int], ...]] = {
+TISLevel = Literal["none", "minimal", "moderate", "major"]
+TIS_THRESHOLDS: dict[str, tuple[tuple[Literal["major", "moderate", "minimal"], int], ...]] = {
     "adult": (("major", 60), ("moderate", 40), ("minimal", 20)),
     "juvenile": (("major", 70), ("moderate", 45), ("minimal", 30)),
 }
@@ -608,7 +608,7 @@ class TISResult(InstrumentResult):
     TABLE_FIELDS: ClassVar[tuple[str, ...]] = ("points", "enzyme_used")
 
     total_improvement_score: Exact | None = Field(description="TIS 0-100 (sum of the points).")
-    improvement: Literal["none", "minimal", "moderate", "major"] | None
+    improvement: TISLevel | None
     population: Literal["adult", "juvenile"]
     points: dict[str, Exact | None]
     improvement_percent: dict[str, Exact | None] = Field(
@@ -660,16 +660,13 @@ def myositis_tis(
             assert change.percent is not None
             points[measure] = tis_points(measure, change.percent)
     total: Decimal | None = None
-    level: Literal["none", "minimal", "moderate", "major"] | None = None
+    level: TISLevel | None = None
     if not missing:
         total = sum((p for p in points.values() if p is not None), Decimal(0))
         if total == total.to_integral_value():
             total = total.quantize(Decimal(1))  # 20.0 -> 20 (the same number)
-        level = "none"
-        for name, threshold in TIS_THRESHOLDS[options.population]:
-            if total >= threshold:
-                level = name  # type: ignore[assignment]
-                break
+        reached = [name for name, threshold in TIS_THRESHOLDS[options.population] if total >= threshold]
+        level = reached[0] if reached else "none"
     return TISResult(
         instrument="myositis_tis",
         variant=f"2016 ACR/EULAR TIS ({options.population}; percent change {options.percent_change})",
@@ -996,7 +993,9 @@ def iim_classification_2017(
     logit = IIM_LOGIT_CONSTANT[biopsy]
     probability = None
     if not unknown:
-        probability = Decimal(1 / (1 + math.exp(float(logit - total)))).quantize(Decimal("0.001"))
+        with localcontext() as ctx:
+            ctx.prec = 40
+            probability = (1 / (1 + (logit - total).exp())).quantize(Decimal("0.001"))
     return IIMClassificationResult(
         instrument="iim_classification_2017",
         variant=f"2017 EULAR/ACR ({'with' if biopsy else 'without'} biopsy; classified from {options.classify_from})",
