@@ -669,3 +669,27 @@ def test_cli_bad_input_exits_2_naming_the_field() -> None:
         assert out.returncode == 2, (name, out.stdout)
         message = out.stderr.strip()
         assert len(message.splitlines()) == 1 and f"'{field}'" in message, message
+
+
+# --------------------------------------------------------------------------- more properties
+
+
+@settings(max_examples=120)
+@given(measure_values, measure_values)
+def test_doi_agrees_with_its_definition(baseline: dict[str, Any], follow: dict[str, Any]) -> None:
+    case = {"baseline": baseline, "follow_up": follow, "mmt_max": 80, "ck_uln": 200}
+    result = imacs_doi(case)
+    improved, worse = result.improved_measures, result.worsened_measures
+    assert not set(improved) & set(worse)
+    assert result.improved is (len(improved) >= 3 and len(worse) <= 2 and "mmt" not in worse)
+
+
+@given(st.sets(st.sampled_from(sorted(WEIGHTS))), st.sampled_from(sorted(WEIGHTS)), st.integers(0, 90))
+def test_iim_points_and_monotonicity(present: set[str], extra: str, age: int) -> None:
+    result = iim_classification_2017(iim(age, *present))
+    age_points = Decimal("2.1") if age >= 40 else Decimal("1.3") if age >= 18 else Decimal(0)
+    assert result.total_points == sum((Decimal(WEIGHTS[n][0]) for n in present), age_points)
+    more = iim_classification_2017(iim(age, *present, extra))
+    order = ["not IIM", "possible IIM", "probable IIM", "definite IIM"]
+    assert result.category is not None and more.category is not None
+    assert order.index(more.category) >= order.index(result.category)
