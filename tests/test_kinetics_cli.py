@@ -111,7 +111,7 @@ def test_fit_individual_and_population(qpcr_csv: Path, tmp_path: Path) -> None:
     params = pd.read_csv(tmp_path / "pop.csv")
     assert set(params["kind"]) == {"typical", "omega2", "residual_sd_log"}
     assert len(pd.read_csv(tmp_path / "pop_individual.csv")) == 12
-    assert "1 censored" in pop.stderr
+    assert "1 BLQ (M3 censored likelihood)" in pop.stderr
     for name in ("obs_vs_pred", "residuals", "individual_fits", "convergence", "vpc"):
         assert (tmp_path / "plots" / f"population_{name}.png").stat().st_size > 1000
     assert (tmp_path / "fit.json").read_text().startswith("{")
@@ -127,12 +127,19 @@ def test_fit_individual_and_population(qpcr_csv: Path, tmp_path: Path) -> None:
         (["autoantibodies", "{lab}", "--analyte", "anti_sm"], "--analyte"),
         (["fit", "{lab}", "--model", "stein2019"], "analyte"),
         (["nca", "{bad}"], "value"),
+        (["fit", "{nolloq}", "--model", "stein2019", "--population"], "lloq"),
+        (["fit", "{nolloq}", "--model", "stein2019", "--population", "--blq", "m2"], "blq"),
     ],
 )
 def test_bad_input_exits_2_naming_the_field(args: list[str], needle: str, lab_csv: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("patient,time,value,unit,analyte\nP1,0,-4,/uL,cd19\n", encoding="utf-8")
-    argv = [a.replace("{lab}", str(lab_csv)).replace("{bad}", str(bad)) for a in args]
+    nolloq = tmp_path / "nolloq.csv"
+    nolloq.write_text(
+        "patient,time,value,unit,analyte\nP1,0,BLQ,copies/ug,q\nP1,9,900,copies/ug,q\nP2,9,500,copies/ug,q\n",
+        encoding="utf-8",
+    )
+    argv = [a.replace("{lab}", str(lab_csv)).replace("{bad}", str(bad)).replace("{nolloq}", str(nolloq)) for a in args]
     done = run(*argv)
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert needle in done.stderr

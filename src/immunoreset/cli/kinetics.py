@@ -241,6 +241,9 @@ def fit_command(
     plots: Path | None = typer.Option(None, "--plots", help="Write diagnostic plots into this folder."),
     seed: int = typer.Option(20190301, "--seed", help="Random seed (population fit; individual multistarts)."),
     json_out: Path | None = typer.Option(None, "--json", help="Also write the full fit result as JSON."),
+    blq: str = typer.Option(
+        "m3", "--blq", help="BLQ values in the population fit: m3 (censored likelihood, needs LLOQ) or m1 (exclude)."
+    ),
 ) -> None:
     """Fit the Stein 2019 model: per patient (ML, log scale) or as a population (SAEM)."""
     from immunoreset.kinetics.fit import fit_individuals, individual_table
@@ -248,7 +251,7 @@ def fit_command(
     from immunoreset.kinetics.stein2019 import PARAMETERS, initial_estimates, structural_model
 
     frame = _read(file)
-    data = Dataset.from_frame(frame, analyte=analyte)
+    data = Dataset.from_frame(frame, analyte=analyte, blq=blq if population else "m1")
     sm = structural_model()
     start = initial_estimates(
         [data.times[i][data.mask[i]] for i in range(data.n_patients)],
@@ -301,7 +304,8 @@ def fit_command(
         params = pd.DataFrame(rows)
         individual = pd.DataFrame(fit.individual)
         typer.echo(
-            f"SAEM: {fit.n_patients} patients, {fit.n_obs} observations ({fit.n_censored} censored, excluded), "
+            f"SAEM: {fit.n_patients} patients, {fit.n_obs} observations, {fit.n_censored} BLQ "
+            f"({'M3 censored likelihood' if data.cens is not None else 'excluded (M1)'}), "
             f"-2LL {fit.minus2ll:.2f}, {fit.wall_time_s:.1f} s"
             if fit.minus2ll is not None
             else "SAEM done",

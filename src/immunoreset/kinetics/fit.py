@@ -7,7 +7,8 @@ from the given typical values and from ``n_starts − 1`` random log-normal pert
 keeps the best. Standard errors of ln-parameters come from s²(JᵀJ)⁻¹ with s² = RSS/(n − p);
 their relative SE on the natural scale is 100·SE(ln θ) %. With n ≤ p observations the patient is
 not evaluable (a 6-parameter model needs at least 7 values). A poorly conditioned JᵀJ (condition
-number > 1e10) flags the fit as not identifiable and withholds the SEs.
+number > 1e10) flags the fit as not identifiable and withholds the SEs. Only quantified values are
+used (BLQ values are excluded, M1); use the population fit for the M3 censored likelihood.
 """
 
 from __future__ import annotations

@@ -30,8 +30,11 @@ J R Stat Soc B 1982;44:226) from those samples; standard errors from its inverse
 modes (EBEs) by Nelder–Mead; −2 log-likelihood by importance sampling (Student-t proposal centred
 on the conditional moments); η-shrinkage 1 − SD(η̂)/ω (NONMEM convention).
 
-Observations below the limit of quantification are excluded (Beal's M1 method); the number is
-reported.
+Observations below the limit of quantification enter the likelihood as P(y < LLOQ) (Beal's M3)
+when their LLOQ is known; σ then has no closed-form M-step, and its expected complete-data
+log-likelihood is approximated stochastically on a fine grid of σ values and maximised there (a
+one-dimensional stochastic approximation). The Louis term for σ² adds the censored contribution
+by central differences. With ``blq="m1"`` BLQ values are excluded and counted.
 """
 
 from __future__ import annotations
@@ -86,10 +89,16 @@ class Dataset:
     mask: BoolArray
     n_censored: int = 0
     unit: str = ""
+    cens: BoolArray | None = None
+    """Censored entries (M3): ``logy`` holds ln(LLOQ) there; ``mask`` marks quantified values only."""
 
     @property
     def n_patients(self) -> int:
         return len(self.ids)
+
+    @property
+    def cens_mask(self) -> BoolArray:
+        return self.cens if self.cens is not None else np.zeros_like(self.mask)
 
     @property
     def n_obs(self) -> int:
@@ -104,15 +113,30 @@ class Dataset:
         *,
         n_censored: int = 0,
         unit: str = "",
+        censored: Sequence[Sequence[tuple[float, float]]] | None = None,
     ) -> Dataset:
-        """Build from per-patient lists of times and (positive) values."""
+        """Build from per-patient lists of times and (positive) values.
+
+        ``censored`` optionally gives, per patient, (time, LLOQ) pairs of BLQ observations for the
+        M3 likelihood; without it censored observations are simply absent (M1).
+        """
         if not ids:
             raise InvalidInput("patients", 0, "at least one patient with observations")
-        width = max(len(t) for t in times)
+        cens_lists = list(censored) if censored is not None else [[] for _ in ids]
+        width = max(len(t) + len(c) for t, c in zip(times, cens_lists, strict=True))
         n = len(ids)
         tt = np.zeros((n, width))
         yy = np.zeros((n, width))
         mm = np.zeros((n, width), dtype=bool)
+        cc = np.zeros((n, width), dtype=bool)
+        for i, c in enumerate(cens_lists):
+            start = len(times[i])
+            for j, (tc, lloq) in enumerate(c):
+                if not (lloq > 0 and math.isfinite(lloq)):
+                    raise InvalidInput("lloq", lloq, f"a positive LLOQ for the BLQ value of patient {ids[i]}")
+                tt[i, start + j] = tc
+                yy[i, start + j] = math.log(lloq)
+                cc[i, start + j] = True
         for i, (t, v) in enumerate(zip(times, values, strict=True)):
             if len(t) != len(v):
                 raise InvalidInput("values", len(v), f"as many values as times for patient {ids[i]}")
@@ -122,15 +146,22 @@ class Dataset:
             tt[i, : len(t)] = np.asarray(t, dtype=float)
             yy[i, : len(t)] = np.log(arr)
             mm[i, : len(t)] = True
-        return cls(tuple(ids), tt, yy, mm, n_censored, unit)
+        n_cens = int(cc.sum()) if censored is not None else n_censored
+        return cls(tuple(ids), tt, yy, mm, n_cens, unit, cc if cc.any() else None)
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame, *, analyte: str | None = None, min_obs: int = 1) -> Dataset:
+    def from_frame(
+        cls, frame: pd.DataFrame, *, analyte: str | None = None, min_obs: int = 1, blq: str = "m3"
+    ) -> Dataset:
         """From a tidy frame (:func:`immunoreset.kinetics.data.tidy_frame`): one analyte, days ≥ 0.
 
-        BLQ and zero values are censored and excluded (M1); patients with fewer than ``min_obs``
-        quantifiable values are left out.
+        ``blq="m3"`` (default): BLQ values enter the likelihood as P(y < LLOQ) (Beal's M3; Beal SL,
+        J Pharmacokinet Pharmacodyn 2001;28:481); each needs its LLOQ, else InvalidInput.
+        ``blq="m1"``: BLQ and zero values are excluded and counted (biased when many values are BLQ).
+        Patients with fewer than ``min_obs`` quantifiable values are left out.
         """
+        if blq not in {"m1", "m3"}:
+            raise InvalidInput("blq", blq, "'m1' (exclude BLQ) or 'm3' (censored likelihood)")
         analytes = sorted(set(frame["analyte"]))
         if analyte is None:
             if len(analytes) != 1:
@@ -143,12 +174,24 @@ class Dataset:
         times: list[list[float]] = []
         values: list[list[float]] = []
         censored = 0
+        cens: list[list[tuple[float, float]]] = []
         for patient, group in sub.groupby("patient", sort=True):
             t: list[float] = []
             v: list[float] = []
+            c: list[tuple[float, float]] = []
             for r in group.to_dict("records"):
                 if r["blq"] or r["value"] is None or r["value"] <= 0:
-                    censored += int(bool(r["blq"]) or (r["value"] is not None and r["value"] <= 0))
+                    is_censored = bool(r["blq"]) or (r["value"] is not None and r["value"] <= 0)
+                    censored += int(is_censored)
+                    if blq == "m3" and is_censored:
+                        if r["lloq"] is None:
+                            raise InvalidInput(
+                                "lloq",
+                                None,
+                                f"the LLOQ of the BLQ value of patient {patient} on day {r['time']} "
+                                "(M3 likelihood; give an lloq column or '<x' values, or choose M1)",
+                            )
+                        c.append((float(r["time"]), float(r["lloq"])))
                     continue
                 t.append(float(r["time"]))
                 v.append(float(r["value"]))
@@ -156,8 +199,11 @@ class Dataset:
                 ids.append(str(patient))
                 times.append(t)
                 values.append(v)
+                cens.append(c)
         unit = str(sub["unit"].iloc[0]) if not sub.empty else ""
-        return cls.from_lists(ids, times, values, n_censored=censored, unit=unit)
+        return cls.from_lists(
+            ids, times, values, n_censored=censored, unit=unit, censored=cens if blq == "m3" else None
+        )
 
 
 class SAEMOptions(BaseModel):
@@ -221,17 +267,36 @@ class PopulationFit(BaseModel):
 
 
 def _loglik(
-    model: StructuralModel, phi: FloatArray, times: FloatArray, logy: FloatArray, mask: BoolArray, sigma2: float
+    model: StructuralModel,
+    phi: FloatArray,
+    times: FloatArray,
+    logy: FloatArray,
+    mask: BoolArray,
+    sigma2: float,
+    cens: BoolArray | None = None,
 ) -> tuple[FloatArray, FloatArray]:
-    """Per-row log-likelihood (up to the constant in σ) and residual sum of squares."""
+    """Per-row log-likelihood and residual sum of squares of the quantified values.
+
+    Censored entries (M3) add ln Φ((ln LLOQ − ln f)/σ).
+    """
     pred = model.log_predict(phi, times)
     res = np.where(mask, logy - pred, 0.0)
     rss = (res * res).sum(axis=1)
-    bad = ~np.all(np.isfinite(pred) | ~mask, axis=1)
+    used = mask if cens is None else (mask | cens)
+    bad = ~np.all(np.isfinite(pred) | ~used, axis=1)
     rss = np.where(bad, np.inf, rss)
     n = mask.sum(axis=1)
     ll = -0.5 * rss / sigma2 - 0.5 * n * math.log(2 * math.pi * sigma2)
+    if cens is not None:
+        z = np.where(cens, (logy - pred) / math.sqrt(sigma2), 0.0)
+        ll = ll + np.where(cens, special.log_ndtr(z), 0.0).sum(axis=1)
+        ll = np.where(bad, -np.inf, ll)
     return np.asarray(ll, dtype=float), np.asarray(rss, dtype=float)
+
+
+def _censored_ll(u: FloatArray, sigma2: float | FloatArray) -> FloatArray:
+    """Σ ln Φ(u/σ) over the last axis, for censored residuals u = ln LLOQ − ln f (0 where not censored)."""
+    return np.asarray(special.log_ndtr(u / np.sqrt(sigma2)).sum(axis=-1), dtype=float)
 
 
 @dataclass
@@ -246,24 +311,24 @@ class _Chain:
 def _mcmc(
     model: StructuralModel,
     ch: _Chain,
-    data: tuple[FloatArray, FloatArray, BoolArray],
+    data: tuple[FloatArray, FloatArray, BoolArray, BoolArray | None],
     mu: FloatArray,
     omega2: FloatArray,
     sigma2: float,
     iters: tuple[int, int, int],
     rng: np.random.Generator,
 ) -> None:
-    times, logy, mask = data
+    times, logy, mask, cens = data
     r, p = ch.phi.shape
     sd = np.sqrt(omega2)
-    ch.ll, ch.rss = _loglik(model, ch.phi, times, logy, mask, sigma2)
+    ch.ll, ch.rss = _loglik(model, ch.phi, times, logy, mask, sigma2, cens)
 
     def prior(phi: FloatArray) -> FloatArray:
         return np.asarray(-0.5 * (((phi - mu) / sd) ** 2).sum(axis=1), dtype=float)
 
     for _ in range(iters[0]):  # independent proposals from the population distribution
         prop = mu + sd * rng.standard_normal((r, p))
-        ll, rss = _loglik(model, prop, times, logy, mask, sigma2)
+        ll, rss = _loglik(model, prop, times, logy, mask, sigma2, cens)
         acc = np.log(rng.random(r)) < ll - ch.ll
         ch.phi[acc], ch.ll[acc], ch.rss[acc] = prop[acc], ll[acc], rss[acc]
     lp = prior(ch.phi)
@@ -271,14 +336,14 @@ def _mcmc(
         for k in range(p):
             prop = ch.phi.copy()
             prop[:, k] += ch.step[k] * sd[k] * rng.standard_normal(r)
-            ll, rss = _loglik(model, prop, times, logy, mask, sigma2)
+            ll, rss = _loglik(model, prop, times, logy, mask, sigma2, cens)
             lpp = prior(prop)
             acc = np.log(rng.random(r)) < (ll + lpp) - (ch.ll + lp)
             ch.phi[acc], ch.ll[acc], ch.rss[acc], lp[acc] = prop[acc], ll[acc], rss[acc], lpp[acc]
             ch.step[k] *= 1 + 0.4 * (acc.mean() - 0.4)
     for _ in range(iters[2]):  # block random walk
         prop = ch.phi + ch.block_step * sd * rng.standard_normal((r, p))
-        ll, rss = _loglik(model, prop, times, logy, mask, sigma2)
+        ll, rss = _loglik(model, prop, times, logy, mask, sigma2, cens)
         lpp = prior(prop)
         acc = np.log(rng.random(r)) < (ll + lpp) - (ch.ll + lp)
         ch.phi[acc], ch.ll[acc], ch.rss[acc], lp[acc] = prop[acc], ll[acc], rss[acc], lpp[acc]
@@ -310,8 +375,13 @@ def saem(
     times = np.tile(data.times, (chains, 1))
     logy = np.tile(data.logy, (chains, 1))
     mask = np.tile(data.mask, (chains, 1))
-    tup = (times, logy, mask)
+    cens = np.tile(data.cens, (chains, 1)) if data.cens is not None else None
+    tup = (times, logy, mask, cens)
     n_obs = data.n_obs
+    # M3: σ has no closed-form M-step; its expected complete log-likelihood is approximated
+    # stochastically on a grid of σ values and maximised there (1-D, so this is exact SA).
+    sigma_grid = np.exp(np.linspace(math.log(0.005), math.log(10.0), 600))
+    q_grid = np.zeros_like(sigma_grid)
 
     mu = np.log(np.array([initial[k] for k in model.parameters], dtype=float))
     omega2 = np.full(p, o.initial_omega2)
@@ -339,6 +409,16 @@ def saem(
         mu = s1 / n
         new_omega2 = np.maximum(s2 / n - mu**2, 1e-8)
         new_sigma2 = max(s3 / n_obs, 1e-10)
+        if cens is not None:
+            u = np.where(cens, logy - model.log_predict(ch.phi, times), 0.0)[cens]
+            g2 = sigma_grid**2
+            q_now = (
+                -0.5 * rss_sum / g2
+                - 0.5 * n_obs * np.log(g2)
+                + special.log_ndtr(u[None, :] / sigma_grid[:, None]).sum(axis=1) / chains
+            )
+            q_grid = q_now if k == 1 else q_grid + gamma * (q_now - q_grid)
+            new_sigma2 = float(sigma_grid[int(np.argmax(q_grid))] ** 2)
         if k <= o.anneal:
             new_omega2 = np.maximum(new_omega2, 0.95 * omega2)
             new_sigma2 = max(new_sigma2, 0.95 * sigma2)
@@ -348,16 +428,25 @@ def saem(
     # --- post-convergence sampling at the estimate -----------------------------------------------
     samples = np.empty((o.k_post, rows, p))
     rss_samples = np.empty((o.k_post, rows))
+    u_samples = np.zeros((o.k_post, rows, times.shape[1])) if cens is not None else None
     for j in range(o.k_post):
         _mcmc(model, ch, tup, mu, omega2, sigma2, o.mh_iterations, rng)
         samples[j] = ch.phi
         rss_samples[j] = ch.rss
+        if u_samples is not None and cens is not None:
+            u_samples[j] = np.where(cens, logy - model.log_predict(ch.phi, times), 0.0)
     # per patient: stack chains
     per = samples.reshape(o.k_post, chains, n, p).transpose(2, 0, 1, 3).reshape(n, o.k_post * chains, p)
     per_rss = rss_samples.reshape(o.k_post, chains, n).transpose(2, 0, 1).reshape(n, o.k_post * chains)
     cond_mean = per.mean(axis=1)
     cond_sd = per.std(axis=1)
     n_i = data.mask.sum(axis=1).astype(float)
+    per_u = (
+        u_samples.reshape(o.k_post, chains, n, -1).transpose(2, 0, 1, 3).reshape(n, o.k_post * chains, -1)
+        if u_samples is not None
+        else None
+    )
+    hs = 1e-4 * sigma2
 
     # --- Louis' observed information ------------------------------------------------------------
     q = 2 * p + 1
@@ -375,6 +464,11 @@ def saem(
         h[range(p, 2 * p), range(p)] = cross
         h[range(p, 2 * p), range(p, 2 * p)] = 0.5 / omega2**2 - (d**2).mean(axis=0) / omega2**3
         h[2 * p, 2 * p] = n_i[i] / (2 * sigma2**2) - per_rss[i].mean() / sigma2**3
+        if per_u is not None and data.cens is not None and data.cens[i].any():
+            ui = per_u[i][:, data.cens[i]]
+            up, mid, dn = _censored_ll(ui, sigma2 + hs), _censored_ll(ui, sigma2), _censored_ll(ui, sigma2 - hs)
+            g[:, 2 * p] += (up - dn) / (2 * hs)
+            h[2 * p, 2 * p] += float(((up - 2 * mid + dn) / hs**2).mean())
         gc = g - g.mean(axis=0)
         info += -h - gc.T @ gc / g.shape[0]
     notes: list[str] = []
@@ -390,14 +484,23 @@ def saem(
     # --- EBEs (conditional modes) -------------------------------------------------------------
     modes = np.empty((n, p))
     sd_om = np.sqrt(omega2)
+    dc = data.cens_mask
     for i in range(n):
-        mi = data.mask[i]
-        ti = data.times[i][mi][None, :]
-        yi = data.logy[i][mi]
+        keep = data.mask[i] | dc[i]
+        ti = data.times[i][keep][None, :]
+        yi = data.logy[i][keep][None, :]
+        mi = data.mask[i][keep][None, :]
+        ci = dc[i][keep][None, :] if dc[i].any() else None
 
-        def objective(phi: FloatArray, ti: FloatArray = ti, yi: FloatArray = yi) -> float:
-            pred = model.log_predict(phi[None, :], ti)[0]
-            val = 0.5 * float(((yi - pred) ** 2).sum()) / sigma2 + 0.5 * float((((phi - mu) / sd_om) ** 2).sum())
+        def objective(
+            phi: FloatArray,
+            ti: FloatArray = ti,
+            yi: FloatArray = yi,
+            mi: BoolArray = mi,
+            ci: BoolArray | None = ci,
+        ) -> float:
+            ll, _ = _loglik(model, phi[None, :], ti, yi, mi, sigma2, ci)
+            val = -float(ll[0]) + 0.5 * float((((phi - mu) / sd_om) ** 2).sum())
             return val if math.isfinite(val) else 1e300
 
         best = optimize.minimize(
@@ -500,17 +603,19 @@ def _importance_minus2ll(
     p = mu.shape[0]
     total = 0.0
     scale = np.maximum(cond_sd, 1e-6)
+    dc = data.cens_mask
     for i in range(data.n_patients):
-        mi = data.mask[i]
-        ti = np.broadcast_to(data.times[i][mi], (m, int(mi.sum())))
-        yi = data.logy[i][mi]
+        keep = data.mask[i] | dc[i]
+        width = int(keep.sum())
+        ti = np.broadcast_to(data.times[i][keep], (m, width))
+        yi = np.broadcast_to(data.logy[i][keep], (m, width))
+        mi = np.broadcast_to(data.mask[i][keep], (m, width))
+        ci = np.broadcast_to(dc[i][keep], (m, width)) if dc[i].any() else None
         z = rng.standard_normal((m, p))
         w = rng.chisquare(nu, (m, 1)) / nu
         x = z / np.sqrt(w)
         phi = cond_mean[i] + scale[i] * x
-        pred = model.log_predict(phi, ti)
-        rss = ((yi - pred) ** 2).sum(axis=1)
-        ll = -0.5 * rss / sigma2 - 0.5 * mi.sum() * math.log(2 * math.pi * sigma2)
+        ll, _ = _loglik(model, phi, ti, yi, mi, sigma2, ci)
         lprior = -0.5 * ((phi - mu) ** 2 / omega2).sum(axis=1) - 0.5 * np.log(2 * math.pi * omega2).sum()
         # multivariate t density with independent scaled components (product form via the shared w)
         lq = (
