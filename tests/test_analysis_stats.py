@@ -106,3 +106,19 @@ def test_kaplan_meier_matches_the_product_limit_by_hand() -> None:
     assert np.all(km.table["survival"] <= km.table["ci_upper"] + 1e-12)
     assert km.median == 270.0
     assert "Greenwood" in km.ci_method
+
+
+def test_published_series_loads_with_sources() -> None:
+    from immunoreset.analysis.published import load_published
+
+    series = load_published("muller2024")
+    table = series.table()
+    assert {"sle_doris_remission", "crs_any", "b_cell_aplasia_days"} <= set(table["key"])
+    assert set(table["confidence"]) <= {"primary", "secondary", "unconfirmed"}
+    by_key = {r.key: r for r in series.results}
+    assert by_key["sle_doris_remission"].shown() == "8/8"
+    total = sum(series.design["patients"].values())
+    assert total == 15
+    assert all(r.of in (None, 3, 4, 8, 15) for r in series.results)
+    with pytest.raises(InvalidInput):
+        load_published("nosuch")
