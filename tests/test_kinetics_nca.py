@@ -306,3 +306,59 @@ def test_tidy_frame_missing_columns() -> None:
     with pytest.raises(InvalidInput) as err:
         tidy_frame(pd.DataFrame([{"patient": "P1", "time": 1}]))
     assert err.value.field == "columns"
+
+
+# --- PKNCA's own test expectations (billdenney/pknca tests/testthat/test-half.life.R) --------------------------
+
+
+def test_pknca_half_life_test_suite_values() -> None:
+    conc = [1.0, 0.5, 0.25, 0.1251]
+    time = [0.0, 1.0, 2.0, 3.0]
+    with_tmax = NCAOptions(allow_tmax_in_half_life=True, adj_r_squared_factor=0.01)
+    res = nca(profile(time, conc), unit="/uL", options=with_tmax)
+    fit = res.half_life
+    assert fit is not None
+    assert fit.lambda_z == pytest.approx(0.6929073, rel=1e-4)
+    assert fit.r_squared == pytest.approx(0.9999999, rel=1e-4)
+    assert fit.adj_r_squared == pytest.approx(0.9999999, rel=1e-4)
+    assert fit.time_first == 0 and fit.n_points == 4
+    assert fit.clast_pred == pytest.approx(0.12507, rel=1e-4)
+    assert fit.half_life == pytest.approx(1.000346, rel=1e-5)
+    assert fit.span_ratio == pytest.approx(2.998962, rel=1e-4)
+    loose = nca(
+        profile(time, conc), unit="/uL", options=NCAOptions(allow_tmax_in_half_life=True, adj_r_squared_factor=0.1)
+    )
+    assert loose.half_life is not None and loose.half_life.half_life == pytest.approx(1.000346, rel=1e-4)
+    default = nca(profile(time, conc), unit="/uL")  # Tmax excluded: points at 1, 2, 3
+    assert default.half_life is not None and default.half_life.half_life == pytest.approx(1.000577, rel=1e-5)
+    exact3 = nca(
+        profile([0.0, 1.0, 2.0], [1.0, 0.5, 0.25]), unit="/uL", options=NCAOptions(allow_tmax_in_half_life=True)
+    )
+    assert exact3.half_life is not None and exact3.half_life.half_life == pytest.approx(1.0)
+    too_few = nca(
+        profile([0.0, 1.0, 2.0], [1.0, 0.5, 0.25]),
+        unit="/uL",
+        options=NCAOptions(min_hl_points=4, allow_tmax_in_half_life=True),
+    )
+    assert too_few.half_life is None and any("at least 4 needed" in n for n in too_few.notes)
+
+
+def test_pknca_auc_test_suite_values() -> None:
+    """billdenney/pknca tests/testthat/test-auc.R: BLQ coded as 0, first keep / middle drop / last keep."""
+    t = [float(x) for x in range(8)]
+    c = [0.0, 2.0, 0.0, 1.0, 2.0, 1.0, 0.0, 0.0]
+    default = nca(profile(t, c), unit="/uL", options=NCAOptions(auc_end=Decimal(7)))
+    assert default.auclast == pytest.approx(1 + 2 / math.log(2) + 1.5 + 1 / math.log(2))
+    linear = nca(profile(t, c), unit="/uL", options=NCAOptions(auc_method="linear", auc_end=Decimal(7)))
+    assert linear.auclast == pytest.approx(1 + 3 + 1.5 + 1.5)
+    # conc.blq = "keep" everywhere: the middle zero stays
+    keep = NCAOptions(blq_middle="zero", auc_end=Decimal(5))
+    six = profile(t[:6], c[:6])
+    assert nca(six, unit="/uL", options=keep).auclast == pytest.approx(1 + 1 + 0.5 + 1.5 + 1 / math.log(2))
+    keep_lin = NCAOptions(blq_middle="zero", auc_method="linear", auc_end=Decimal(5))
+    assert nca(six, unit="/uL", options=keep_lin).auclast == pytest.approx(1 + 1 + 0.5 + 1.5 + 1.5)
+    # interval (0, 6) with the last sample at day 7: AUC over the interval equals AUClast (zero after Tlast)
+    t7 = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 7.0]
+    c7 = [0.0, 2.0, 0.0, 1.0, 2.0, 1.0, 0.0]
+    res = nca(profile(t7, c7), unit="/uL", options=NCAOptions(auc_end=Decimal(6)))
+    assert res.auc_0_end == pytest.approx(1 + 2 / math.log(2) + 1.5 + 1 / math.log(2))

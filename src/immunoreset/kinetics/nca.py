@@ -10,6 +10,7 @@ Pharmacol 2019;8:285 (Fig. S1) and Mueller KT et al., Clin Cancer Res 2018.
 Conventions (each an option of :class:`NCAOptions`, defaults = PKNCA defaults):
 
 * **Missing values** (``None``/NaN) are dropped (PKNCA ``conc.na = "drop"``).
+* A reported value of **0** is BLQ, as in PKNCA (which codes BLQ as concentration 0).
 * **Below the limit of quantification (BLQ)**: a BLQ sample is classed by position — *first*
   (before the first quantifiable value), *middle* (between quantifiable values) or *last* (after
   the last quantifiable value) — and each class is handled by its own rule: ``zero`` (kept as 0),
@@ -293,7 +294,7 @@ def _apply_blq(samples: list[Sample], options: NCAOptions) -> tuple[list[float],
     conc: list[float] = []
     n_blq = 0
     for i, s in enumerate(present):
-        if s.blq:
+        if s.blq or s.value == 0:  # a reported 0 is below quantification (PKNCA treats conc == 0 as BLQ)
             n_blq += 1
             rule = options.blq_first if i < first_q else options.blq_last if i > last_q else options.blq_middle
             if rule == "drop":
