@@ -177,3 +177,21 @@ def test_m3_needs_the_lloq() -> None:
     assert Dataset.from_frame(frame, blq="m1").n_censored == 1
     with pytest.raises(InvalidInput):
         Dataset.from_frame(frame, blq="m2")
+
+
+def test_individual_fit_with_censored_values() -> None:
+    t = np.array(SCHEDULE, dtype=float)
+    truth = {"foldx": 1500.0, "tmax": 11.0, "cmax": 9000.0, "alpha": 0.25, "fb": 0.02, "beta": 0.008}
+    rng = np.random.default_rng(4)
+    y = predict(truth, t) * np.exp(0.05 * rng.standard_normal(t.size))
+    lloq = 60.0
+    q = y >= lloq
+    fit = fit_individual(structural_model(), t[q], y[q], TYPICAL, censored=[(float(d), lloq) for d in t[~q]])
+    assert fit.evaluable and any("4 BLQ" in n for n in fit.notes)
+    for k in ("tmax", "cmax", "alpha", "fb"):
+        assert fit.estimates[k] == pytest.approx(truth[k], rel=0.1)
+    assert all(v is not None and v > 0 for v in fit.rse_percent.values())
+    # the fitted profile lies below the LLOQ at the censored days
+    assert np.all(predict(fit.estimates, t[~q]) < lloq)
+    with pytest.raises(InvalidInput):
+        fit_individual(structural_model(), t[q], y[q], TYPICAL, censored=[(1.0, 0.0)])

@@ -242,7 +242,7 @@ def fit_command(
     seed: int = typer.Option(20190301, "--seed", help="Random seed (population fit; individual multistarts)."),
     json_out: Path | None = typer.Option(None, "--json", help="Also write the full fit result as JSON."),
     blq: str = typer.Option(
-        "m3", "--blq", help="BLQ values in the population fit: m3 (censored likelihood, needs LLOQ) or m1 (exclude)."
+        "m3", "--blq", help="BLQ values: m3 (censored likelihood, needs the LLOQ) or m1 (exclude)."
     ),
 ) -> None:
     """Fit the Stein 2019 model: per patient (ML, log scale) or as a population (SAEM)."""
@@ -251,7 +251,7 @@ def fit_command(
     from immunoreset.kinetics.stein2019 import PARAMETERS, initial_estimates, structural_model
 
     frame = _read(file)
-    data = Dataset.from_frame(frame, analyte=analyte, blq=blq if population else "m1")
+    data = Dataset.from_frame(frame, analyte=analyte, blq=blq)
     sm = structural_model()
     start = initial_estimates(
         [data.times[i][data.mask[i]] for i in range(data.n_patients)],

@@ -7,19 +7,20 @@ from the given typical values and from ``n_starts − 1`` random log-normal pert
 keeps the best. Standard errors of ln-parameters come from s²(JᵀJ)⁻¹ with s² = RSS/(n − p);
 their relative SE on the natural scale is 100·SE(ln θ) %. With n ≤ p observations the patient is
 not evaluable (a 6-parameter model needs at least 7 values). A poorly conditioned JᵀJ (condition
-number > 1e10) flags the fit as not identifiable and withholds the SEs. Only quantified values are
-used (BLQ values are excluded, M1); use the population fit for the M3 censored likelihood.
+number > 1e10) flags the fit as not identifiable and withholds the SEs. BLQ values with a known
+LLOQ enter the likelihood as P(y < LLOQ) (M3) in a second, joint refinement of the parameters and σ
+(Nelder–Mead from the least-squares solution; SEs from the numerical Hessian).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
-from scipy import optimize
+from scipy import optimize, special
 
 from immunoreset.errors import InvalidInput
 from immunoreset.kinetics.saem import Dataset, FloatArray, StructuralModel
@@ -51,8 +52,14 @@ def fit_individual(
     patient: str = "",
     n_starts: int = 8,
     seed: int = 0,
+    censored: Sequence[tuple[float, float]] = (),
 ) -> IndividualFit:
-    """Maximum-likelihood fit of one patient's profile (values > 0; censored values removed)."""
+    """Maximum-likelihood fit of one patient's profile (values > 0).
+
+    ``censored`` optionally lists (day, LLOQ) of BLQ values: the least-squares solution on the
+    quantified values is then refined on the full M3 likelihood (BLQ values contribute
+    P(y < LLOQ)), jointly in the parameters and σ, and SEs come from the numerical Hessian.
+    """
     t = np.asarray(times, dtype=float)
     y = np.asarray(values, dtype=float)
     p = len(model.parameters)
@@ -106,11 +113,17 @@ def fit_individual(
         notes.append(f"parameters not identifiable from these data (condition number {cond:.3g}); no SEs")
         rse = {name: None for name in model.parameters}
     m2ll = n * math.log(2 * math.pi * sigma2) + n if sigma2 > 0 else None
+    x_best = np.asarray(best.x, dtype=float)
+    if censored:
+        x_best, sigma2, m2ll, rse, identifiable = _refine_m3(model, t, logy, censored, x_best, sigma2)
+        notes.append(f"{len(censored)} BLQ value(s) in the likelihood (M3)")
+        if not identifiable:
+            notes.append("M3 Hessian not positive definite: no SEs")
     return IndividualFit(
         patient=patient,
         evaluable=True,
         n_obs=n,
-        estimates={k: float(math.exp(best.x[i])) for i, k in enumerate(model.parameters)},
+        estimates={k: float(math.exp(x_best[i])) for i, k in enumerate(model.parameters)},
         rse_percent=rse,
         sigma=math.sqrt(sigma2),
         minus2ll=m2ll,
@@ -119,13 +132,74 @@ def fit_individual(
     )
 
 
+def _refine_m3(
+    model: StructuralModel,
+    t: FloatArray,
+    logy: FloatArray,
+    censored: Sequence[tuple[float, float]],
+    x0: FloatArray,
+    sigma2: float,
+) -> tuple[FloatArray, float, float | None, dict[str, float | None], bool]:
+    tc = np.array([c[0] for c in censored], dtype=float)
+    limits = np.array([c[1] for c in censored], dtype=float)
+    if np.any(~(limits > 0)) or np.any(~np.isfinite(limits)):
+        raise InvalidInput("lloq", [c[1] for c in censored], "positive finite LLOQs for the BLQ values")
+    lc = np.log(limits)
+    tt, tct = t[None, :], tc[None, :]
+    p = x0.shape[0]
+
+    def nll(z: FloatArray) -> float:
+        phi, lsig = z[:p], z[p]
+        sig = math.exp(lsig)
+        r = logy - model.log_predict(phi[None, :], tt)[0]
+        u = lc - model.log_predict(phi[None, :], tct)[0]
+        val = 0.5 * float((r * r).sum()) / sig**2 + r.size * (lsig + 0.5 * math.log(2 * math.pi))
+        val -= float(special.log_ndtr(u / sig).sum())
+        return val if math.isfinite(val) else 1e300
+
+    z0 = np.append(x0, 0.5 * math.log(max(sigma2, 1e-6)))
+    res = optimize.minimize(
+        nll, z0, method="Nelder-Mead", options={"xatol": 1e-7, "fatol": 1e-9, "maxiter": 20000, "maxfev": 40000}
+    )
+    z = np.asarray(res.x, dtype=float)
+    hess = _hessian(nll, z)
+    rse: dict[str, float | None] = {name: None for name in model.parameters}
+    ok = False
+    try:
+        cov = np.linalg.inv(hess)
+        diag = np.diag(cov)[:p]
+        ok = bool(np.all(diag > 0) and np.all(np.isfinite(diag)))
+        if ok:
+            rse = {name: 100 * math.sqrt(float(diag[k])) for k, name in enumerate(model.parameters)}
+    except np.linalg.LinAlgError:
+        ok = False
+    return z[:p], math.exp(2 * z[p]), 2 * float(res.fun), rse, ok
+
+
+def _hessian(f: Callable[[FloatArray], float], x: FloatArray, h: float = 1e-4) -> FloatArray:
+    """Central-difference Hessian."""
+    n = x.shape[0]
+    out = np.empty((n, n))
+    for i in range(n):
+        for j in range(i, n):
+            ei = np.zeros(n)
+            ej = np.zeros(n)
+            ei[i] = h
+            ej[j] = h
+            val = (f(x + ei + ej) - f(x + ei - ej) - f(x - ei + ej) + f(x - ei - ej)) / (4 * h * h)
+            out[i, j] = out[j, i] = val
+    return out
+
+
 def fit_individuals(
     model: StructuralModel, data: Dataset, initial: dict[str, float], *, n_starts: int = 8, seed: int = 0
 ) -> list[IndividualFit]:
     """:func:`fit_individual` for every patient of ``data``."""
     fits = []
+    cens = data.cens_mask
     for i, pid in enumerate(data.ids):
         m = data.mask[i]
+        c = cens[i]
         fits.append(
             fit_individual(
                 model,
@@ -135,6 +209,9 @@ def fit_individuals(
                 patient=pid,
                 n_starts=n_starts,
                 seed=seed + i,
+                censored=[
+                    (float(a), float(math.exp(b))) for a, b in zip(data.times[i][c], data.logy[i][c], strict=True)
+                ],
             )
         )
     return fits
