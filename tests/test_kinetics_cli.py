@@ -94,6 +94,7 @@ def test_fit_individual_and_population(qpcr_csv: Path, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     ind = pd.read_csv(tmp_path / "ind.csv")
     assert len(ind) == 12 and ind["evaluable"].all()
+    assert (ind["model_auc_0_end"] > 0).all() and "model_doubling_time" in ind.columns
     pop = run(
         "fit",
         str(qpcr_csv),
@@ -110,7 +111,8 @@ def test_fit_individual_and_population(qpcr_csv: Path, tmp_path: Path) -> None:
     assert pop.returncode == 0, pop.stderr
     params = pd.read_csv(tmp_path / "pop.csv")
     assert set(params["kind"]) == {"typical", "omega2", "residual_sd_log"}
-    assert len(pd.read_csv(tmp_path / "pop_individual.csv")) == 12
+    pop_ind = pd.read_csv(tmp_path / "pop_individual.csv")
+    assert len(pop_ind) == 12 and (pop_ind["model_auc_0_end"] > 0).all()
     assert "1 BLQ (M3 censored likelihood)" in pop.stderr
     for name in ("obs_vs_pred", "residuals", "individual_fits", "convergence", "vpc"):
         assert (tmp_path / "plots" / f"population_{name}.png").stat().st_size > 1000

@@ -195,3 +195,18 @@ def test_individual_fit_with_censored_values() -> None:
     assert np.all(predict(fit.estimates, t[~q]) < lloq)
     with pytest.raises(InvalidInput):
         fit_individual(structural_model(), t[q], y[q], TYPICAL, censored=[(1.0, 0.0)])
+
+
+def test_derived_quantities_match_the_reference() -> None:
+    """Reference §1.4: AUC0–28 analytic 26,986 (0–Tmax) + 144,788 (Tmax–28) = 171,774; R0 6.15;
+    doubling time 0.78 d; half-lives 4.3 d and 217 d."""
+    from immunoreset.kinetics.stein2019 import derived
+
+    d = derived(TYPICAL)
+    assert round(d["auc_0_end"]) == 171774
+    assert round(derived(TYPICAL, auc_end=9.3)["auc_0_end"]) == 26986
+    assert round(d["r0"], 2) == 6.15 and round(d["doubling_time"], 2) == 0.78
+    assert round(d["half_life_contraction"], 1) == 4.3 and round(d["half_life_persistence"]) == 217
+    # agrees with a fine trapezoid of the closed form
+    grid = np.linspace(0, 28, 280001)
+    assert d["auc_0_end"] == pytest.approx(np.trapezoid(predict(TYPICAL, grid), grid), rel=1e-6)

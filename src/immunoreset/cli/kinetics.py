@@ -302,7 +302,7 @@ def fit_command(
             }
         )
         params = pd.DataFrame(rows)
-        individual = pd.DataFrame(fit.individual)
+        individual = _with_derived(pd.DataFrame(fit.individual), PARAMETERS)
         typer.echo(
             f"SAEM: {fit.n_patients} patients, {fit.n_obs} observations, {fit.n_censored} BLQ "
             f"({'M3 censored likelihood' if data.cens is not None else 'excluded (M1)'}), "
@@ -322,7 +322,7 @@ def fit_command(
             json_out.write_text(fit.model_dump_json(indent=2, exclude={"trace"}), encoding="utf-8")
     else:
         fits = fit_individuals(sm, data, start, seed=seed)
-        params = individual_table(fits, PARAMETERS)
+        params = _with_derived(individual_table(fits, PARAMETERS), PARAMETERS)
         individual = None
         if plots is not None:
             from immunoreset.kinetics.plots import individual_diagnostics
@@ -334,6 +334,20 @@ def fit_command(
     _emit(params, out, fmt, f"{model.value} {'population' if population else 'individual'} fit")
     if individual is not None and out is not None:
         _emit(individual, out.with_name(f"{out.stem}_individual{out.suffix}"), fmt, "individual estimates")
+
+
+def _with_derived(table: pd.DataFrame, parameters: tuple[str, ...]) -> pd.DataFrame:
+    """Add the model-based secondary quantities (Stein 2019) computed from each row's estimates."""
+    from immunoreset.kinetics.stein2019 import derived
+
+    rows = []
+    for rec in table.to_dict("records"):
+        values = [rec.get(k) for k in parameters]
+        ok = all(isinstance(v, float) and v == v for v in values)
+        d = derived({k: float(rec[k]) for k in parameters}) if ok else {}
+        rows.append({f"model_{k}": v for k, v in d.items()})
+    extra = pd.DataFrame(rows, index=table.index)
+    return pd.concat([table, extra], axis=1)
 
 
 def register(app: typer.Typer) -> None:

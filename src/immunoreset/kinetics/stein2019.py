@@ -27,6 +27,7 @@ tests check that the two agree.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -42,6 +43,7 @@ __all__ = [
     "STEIN2019",
     "STEIN2019_OMEGA_AS_SD",
     "PopulationParameters",
+    "derived",
     "initial_estimates",
     "predict",
     "predict_log",
@@ -191,4 +193,30 @@ def initial_estimates(times: Sequence[FloatArray], values: Sequence[FloatArray])
         "alpha": STEIN2019.typical["alpha"],
         "fb": STEIN2019.typical["fb"],
         "beta": STEIN2019.typical["beta"],
+    }
+
+
+def derived(params: dict[str, float], *, auc_end: float = 28.0) -> dict[str, float]:
+    """Model-based secondary quantities of one patient (Stein 2019 Discussion and Fig. S1).
+
+    ``auc_0_end`` is the analytic AUC over [0, auc_end] (copies·d/µg for qPCR data):
+    (min(t, Tmax)-part) R0(e^{ρ·min(auc_end, Tmax)} − 1)/ρ, plus, after Tmax,
+    (1 − FB)·Cmax(1 − e^{−α τ})/α + FB·Cmax(1 − e^{−β τ})/β with τ = auc_end − Tmax.
+    """
+    foldx, tmax, cmax = params["foldx"], params["tmax"], params["cmax"]
+    alpha, fb, beta = params["alpha"], params["fb"], params["beta"]
+    rho = math.log(foldx) / tmax
+    r0 = cmax / foldx
+    t1 = min(auc_end, tmax)
+    auc = r0 * math.expm1(rho * t1) / rho
+    if auc_end > tmax:
+        tau = auc_end - tmax
+        auc += (1 - fb) * cmax * -math.expm1(-alpha * tau) / alpha + fb * cmax * -math.expm1(-beta * tau) / beta
+    return {
+        "r0": r0,
+        "rho": rho,
+        "doubling_time": math.log(2) / rho,
+        "half_life_contraction": math.log(2) / alpha,
+        "half_life_persistence": math.log(2) / beta,
+        "auc_0_end": auc,
     }
