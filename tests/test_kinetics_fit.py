@@ -210,3 +210,47 @@ def test_derived_quantities_match_the_reference() -> None:
     # agrees with a fine trapezoid of the closed form
     grid = np.linspace(0, 28, 280001)
     assert d["auc_0_end"] == pytest.approx(np.trapezoid(predict(TYPICAL, grid), grid), rel=1e-6)
+
+
+def test_saem_matches_exact_maximum_likelihood_on_a_linear_gaussian_model() -> None:
+    """For ln y = a + b·t/10 with Gaussian IIV the marginal likelihood is exact (y_i ~ N(Xμ, XΩXᵀ + σ²I)).
+    SAEM must land on its maximum, the Louis SEs on the inverse Hessian, and −2LL on the exact value."""
+    from scipy import optimize
+
+    from immunoreset.kinetics.fit import _hessian
+    from immunoreset.kinetics.saem import StructuralModel
+
+    def lp(phi: np.ndarray, t: np.ndarray) -> np.ndarray:
+        return np.asarray(phi[:, 0:1] + phi[:, 1:2] * t / 10.0, dtype=float)
+
+    model = StructuralModel("linear", ("a", "b"), lp)
+    rng = np.random.default_rng(7)
+    n, t = 60, np.arange(10.0)
+    phi = np.array([1.6, 0.7]) + np.sqrt([0.3, 0.1]) * rng.standard_normal((n, 2))
+    logy = lp(phi, np.broadcast_to(t, (n, 10))) + 0.2 * rng.standard_normal((n, 10))
+    data = Dataset.from_lists([f"L{i}" for i in range(n)], [list(t)] * n, list(np.exp(logy)))
+    x = np.column_stack([np.ones(10), t / 10])
+
+    def exact_m2ll(w: np.ndarray) -> float:  # w = (μa, μb, ω²a, ω²b, σ²)
+        v = x @ np.diag(w[2:4]) @ x.T + w[4] * np.eye(10)
+        r = logy - x @ w[:2]
+        return float(
+            n * (10 * math.log(2 * math.pi) + np.linalg.slogdet(v)[1]) + np.einsum("ij,jk,ik->", r, np.linalg.inv(v), r)
+        )
+
+    best = optimize.minimize(
+        lambda z: exact_m2ll(np.concatenate([z[:2], np.exp(z[2:])])),
+        np.zeros(5),
+        method="BFGS",
+        options={"gtol": 1e-8},
+    )
+    w = np.concatenate([best.x[:2], np.exp(best.x[2:])])
+    se = np.sqrt(np.diag(np.linalg.inv(_hessian(lambda v: 0.5 * exact_m2ll(v), w, h=1e-5))))
+    fit = saem(model, data, {"a": 2.0, "b": 1.0}, options=SAEMOptions(seed=3))
+    mu = [math.log(p.estimate) for p in fit.typical]
+    assert mu == pytest.approx(list(w[:2]), abs=0.25 * se[:2].max())
+    assert list(fit.omega2_dict().values()) == pytest.approx(list(w[2:4]), rel=0.1)
+    assert fit.sigma.estimate**2 == pytest.approx(w[4], rel=0.02)
+    assert [p.rse_percent / 100 for p in fit.typical if p.rse_percent] == pytest.approx(list(se[:2]), rel=0.1)
+    assert [p.se for p in fit.omega2] == pytest.approx(list(se[2:4]), rel=0.15)
+    assert fit.minus2ll is not None and abs(fit.minus2ll - best.fun) < 1.0
