@@ -519,7 +519,14 @@ def saem(
             notes.append(f"η-shrinkage of {name} is {shrink[name]:.0%}: its EBE-based diagnostics are unreliable")
 
     # --- −2LL by importance sampling ------------------------------------------------------------
-    m2ll = _importance_minus2ll(model, data, mu, omega2, sigma2, cond_mean, cond_sd, o.is_samples, rng)
+    cond_chol = np.empty((n, p, p))
+    for i in range(n):
+        cov_i = np.cov(per[i], rowvar=False) + np.diag(np.maximum(cond_sd[i], 1e-6) ** 2) * 1e-6
+        try:
+            cond_chol[i] = np.linalg.cholesky(cov_i)
+        except np.linalg.LinAlgError:
+            cond_chol[i] = np.diag(np.maximum(cond_sd[i], 1e-6))
+    m2ll = _importance_minus2ll(model, data, mu, omega2, sigma2, cond_mean, cond_chol, o.is_samples, rng)
     n_par = q
     wall = _time.perf_counter() - start
 
@@ -594,15 +601,15 @@ def _importance_minus2ll(
     omega2: FloatArray,
     sigma2: float,
     cond_mean: FloatArray,
-    cond_sd: FloatArray,
+    cond_chol: FloatArray,
     m: int,
     rng: np.random.Generator,
 ) -> float | None:
-    """−2 log p(y) by importance sampling with a Student-t (ν = 5) proposal per patient."""
+    """−2 log p(y) by importance sampling: per patient, a multivariate Student-t (ν = 5) proposal with
+    the conditional mean and covariance (Cholesky factor ``cond_chol``) estimated by MCMC."""
     nu = 5.0
     p = mu.shape[0]
     total = 0.0
-    scale = np.maximum(cond_sd, 1e-6)
     dc = data.cens_mask
     for i in range(data.n_patients):
         keep = data.mask[i] | dc[i]
@@ -614,15 +621,15 @@ def _importance_minus2ll(
         z = rng.standard_normal((m, p))
         w = rng.chisquare(nu, (m, 1)) / nu
         x = z / np.sqrt(w)
-        phi = cond_mean[i] + scale[i] * x
+        phi = cond_mean[i] + x @ cond_chol[i].T
         ll, _ = _loglik(model, phi, ti, yi, mi, sigma2, ci)
         lprior = -0.5 * ((phi - mu) ** 2 / omega2).sum(axis=1) - 0.5 * np.log(2 * math.pi * omega2).sum()
-        # multivariate t density with independent scaled components (product form via the shared w)
+        # multivariate t density: x = L⁻¹(φ − m) is standard multivariate t
         lq = (
             special.gammaln((nu + p) / 2)
             - special.gammaln(nu / 2)
             - 0.5 * p * math.log(nu * math.pi)
-            - np.log(scale[i]).sum()
+            - np.log(np.diag(cond_chol[i])).sum()
             - (nu + p) / 2 * np.log1p((x**2).sum(axis=1) / nu)
         )
         lw = ll + lprior - lq
