@@ -1,0 +1,43 @@
+"""Mechanistic models as declarative specs (:class:`ModelSpec`) and the built-in model catalogue."""
+
+from __future__ import annotations
+
+from immunoreset.errors import InvalidInput
+from immunoreset.models.spec import (
+    DerivedSpec,
+    InputSpec,
+    ModelSpec,
+    OutputSpec,
+    ParameterSpec,
+    StateSpec,
+    SwitchSpec,
+)
+
+__all__ = [
+    "MODELS",
+    "DerivedSpec",
+    "InputSpec",
+    "ModelSpec",
+    "OutputSpec",
+    "ParameterSpec",
+    "StateSpec",
+    "SwitchSpec",
+    "get_model",
+]
+
+
+def _catalogue() -> dict[str, ModelSpec]:
+    from immunoreset.models.park2025 import PARK2025
+
+    return {PARK2025.name: PARK2025}
+
+
+MODELS: tuple[str, ...] = ("park2025",)
+
+
+def get_model(name: str) -> ModelSpec:
+    """The built-in model spec called ``name``."""
+    models = _catalogue()
+    if name not in models:
+        raise InvalidInput("model", name, f"one of {sorted(models)}")
+    return models[name]
