@@ -38,11 +38,15 @@ def _root(
 # --- command groups (one module each; register here) ---
 from immunoreset.cli import demo as _demo  # noqa: E402
 from immunoreset.cli import kinetics as _kinetics  # noqa: E402
+from immunoreset.cli import model as _model  # noqa: E402
 from immunoreset.cli import score as _score  # noqa: E402
+from immunoreset.cli import simulate as _simulate  # noqa: E402
 
 _score.register(app)
 _demo.register(app)
 _kinetics.register(app)
+_simulate.register(app)
+_model.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -93,16 +93,17 @@ def solve_reference(
         mask = (t_eval >= t0) & (np.arange(t_eval.size) >= filled)
         if not mask.any():
             break  # no output time left after the last event
-        sol = solve_ivp(
-            lambda t, yy, fl=seg_flags: f(t, yy, p, u, fl),
-            (t0, t_end),
-            y,
-            method=method,
-            t_eval=t_eval[mask],
-            events=evs or None,
-            rtol=rtol,
-            atol=atol,
-        )
+        with np.errstate(over="ignore", under="ignore"):
+            sol = solve_ivp(
+                lambda t, yy, fl=seg_flags: f(t, yy, p, u, fl),
+                (t0, t_end),
+                y,
+                method=method,
+                t_eval=t_eval[mask],
+                events=evs or None,
+                rtol=rtol,
+                atol=atol,
+            )
         n_rhs += int(sol.nfev)
         if sol.status == -1:
             raise SolveFailure(f"{method} failed at t={sol.t[-1] if sol.t.size else t0}: {sol.message}")
