@@ -113,6 +113,8 @@ def park2025(
     if out is not None:
         _write(df, out)
         typer.echo(f"wrote {len(df)} rows ({n} patient(s) x {times.size} days) to {out}")
+        if df.attrs.get("radau_fallbacks"):
+            typer.echo(f"note: {df.attrs['radau_fallbacks']} patient(s) re-integrated with the Radau reference")
     if plot is not None:
         plot_bands(df, plot, f"Park 2025 — {n} virtual patient(s)")
         typer.echo(f"wrote {plot}")

@@ -106,7 +106,7 @@ def solve_reference(
             )
         n_rhs += int(sol.nfev)
         if sol.status == -1:
-            raise SolveFailure(f"{method} failed at t={sol.t[-1] if sol.t.size else t0}: {sol.message}")
+            raise SolveFailure(f"{method} failed after t={t0}: {sol.message}")
         k = int(np.asarray(sol.t).size)
         if k:
             ys[:, filled : filled + k] = np.asarray(sol.y)
