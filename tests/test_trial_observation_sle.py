@@ -67,3 +67,17 @@ def test_lab_limits_decide_serology() -> None:
     )
     score = sledai2k(at_uln["sledai2k"])
     assert score.total == 0  # anti-dsDNA at ULN is not "above"; C3 at LLN is not "below"; UPCR 0.5 is not > 0.5
+
+
+def test_lagged_activity_is_exact_for_a_step_and_grid_independent() -> None:
+    from immunoreset.trial.observation_sle import lagged_activity
+
+    days = np.array([0.0, 1.0, 30.0])
+    ratio = np.array([1.0, 0.0, 0.0])  # falls linearly to 0 over day 0-1, then stays
+    coarse = lagged_activity(days, ratio, 21.0)
+    fine_days = np.linspace(0, 30, 3001)
+    fine = lagged_activity(fine_days, np.interp(fine_days, days, ratio), 21.0)
+    assert abs(coarse[-1] - fine[-1]) < 1e-9
+    # after the ramp, pure exponential decay with tau = 21 days
+    assert abs(coarse[2] / coarse[1] - np.exp(-29 / 21)) < 1e-12
+    assert 0 < coarse[1] < 1

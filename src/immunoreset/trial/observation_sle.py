@@ -13,9 +13,12 @@ Model (every number is in :class:`SLEObservationParameters` with its source or m
   has no C4); proteinuria (mg/g creatinine) enters as a spot protein/creatinine ratio in g/g.
 * **Clinical descriptors** are drawn once per patient at baseline from their prevalence in refractory
   lupus nephritis cohorts (assumption, calibrated so the baseline SLEDAI-2K is near the Erlangen median of
-  16). Each one present at baseline resolves when the patient's *latent activity* — anti-dsDNA relative to
-  its baseline, the model's readout of the autoreactive B-cell clone — falls below a patient- and
-  descriptor-specific threshold drawn uniformly in ``resolution_threshold`` (assumption). Activity that
+  16). Each one present at baseline resolves when the patient's *latent activity* falls below a patient-
+  and descriptor-specific threshold drawn uniformly in ``resolution_threshold`` (assumption). Latent
+  activity is anti-dsDNA relative to its baseline — the model's readout of the autoreactive B-cell clone —
+  passed through a first-order lag of ``activity_lag_days`` (:func:`lagged_activity`), because inflamed
+  tissue heals over weeks after the autoantibody falls (assumption, set so that clinical features settle
+  within about three months, as DORIS remission was reached at 3 months in Mackensen 2022). Activity that
   rises above the threshold again makes the descriptor return, so a relapse of the biology shows up as a
   clinical flare.
 * **PGA** = ``pga_per_clinical_point`` × clinical SLEDAI + |N(0, ``pga_noise_sd``)|, capped at 3 and rounded to
@@ -36,7 +39,7 @@ import numpy as np
 from immunoreset.errors import InvalidInput
 from immunoreset.instruments.sle import DESCRIPTORS
 
-__all__ = ["SLEObservationParameters", "SLEPatientTraits", "draw_traits", "observe_visit"]
+__all__ = ["SLEObservationParameters", "SLEPatientTraits", "draw_traits", "lagged_activity", "observe_visit"]
 
 LAB_DERIVED = ("urinary_casts", "hematuria", "proteinuria", "pyuria", "low_complement", "increased_dna_binding")
 """Descriptors decided from laboratory values (casts, haematuria and pyuria follow the nephritis)."""
@@ -82,6 +85,8 @@ class SLEObservationParameters:
     """PGA per clinical SLEDAI point (assumption: clinical SLEDAI 16 ≈ PGA 1.9, moderate-severe)."""
     pga_noise_sd: float = 0.1
     """Spread of the PGA when there is no clinical activity (assumption; keeps quiescent PGA < 0.5)."""
+    activity_lag_days: float = 21.0
+    """Time constant of the lag between autoantibody loss and tissue healing (assumption)."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,29 @@ def draw_traits(rng: np.random.Generator, params: SLEObservationParameters | Non
     return SLEPatientTraits(clinical=clinical, sediment=sediment, thresholds=thresholds)
 
 
+def lagged_activity(days: Sequence[float], ratio: Sequence[float], lag_days: float) -> np.ndarray:
+    """First-order lag ``dA/dt = (r(t) - A) / lag`` of the relative autoantibody ``r``, with ``A(t0) = r(t0)``.
+
+    ``r`` is taken as piecewise linear between the given days; the update is exact for that input, so the
+    result does not depend on the grid beyond the linear interpolation of ``r``.
+    """
+    t = np.asarray(days, dtype=float)
+    r = np.asarray(ratio, dtype=float)
+    if t.ndim != 1 or t.shape != r.shape or t.size == 0 or np.any(np.diff(t) <= 0):
+        raise InvalidInput("days", list(t[:5]), "strictly increasing days, one per activity value")
+    if lag_days <= 0:
+        raise InvalidInput("activity_lag_days", lag_days, "a positive number of days")
+    out = np.empty_like(r)
+    out[0] = r[0]
+    for i in range(1, t.size):
+        h = t[i] - t[i - 1]
+        decay = np.exp(-h / lag_days)
+        slope = (r[i] - r[i - 1]) / h
+        # exact solution for a linearly varying input over the step
+        out[i] = r[i] - slope * lag_days + (out[i - 1] - r[i - 1] + slope * lag_days) * decay
+    return out
+
+
 def _decimal(value: float, places: int) -> Decimal:
     return Decimal(f"{value:.{places}f}")
 
@@ -113,6 +141,7 @@ def observe_visit(
     anti_dsdna_iu_per_l: float,
     baseline_anti_dsdna_iu_per_l: float,
     c3_mg_per_l: float,
+    latent_activity: float | None = None,
     proteinuria_mg_per_g: float,
     rng: np.random.Generator,
     params: SLEObservationParameters | None = None,
@@ -120,6 +149,8 @@ def observe_visit(
     """One visit's SLEDAI-2K input (``sledai2k``) and PGA (``pga``) for a virtual patient.
 
     Biomarkers are in the mechanistic model's units: anti-dsDNA IU/L, C3 mg/L, proteinuria mg/g creatinine.
+    ``latent_activity`` is the lagged relative anti-dsDNA (:func:`lagged_activity`); without it the
+    unlagged ratio is used.
     """
     p = params or SLEObservationParameters()
     values = {
@@ -131,7 +162,9 @@ def observe_visit(
     for name, value in values.items():
         if not np.isfinite(value) or value < 0 or (name.startswith("baseline") and value <= 0):
             raise InvalidInput(name, value, "a finite non-negative model output (baseline > 0)")
-    activity = anti_dsdna_iu_per_l / baseline_anti_dsdna_iu_per_l
+    activity = anti_dsdna_iu_per_l / baseline_anti_dsdna_iu_per_l if latent_activity is None else latent_activity
+    if not np.isfinite(activity) or activity < 0:
+        raise InvalidInput("latent_activity", activity, "a finite non-negative number")
     upcr = proteinuria_mg_per_g / 1000.0
     sledai: dict[str, Any] = {d.name: False for d in DESCRIPTORS if d.name not in ("proteinuria",)}
     for name in traits.clinical:
