@@ -20,8 +20,9 @@ on all six parameters with the variances ω² of Table 1 (see ``docs/kinetics.md
 decision that the published numbers are variances). The co-medication factors Ftoci = 1.2 and
 Fster = 1.0 are not part of this implementation (Stein concluded neither changed expansion).
 
-This module is the closed form used for fitting (vectorised over patients); the model spec in
-:mod:`immunoreset.models.stein2019` (when present) is the same model for the ODE engine, and the
+This module is the closed form used for fitting (vectorised over patients, exact, and about a
+thousand times faster than an ODE solve); the model spec :data:`immunoreset.models.stein2019.STEIN2019_SPEC`
+is the same model for the ODE engine (:func:`engine_predict`, ``simulate(engine=True)``), and the
 tests check that the two agree.
 """
 
@@ -44,6 +45,7 @@ __all__ = [
     "STEIN2019_OMEGA_AS_SD",
     "PopulationParameters",
     "derived",
+    "engine_predict",
     "initial_estimates",
     "predict",
     "predict_log",
@@ -147,6 +149,23 @@ def structural_model() -> StructuralModel:
     return StructuralModel(name="stein2019", parameters=PARAMETERS, log_predict=predict_log, units=dict(UNITS))
 
 
+def engine_predict(params: dict[str, float], times: FloatArray) -> FloatArray:
+    """C(t) of one patient from the ODE engine on the model spec
+    (:data:`immunoreset.models.stein2019.STEIN2019_SPEC`, tight Radau reference tolerances; the switch
+    at Tmax is located as an event). Agrees with :func:`predict` to about 1e-10 relative."""
+    from immunoreset.models.stein2019 import STEIN2019_SPEC
+    from immunoreset.simulate import compile_model, solve_reference
+
+    model = compile_model(STEIN2019_SPEC)
+    t = np.asarray(times, dtype=float)
+    p = np.array([params[name] for name in STEIN2019_SPEC.parameter_names], dtype=float)
+    u = np.zeros(0)
+    grid = t if t[0] == 0.0 else np.concatenate([[0.0], t])
+    traj = solve_reference(model, p, u, grid)
+    out = np.asarray(model.outputs(grid, traj.y, p, u, traj.flags)[0], dtype=np.float64)
+    return out if t[0] == 0.0 else out[1:]
+
+
 def simulate(
     n: int,
     times: FloatArray,
@@ -154,17 +173,23 @@ def simulate(
     population: PopulationParameters = STEIN2019,
     seed: int = 0,
     residual: bool = True,
+    engine: bool = False,
 ) -> tuple[FloatArray, FloatArray]:
     """Simulate ``n`` patients: ln-parameters φ (n, 6) and observations (n, len(times)).
 
     φᵢ = ln(typical) + ηᵢ, ηᵢ ~ N(0, diag(ω²)); y = exp(f(φᵢ, t) + σ·ε) (log-scale residual error).
+    ``engine=True`` computes f with the ODE engine on the model spec instead of the closed form (same
+    random numbers, same patients; slower).
     """
     rng = np.random.default_rng(seed)
     mu = population.mu()
     sd = np.sqrt(population.omega2_vector())
     phi = mu + sd * rng.standard_normal((n, mu.shape[0]))
     t = np.asarray(times, dtype=float)
-    logc = predict_log(phi, t)
+    if engine:
+        logc = np.log(np.array([engine_predict(dict(zip(PARAMETERS, np.exp(row), strict=True)), t) for row in phi]))
+    else:
+        logc = predict_log(phi, t)
     if residual:
         logc = logc + population.sigma * rng.standard_normal(logc.shape)
     return np.asarray(phi, dtype=np.float64), np.asarray(np.exp(logc), dtype=np.float64)
