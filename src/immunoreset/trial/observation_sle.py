@@ -108,7 +108,9 @@ def draw_traits(rng: np.random.Generator, params: SLEObservationParameters | Non
     return SLEPatientTraits(clinical=clinical, sediment=sediment, thresholds=thresholds)
 
 
-def lagged_activity(days: Sequence[float], ratio: Sequence[float], lag_days: float) -> np.ndarray:
+def lagged_activity(
+    days: Sequence[float] | np.ndarray, ratio: Sequence[float] | np.ndarray, lag_days: float
+) -> np.ndarray:
     """First-order lag ``dA/dt = (r(t) - A) / lag`` of the relative autoantibody ``r``, with ``A(t0) = r(t0)``.
 
     ``r`` is taken as piecewise linear between the given days; the update is exact for that input, so the
