@@ -41,12 +41,14 @@ from immunoreset.cli import kinetics as _kinetics  # noqa: E402
 from immunoreset.cli import model as _model  # noqa: E402
 from immunoreset.cli import score as _score  # noqa: E402
 from immunoreset.cli import simulate as _simulate  # noqa: E402
+from immunoreset.cli import trial as _trial  # noqa: E402
 
 _score.register(app)
 _demo.register(app)
 _kinetics.register(app)
 _simulate.register(app)
 _model.register(app)
+_trial.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
