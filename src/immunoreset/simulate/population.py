@@ -116,18 +116,21 @@ def _solve_chunk(args: tuple[str, FloatArray, FloatArray, FloatArray, SolverSett
     spec = get_model(name)
     model = compile_model(spec)
     rhs = fast_rhs(model)
+    from immunoreset.simulate.numba_engine import numba_jac
+
+    jac = numba_jac(model)
     out = np.empty((params.shape[0], len(spec.outputs), times.size))
     fallbacks = 0
     for i in range(params.shape[0]):
         p, u = params[i], inputs[i]
         try:
             tr = solve_reference(
-                model, p, u, times, method=settings.method, rtol=settings.rtol, atol=settings.atol, rhs=rhs
+                model, p, u, times, method=settings.method, rtol=settings.rtol, atol=settings.atol, rhs=rhs, jac=jac
             )
         except (SolveFailure, ValueError, FloatingPointError):
             # documented fallback: the tight-tolerance Radau reference for this patient (counted)
             fallbacks += 1
-            tr = solve_reference(model, p, u, times, method="Radau", rtol=1e-10, atol=1e-12, rhs=rhs)
+            tr = solve_reference(model, p, u, times, method="Radau", rtol=1e-10, atol=1e-12, rhs=rhs, jac=jac)
         out[i] = model.outputs(times, tr.y, p, u, tr.flags)
         if not np.all(np.isfinite(out[i])):
             raise SolveFailure(f"non-finite output for patient row {i}")

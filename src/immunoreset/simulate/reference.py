@@ -67,9 +67,14 @@ def solve_reference(
     rtol: float = 1e-10,
     atol: float | FloatArray = 1e-12,
     rhs: Callable[..., Any] | None = None,
+    jac: Callable[..., Any] | None = None,
     max_events: int = 1000,
 ) -> Trajectory:
-    """Integrate one patient from ``t_eval[0]`` to ``t_eval[-1]``; states reported at ``t_eval``."""
+    """Integrate one patient from ``t_eval[0]`` to ``t_eval[-1]``; states reported at ``t_eval``.
+
+    ``rhs``/``jac`` optionally replace the NumPy right-hand side and SciPy's numerical Jacobian (same
+    signature ``(t, y, p, u, sw)``), e.g. the Numba versions of :mod:`immunoreset.simulate.numba_engine`.
+    """
     t_eval = np.asarray(t_eval, dtype=float)
     if t_eval.ndim != 1 or t_eval.size < 2 or np.any(np.diff(t_eval) <= 0):
         raise InvalidInput("times", t_eval.tolist()[:5], "at least two strictly increasing times")
@@ -98,6 +103,7 @@ def solve_reference(
                 lambda t, yy, fl=seg_flags: f(t, yy, p, u, fl),
                 (t0, t_end),
                 y,
+                jac=None if jac is None else (lambda t, yy, fl=seg_flags, j=jac: j(t, yy, p, u, fl)),
                 method=method,
                 t_eval=t_eval[mask],
                 events=evs or None,
