@@ -176,6 +176,14 @@ def case_series_report(
         if "drug_free" in visits.columns:
             free = final.groupby("patient")["drug_free"].any()
             observed["immunosuppression_stopped"] = f"{int(free.sum())}/{len(free)}"
+        n_safety = len(safety)
+        if "crs_max_grade" in safety.columns and n_safety:
+            grades = safety["crs_max_grade"].fillna(0)
+            observed["crs_any"] = f"{int((grades >= 1).sum())}/{n_safety}"
+            observed["crs_grade_2_or_more"] = f"{int((grades >= 2).sum())}/{n_safety}"
+            observed["crs_grade_3_or_more"] = f"{int((grades >= 3).sum())}/{n_safety}"
+        if "icans_max_grade" in safety.columns and n_safety:
+            observed["icans_any"] = f"{int((safety['icans_max_grade'].fillna(0) >= 1).sum())}/{n_safety}"
         table["this series"] = table["key"].map(observed).fillna("not simulated")
         compare.table(table[["result", "disease", "published", "this series", "confidence", "source"]])
         compare.text(series.study, note=True)

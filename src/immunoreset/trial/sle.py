@@ -9,7 +9,8 @@ For each virtual patient of the design's SLE cohort:
 3. at each visit the observation model records SLEDAI-2K inputs and a PGA; the concomitant-drug protocol
    gives the glucocorticoid dose and whether immunosuppressants/antimalarials are still taken;
 4. SLEDAI-2K, DORIS 2021, LLDAS and, from the daily neutrophil count, ICAHT are computed by the same
-   instrument functions as for real patients.
+   instrument functions as for real patients; CRS and ICANS courses come from the CAR-T peak
+   (:mod:`immunoreset.trial.safety_model`) and are graded by the ASTCT instruments.
 
 Everything random comes from one ``numpy`` generator seeded by the design (or the ``seed`` argument), so
 the same seed gives identical tables.
@@ -37,6 +38,7 @@ from immunoreset.trial.observation_sle import (
     lagged_activity,
     observe_visit,
 )
+from immunoreset.trial.safety_model import simulate_crs_icans
 
 __all__ = ["VirtualArm", "body_surface_area", "run_sle_arm"]
 
@@ -196,15 +198,21 @@ def run_sle_arm(
         anc = [{"day": d, "value": float(own["neut"][d])} for d in range(min(100, design.follow_up_days) + 1)]
         neutro = icaht({"anc": anc, "unit": "/uL"})
         early = own["totalCart"][: min(60, design.follow_up_days) + 1]
+        peak_day = int(np.argmax(early))
+        neuro = simulate_crs_icans(float(early.max()), peak_day, rng)
         safety_rows.append(
             {
                 "patient": pid,
                 "disease": "SLE",
+                "crs_max_grade": neuro["crs_max_grade"],
+                "crs_onset_day": neuro["crs_onset_day"],
+                "crs_duration_days": neuro["crs_duration_days"],
+                "icans_max_grade": neuro["icans_max_grade"],
                 "icaht_early_grade": neutro.early_grade,
                 "icaht_late_grade": neutro.late_grade,
                 "anc_nadir_per_ul": float(own["neut"].min()),
                 "car_t_peak_per_ul": float(early.max()),
-                "car_t_peak_day": int(np.argmax(early)),
+                "car_t_peak_day": peak_day,
                 "b_cell_nadir_per_ul": float(own["bCell"].min()),
             }
         )
