@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, ValidationError
 
 from immunoreset.errors import InvalidInput, Problem
+from immunoreset.units import canonical_unit, convert
 
 __all__ = [
     "Exact",
@@ -30,6 +31,7 @@ __all__ = [
     "InstrumentInput",
     "InstrumentOptions",
     "InstrumentResult",
+    "Quantity",
     "all_of",
     "exact",
     "parse",
@@ -60,6 +62,22 @@ class InstrumentInput(BaseModel):
     """Base of every instrument's input model: unknown fields are rejected."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Quantity(InstrumentInput):
+    """A measured value with its unit (a UCUM code or a common alias, e.g. ``Cel``, ``/uL``, ``mg/dL``).
+
+    Written ``{"value": 3.5, "unit": "mg/dL"}``; :meth:`to` converts it exactly through
+    :mod:`immunoreset.units`, so an unknown or incompatible unit is an error naming the field.
+    """
+
+    value: Exact = Field(description="The measured value.")
+    unit: str = Field(description="UCUM unit code or common alias of the value; unknown units are errors.")
+
+    def to(self, unit: str, *, field: str = "value") -> Decimal:
+        """The value in ``unit`` (exact decimal conversion)."""
+        canonical_unit(self.unit, field=f"{field}.unit")
+        return convert(self.value, self.unit, unit, field=field)
 
 
 class InstrumentOptions(BaseModel):

@@ -38,6 +38,7 @@ from immunoreset.instruments.base import (
     InstrumentInput,
     InstrumentOptions,
     InstrumentResult,
+    Quantity,
     parse,
 )
 from immunoreset.units import canonical_unit, convert
@@ -89,16 +90,8 @@ CTCAE_SOURCE = "NCI Common Terminology Criteria for Adverse Events (CTCAE) v5.0,
 # ---------------------------------------------------------------------------------------------
 
 
-class Quantity(InstrumentInput):
-    """A measured value with its unit (a UCUM code or a common alias, e.g. ``Cel``, ``/uL``, ``g/dL``)."""
-
-    value: Exact = Field(description="The measured value.")
-    unit: str = Field(description="UCUM unit code or common alias of the value; unknown units are errors.")
-
-
 def _in(q: Quantity, unit: str, field: str) -> Decimal:
-    canonical_unit(q.unit, field=f"{field}.unit")
-    return convert(q.value, q.unit, unit, field=field)
+    return q.to(unit, field=field)
 
 
 class DayGrade(BaseModel):

@@ -35,6 +35,7 @@ from immunoreset.instruments.base import (
     InstrumentInput,
     InstrumentOptions,
     InstrumentResult,
+    Quantity,
     all_of,
     parse,
 )
@@ -234,11 +235,10 @@ EUSTAR_DLCO_PERCENT = Decimal(70)  # DLCO < 70 % predicted
 EUSTAR_ACTIVE = Decimal("2.5")  # active disease: index >= 2.5
 
 
-class MassConcentration(InstrumentInput):
+class MassConcentration(Quantity):
     """A laboratory value with its unit (UCUM code or common alias of a mass concentration, e.g. mg/L)."""
 
     value: Exact = Field(ge=0, description="The measured value.")
-    unit: str = Field(description="UCUM unit of the value, e.g. 'mg/L' or 'mg/dL'; converted exactly.")
 
     @model_validator(mode="after")
     def _unit(self) -> MassConcentration:
