@@ -148,3 +148,13 @@ def test_demo_prints_the_example_table() -> None:
 def test_version() -> None:
     out = run("--version")
     assert out.returncode == 0 and out.stdout.startswith("immunoreset ")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("score", "--bogus"), ("kinetics", "nca", "x.csv", "--auc-method", "foo"), ("trial", "run"), ("nosuchcommand",)],
+)
+def test_usage_errors_exit_2_without_traceback(args: tuple[str, ...]) -> None:
+    out = run(*args)
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr and "Usage" in out.stderr

@@ -52,24 +52,16 @@ _trial.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: run the app, turning user mistakes into exit code 2."""
+    """Console-script entry point.
+
+    Click/Typer handle usage errors themselves (usage message, exit 2); user mistakes found by the library
+    (:class:`InvalidInput`) print one line and exit 2; other deliberate errors exit 1.
+    """
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, standalone_mode=True)
     except InvalidInput as err:
         typer.echo(f"error: {err}", err=True)
         sys.exit(2)
     except ImmunoresetError as err:
         typer.echo(f"error: {err}", err=True)
         sys.exit(1)
-    except typer.Exit as done:
-        sys.exit(done.exit_code)
-    except typer.Abort:
-        typer.echo("aborted", err=True)
-        sys.exit(1)
-    except Exception as err:  # click usage errors
-        import click
-
-        if isinstance(err, click.exceptions.ClickException):
-            err.show()
-            sys.exit(2)
-        raise
