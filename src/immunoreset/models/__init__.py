@@ -28,11 +28,12 @@ __all__ = [
 
 def _catalogue() -> dict[str, ModelSpec]:
     from immunoreset.models.park2025 import PARK2025
+    from immunoreset.models.stein2019 import STEIN2019_SPEC
 
-    return {PARK2025.name: PARK2025}
+    return {PARK2025.name: PARK2025, STEIN2019_SPEC.name: STEIN2019_SPEC}
 
 
-MODELS: tuple[str, ...] = ("park2025",)
+MODELS: tuple[str, ...] = ("park2025", "stein2019")
 
 
 def get_model(name: str) -> ModelSpec:

@@ -20,9 +20,11 @@ from immunoreset.models.spec import ModelSpec
 
 __all__ = ["export_sbml", "to_sbml_string"]
 
+_TIME = {"t": "time"}  # the spec's time symbol is the SBML csymbol time
+
 
 def _formula(text: str) -> object:
-    math = libsbml.parseL3Formula(expr.to_sbml(text))
+    math = libsbml.parseL3Formula(expr.to_sbml(text, _TIME))
     if math is None:
         raise ImmunoresetError(f"libsbml could not parse {text!r}: {libsbml.getLastParseL3Error()}")
     return math
@@ -78,7 +80,7 @@ def to_sbml_string(spec: ModelSpec) -> str:
         cond = f"({sw.lhs}) - ({sw.rhs})"
         # flag = 1 if condition holds at t0: use a piecewise via libsbml infix
         rel = "lt" if sw.op == "<" else "gt"
-        math = libsbml.parseL3Formula(f"piecewise(1, {rel}({expr.to_sbml(cond)}, 0), 0)")
+        math = libsbml.parseL3Formula(f"piecewise(1, {rel}({expr.to_sbml(cond, _TIME)}, 0), 0)")
         _check(ia.setMath(math), f"initial flag {sw.name}")
     for d in spec.derived:
         rule = model.createAssignmentRule()
@@ -93,7 +95,7 @@ def to_sbml_string(spec: ModelSpec) -> str:
         rule.setVariable(s.name)
         _check(rule.setMath(_formula(s.rhs)), f"rhs {s.name}")
     for sw in spec.switches:
-        g = expr.to_sbml(f"({sw.lhs}) - ({sw.rhs})")
+        g = expr.to_sbml(f"({sw.lhs}) - ({sw.rhs})", _TIME)
         on_rel, off_rel = ("lt", "geq") if sw.op == "<" else ("gt", "leq")
         for suffix, rel, value in (("on", on_rel, 1.0), ("off", off_rel, 0.0)):
             ev = model.createEvent()
