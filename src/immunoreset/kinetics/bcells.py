@@ -193,6 +193,10 @@ def bcell_kinetics(
         tail = [st for st in states[onset:] if st != "indeterminate"]
         if tail and tail[-1] == "reconstituted":
             notes.append(f"reconstituted at the last sample(s) but fewer than {o.confirm_samples} to confirm")
+        # The aplasia lasted at least until the last sample known to be below the reconstitution threshold;
+        # later samples (unconfirmed reconstitution, indeterminate BLQ) may already be reconstituted.
+        known_below = [i for i in range(onset, len(post)) if _below_reconstitution(post[i], states[i], o)]
+        last_known_below = post[known_below[-1]].time
         return BCellResult(
             evaluable=True,
             n_samples=len(post),
@@ -202,7 +206,7 @@ def bcell_kinetics(
             aplasia_onset_upper=onset_upper,
             reconstituted=False,
             censored_at=last,
-            aplasia_duration_min=last - onset_upper,
+            aplasia_duration_min=last_known_below - onset_upper,
             n_indeterminate=n_ind,
             notes=[*notes, f"reconstitution not observed by day {last} (right-censored)"],
             **common,

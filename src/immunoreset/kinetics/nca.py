@@ -255,13 +255,17 @@ def half_life(
         intercept = float(ym - slope * tm)
         ss_res = float(((y - (intercept + slope * t)) ** 2).sum())
         ss_tot = float(((y - ym) ** 2).sum())
-        r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else 1.0
+        # PKNCA (fit_half_life): a flat run has R² = 1 - 0/0 = NaN and is ignored when choosing the best fit.
+        r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else math.nan
         adj = 1.0 - (1.0 - r2) * (n - 1) / (n - 2)
         fits.append((n, -slope, intercept, r2, adj))
     if not fits:
         return None, "λz not estimable: all points after Tmax at one time"
-    best_adj = max(f[4] for f in fits)
-    candidates = [f for f in fits if f[1] > 0 and f[4] > best_adj - options.adj_r_squared_factor]
+    finite = [f for f in fits if not math.isnan(f[4])]
+    if not finite:
+        return None, "λz not estimable: no terminal fit with a declining slope (λz > 0)"
+    best_adj = max(f[4] for f in finite)
+    candidates = [f for f in finite if f[1] > 0 and f[4] > best_adj - options.adj_r_squared_factor]
     if not candidates:
         return None, "λz not estimable: no terminal fit with a declining slope (λz > 0)"
     n, lam, intercept, r2, adj = max(candidates, key=lambda f: f[0])
@@ -334,6 +338,8 @@ def nca(
         if s.time in seen:
             raise InvalidInput("time", s.time, "one sample per study day and analyte (duplicate time)")
         seen.add(s.time)
+    pre_infusion = [s for s in parsed if s.time < 0]
+    parsed = [s for s in parsed if s.time >= 0]  # the profile starts at the infusion (PKNCA interval [0, ...))
     times, conc, n_blq = _apply_blq(parsed, opts)
     if not times:
         return NCAResult(evaluable=False, reason="no samples", unit=unit, n_samples=0, n_blq=n_blq)
@@ -347,6 +353,8 @@ def nca(
             auc_end=float(opts.auc_end),
         )
     notes: list[str] = []
+    if pre_infusion:
+        notes.append(f"{len(pre_infusion)} pre-infusion sample(s) (study day < 0) not part of the profile")
     cmax = max(conc)
     idx = [i for i, c in enumerate(conc) if c == cmax]
     tmax = times[idx[0] if opts.first_tmax else idx[-1]]
