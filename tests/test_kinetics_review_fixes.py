@@ -42,3 +42,22 @@ def test_censored_minimum_aplasia_stops_at_the_last_count_known_below_reconstitu
     )
     assert result.reconstituted is False
     assert result.aplasia_duration_min == 46  # reconstitution may have happened in (60, 90]
+
+
+def test_population_fit_on_too_few_patients_says_so_and_gives_no_partial_standard_errors() -> None:
+    import numpy as np
+
+    from immunoreset.kinetics.recovery import SCHEDULE
+    from immunoreset.kinetics.saem import Dataset, SAEMOptions, saem
+    from immunoreset.kinetics.stein2019 import STEIN2019, simulate, structural_model
+
+    t = np.array(SCHEDULE[:5], dtype=float)
+    _, y = simulate(2, t, seed=3)
+    data = Dataset.from_lists(["a", "b"], [list(t)] * 2, list(y))
+    fit = saem(
+        structural_model(),
+        data,
+        STEIN2019.typical,
+        options=SAEMOptions(k1=40, k2=20, anneal=20, k_post=20, is_samples=100, seed=5),
+    )
+    assert any("few data" in note for note in fit.notes)

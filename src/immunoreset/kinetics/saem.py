@@ -472,14 +472,21 @@ def saem(
         gc = g - g.mean(axis=0)
         info += -h - gc.T @ gc / g.shape[0]
     notes: list[str] = []
+    # Standard errors only from a positive-definite observed information (checked by Cholesky); otherwise
+    # none at all -- partial SEs from an indefinite matrix would look confident and be meaningless.
     try:
+        np.linalg.cholesky((info + info.T) / 2)
         cov = np.linalg.inv(info)
-        ses = np.sqrt(np.where(np.diag(cov) > 0, np.diag(cov), np.nan))
-        if np.any(np.isnan(ses)):
-            notes.append("the observed information is not positive definite for some parameters: SE not available")
+        ses = np.sqrt(np.diag(cov))
     except np.linalg.LinAlgError:
         ses = np.full(q, np.nan)
-        notes.append("the observed information is singular: standard errors not available")
+        notes.append("the observed information is not positive definite: standard errors not available")
+    n_obs = int(sum(n_i))
+    if n < 2 * p or n_obs < q:
+        notes.append(
+            f"few data for a population fit: {n} patients and {n_obs} observations for {q} parameters "
+            "(estimates are unreliable)"
+        )
 
     # --- EBEs (conditional modes) -------------------------------------------------------------
     modes = np.empty((n, p))
