@@ -105,11 +105,15 @@ def test_auc_0_28_interpolates_log_between_samples() -> None:
     assert res.auclast == pytest.approx(lin(0, 100, 7) + log(100, 20, 14) + log(20, 5, 14))
 
 
-def test_auc_0_28_not_evaluable_when_follow_up_ends_before_day_28() -> None:
-    res = nca(profile([0.0, 7.0, 14.0, 21.0], [0.0, 50.0, 10.0, 4.0]), unit="/uL")
-    assert res.auc_0_end is None
-    assert any("before day 28" in n for n in res.notes)
-    assert res.auclast is not None
+def test_auc_0_28_when_follow_up_ends_before_day_28() -> None:
+    samples = profile([0.0, 7.0, 14.0, 21.0], [0.0, 50.0, 10.0, 4.0])
+    res = nca(samples, unit="/uL")  # PKNCA aucint.last: nothing counted after Tlast
+    assert res.auc_0_end == pytest.approx(lin(0, 50, 7) + log(50, 10, 7) + log(10, 4, 7))
+    assert res.auc_0_end == pytest.approx(394.81, abs=0.01) and res.auc_0_end == res.auclast
+    strict = nca(samples, unit="/uL", options=NCAOptions(auc_end_after_last="not_evaluable"))
+    assert strict.auc_0_end is None
+    assert any("before day 28" in n for n in strict.notes)
+    assert strict.auclast is not None
 
 
 def test_no_day0_sample_makes_auc_not_evaluable_unless_imputed() -> None:

@@ -104,6 +104,11 @@ class NCAOptions(BaseModel):
     blq_first: BLQRule = Field("zero", description="BLQ before the first quantifiable value (PKNCA: keep as 0).")
     blq_middle: BLQRule = Field("drop", description="BLQ between quantifiable values (PKNCA: drop).")
     blq_last: BLQRule = Field("zero", description="BLQ after the last quantifiable value (PKNCA: keep as 0).")
+    auc_end_after_last: Literal["zero", "not_evaluable"] = Field(
+        "zero",
+        description="AUC0-end when the last sample is before the end day: 'zero' = no exposure after the last "
+        "measurable sample, i.e. AUC0-min(end, Tlast) (PKNCA aucint.last, default); 'not_evaluable' = no value.",
+    )
     start_imputation: Literal["none", "zero"] = Field(
         "none",
         description=(
@@ -377,6 +382,12 @@ def nca(
         end = float(opts.auc_end)
         if auc_times[-1] >= end:
             auc_0_end = auc_intervals(auc_times, auc_conc, tmax=tmax, method=opts.auc_method, start=0.0, end=end)
+        elif opts.auc_end_after_last == "zero":
+            auc_0_end = auclast
+            notes.append(
+                f"AUC0–{opts.auc_end}: last sample at day {auc_times[-1]:g} is before day {end:g}; "
+                "no exposure counted after the last measurable sample (PKNCA aucint.last)"
+            )
         else:
             notes.append(
                 f"AUC0–{opts.auc_end} not evaluable: last sample at day {auc_times[-1]:g} is before day {end:g}"
