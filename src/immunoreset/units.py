@@ -54,6 +54,7 @@ UCUM: dict[str, tuple[str, Decimal, str]] = {
     "{copies}/ug": ("1/ug", Decimal(1), "transgene copies per microgram genomic DNA (qPCR)"),
     # enzyme activity
     "U/L": ("EU/L", Decimal(1), "units (enzyme activity) per litre"),
+    "U/mL": ("EU/mL", Decimal(1), "units per millilitre (e.g. antibody ELISA units)"),
     "[IU]/mL": ("IU/mL", Decimal(1), "international units per millilitre"),
     "[IU]/L": ("IU/L", Decimal(1), "international units per litre"),
     # temperature
@@ -129,6 +130,7 @@ _ALIASES: dict[str, str] = {
     "iu/ml": "[IU]/mL",
     "iu/l": "[IU]/L",
     "u/l": "U/L",
+    "u/ml": "U/mL",
     "percent": "%",
     "l/min": "L/min",
 }

@@ -1,0 +1,229 @@
+"""The registry's exchange records: one study's data as typed, validated Python objects.
+
+Every way into the registry produces a :class:`StudyRecord` (REDCap import, the tidy CSV import, a
+virtual trial), and every way out reads one (SDTM export, outcomes, analysis, reports). The database
+store (:mod:`immunoreset.registry.store`) writes a ``StudyRecord`` in one transaction and reads it back;
+nothing else touches the tables. So a virtual patient and an imported patient are the same kind of
+object, and exporters and outcome calculations are testable without a database.
+
+Conventions
+-----------
+* **Study day** is the clock: day 0 = day of the CAR-T infusion, negative before it, no day skipped
+  (the SDTM ``--DY`` convention without day 0 is applied only in the SDTM export). Calendar dates are
+  optional; when a date is present and the infusion date is known, the study day must agree with it
+  (:meth:`PatientRecord.check_days` fills the day from the date when the day is missing).
+* Numbers are :class:`~decimal.Decimal` (exact), stored in the unit reported; units are UCUM codes.
+* Observation codes come from :mod:`immunoreset.registry.vocabulary`; values are checked there.
+* Records are identified by natural keys so that re-importing the same data is a no-op and corrected
+  data update only what changed: patient ``code``; visit ``label``; observation ``(visit label, code)``;
+  medication and adverse event ``key`` (the source system's stable identifier, e.g. the REDCap
+  repeat instance ``"medications:3"``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from immunoreset.errors import InvalidInput
+from immunoreset.registry.vocabulary import normalise_value
+
+__all__ = [
+    "AdverseEventRecord",
+    "InfusionRecord",
+    "LymphodepletionRecord",
+    "MedicationRecord",
+    "ObservationRecord",
+    "PatientRecord",
+    "SiteRecord",
+    "StudyRecord",
+    "VisitRecord",
+]
+
+Disease = Literal["SLE", "SSc", "IIM", "other"]
+Sex = Literal["F", "M", "U"]
+Grading = Literal["CTCAE v5.0", "ASTCT"]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False, validate_assignment=False)
+
+
+class SiteRecord(_Record):
+    code: str = Field(min_length=1, max_length=40, description="Site code, e.g. '1' or 'ERL'.")
+    name: str = Field(default="", max_length=200, description="Site name, e.g. 'Erlangen'.")
+
+
+class InfusionRecord(_Record):
+    product: str = Field(min_length=1, max_length=200, description="CAR-T product.")
+    target_antigen: str = Field(default="CD19", max_length=20)
+    dose_cells_per_kg: Decimal | None = Field(default=None, gt=0, description="CAR+ cells per kg body weight.")
+    date: dt.date | None = Field(default=None, description="Infusion date (study day 0).")
+
+
+class LymphodepletionRecord(_Record):
+    agent: str = Field(min_length=1, max_length=80, description="e.g. fludarabine, cyclophosphamide.")
+    dose_mg_per_m2: Decimal | None = Field(default=None, ge=0, description="Dose per day given, mg/m².")
+    first_day: int = Field(le=0, description="First study day given (negative: before the infusion).")
+    last_day: int = Field(le=0, description="Last study day given.")
+
+    @model_validator(mode="after")
+    def _days(self) -> LymphodepletionRecord:
+        if self.last_day < self.first_day:
+            raise ValueError(f"last_day {self.last_day} is before first_day {self.first_day}")
+        return self
+
+
+class ObservationRecord(_Record):
+    code: str = Field(description="Registry observation code (vocabulary).")
+    value: Decimal | None = Field(default=None, description="Numeric value in `unit` (None for coded answers).")
+    unit: str = Field(default="1", description="UCUM unit as reported.")
+    value_text: str | None = Field(default=None, description="Canonical answer of a coded item.")
+    method: str | None = Field(default=None, max_length=80, description="Assay or method, e.g. 'qPCR'.")
+    source: str | None = Field(default=None, max_length=200, description="Provenance, e.g. 'redcap:labs.crp'.")
+
+    @model_validator(mode="after")
+    def _vocabulary(self) -> ObservationRecord:
+        value, unit, text = normalise_value(self.code, self.value, self.unit, self.value_text)
+        self.value, self.unit, self.value_text = value, unit, text
+        return self
+
+
+class VisitRecord(_Record):
+    label: str = Field(min_length=1, max_length=80, description="Visit label, unique per patient (e.g. 'month_3').")
+    study_day: int | None = Field(default=None, description="Day relative to infusion (day 0).")
+    date: dt.date | None = None
+    visitnum: Decimal | None = Field(default=None, description="Planned visit number (SDTM VISITNUM).")
+    kind: Literal["scheduled", "daily", "unscheduled"] = "scheduled"
+    observations: list[ObservationRecord] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_codes(self) -> VisitRecord:
+        seen: set[str] = set()
+        for obs in self.observations:
+            if obs.code in seen:
+                raise ValueError(f"observation {obs.code} recorded twice at visit {self.label}")
+            seen.add(obs.code)
+        return self
+
+
+class MedicationRecord(_Record):
+    key: str = Field(min_length=1, max_length=120, description="Stable identifier from the source.")
+    drug: str = Field(min_length=1, max_length=120, description="Generic name.")
+    dose: Decimal | None = Field(default=None, ge=0)
+    unit: str | None = Field(default=None, max_length=40, description="Dose unit: mg, g, mg/kg, mg/m2, [IU] ...")
+    route: str | None = Field(default=None, max_length=40, description="oral, intravenous, subcutaneous, ...")
+    frequency: str | None = Field(default=None, max_length=40, description="once_daily, once_weekly, once, ...")
+    start_day: int | None = None
+    stop_day: int | None = Field(default=None, description="Last day taken; None = ongoing.")
+    start_date: dt.date | None = None
+    stop_date: dt.date | None = None
+    indication: str | None = Field(default=None, max_length=200, description="e.g. autoimmune disease; prophylaxis.")
+
+
+class AdverseEventRecord(_Record):
+    key: str = Field(min_length=1, max_length=120)
+    term: str = Field(min_length=1, max_length=200, description="CTCAE v5.0 term, or CRS / ICANS.")
+    grade: int | None = Field(default=None, ge=1, le=5)
+    grading: Grading = "CTCAE v5.0"
+    onset_day: int | None = None
+    resolution_day: int | None = Field(default=None, description="None = ongoing.")
+    onset_date: dt.date | None = None
+    resolution_date: dt.date | None = None
+    serious: bool | None = None
+
+
+class PatientRecord(_Record):
+    code: str = Field(min_length=1, max_length=40, description="Pseudonymous study code (never a name).")
+    site: str = Field(description="Site code.")
+    disease: Disease
+    sex: Sex | None = None
+    birth_year: int | None = Field(default=None, ge=1900, le=2100, description="Year only; no full birth dates.")
+    weight_kg: Decimal | None = Field(default=None, gt=0, le=400)
+    height_cm: Decimal | None = Field(default=None, gt=0, le=260)
+    infusion: InfusionRecord | None = None
+    lymphodepletion: list[LymphodepletionRecord] = Field(default_factory=list)
+    visits: list[VisitRecord] = Field(default_factory=list)
+    medications: list[MedicationRecord] = Field(default_factory=list)
+    adverse_events: list[AdverseEventRecord] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _keys_and_days(self) -> PatientRecord:
+        for what, keys in (
+            ("visit label", [v.label for v in self.visits]),
+            ("medication key", [m.key for m in self.medications]),
+            ("adverse event key", [a.key for a in self.adverse_events]),
+            ("lymphodepletion agent", [ld.agent for ld in self.lymphodepletion]),
+        ):
+            duplicates = sorted({k for k in keys if keys.count(k) > 1})
+            if duplicates:
+                raise ValueError(f"patient {self.code}: {what} repeated: {', '.join(duplicates)}")
+        self.check_days()
+        return self
+
+    def _day(self, date: dt.date | None, day: int | None, field: str) -> int | None:
+        infusion_date = self.infusion.date if self.infusion else None
+        if date is None or infusion_date is None:
+            return day
+        derived = (date - infusion_date).days
+        if day is not None and day != derived:
+            raise InvalidInput(
+                f"patient {self.code} {field}", day, f"study day {derived} (date {date} vs infusion {infusion_date})"
+            )
+        return derived
+
+    def check_days(self) -> None:
+        """Fill study days from dates (infusion = day 0) and refuse days that contradict their dates."""
+        for visit in self.visits:
+            visit.study_day = self._day(visit.date, visit.study_day, f"visit {visit.label} study_day")
+            if visit.study_day is None:
+                raise InvalidInput(f"patient {self.code} visit {visit.label}", None, "a study day or a date")
+        for med in self.medications:
+            med.start_day = self._day(med.start_date, med.start_day, f"medication {med.key} start_day")
+            med.stop_day = self._day(med.stop_date, med.stop_day, f"medication {med.key} stop_day")
+            if med.start_day is not None and med.stop_day is not None and med.stop_day < med.start_day:
+                raise InvalidInput(f"patient {self.code} medication {med.key} stop", med.stop_day, "on or after start")
+        for ae in self.adverse_events:
+            ae.onset_day = self._day(ae.onset_date, ae.onset_day, f"adverse event {ae.key} onset_day")
+            ae.resolution_day = self._day(ae.resolution_date, ae.resolution_day, f"adverse event {ae.key} resolution")
+            if ae.onset_day is not None and ae.resolution_day is not None and ae.resolution_day < ae.onset_day:
+                raise InvalidInput(
+                    f"patient {self.code} adverse event {ae.key} resolution", ae.resolution_day, "on or after onset"
+                )
+
+    def visit(self, label: str) -> VisitRecord:
+        for v in self.visits:
+            if v.label == label:
+                return v
+        raise KeyError(label)
+
+
+class StudyRecord(_Record):
+    code: str = Field(min_length=1, max_length=40, description="Study code, e.g. 'ERL-CART-AI'.")
+    name: str = Field(default="", max_length=200)
+    source: Literal["trial", "simulation"] = "trial"
+    sites: list[SiteRecord] = Field(default_factory=list)
+    patients: list[PatientRecord] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _sites_and_codes(self) -> StudyRecord:
+        site_codes = [s.code for s in self.sites]
+        if len(set(site_codes)) != len(site_codes):
+            raise ValueError("site codes repeated")
+        codes = [p.code for p in self.patients]
+        duplicates = sorted({c for c in codes if codes.count(c) > 1})
+        if duplicates:
+            raise ValueError(f"patient codes repeated: {', '.join(duplicates)}")
+        unknown = sorted({p.site for p in self.patients} - set(site_codes))
+        if unknown:
+            raise ValueError(f"patients at sites not listed in the study: {', '.join(unknown)}")
+        return self
+
+    def patient(self, code: str) -> PatientRecord:
+        for p in self.patients:
+            if p.code == code:
+                return p
+        raise KeyError(code)

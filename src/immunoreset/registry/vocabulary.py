@@ -1,0 +1,467 @@
+"""The registry's observation vocabulary: every observation code, its unit, range and SDTM home.
+
+An observation is ``(visit, code, value, unit)``. This table is the one place that says which codes
+exist, what they mean, the UCUM unit they are compared in (values are *stored* in the unit reported,
+checked to be convertible to this one), the plausible range (inclusive, in the canonical unit; a
+value outside it is refused at import), whether it is a whole number or a coded answer, and where it
+goes in a CDISC SDTM export (domain and an 8-character ``--TESTCD``).
+
+Categories:
+
+``lab``       laboratory values (SDTM LB), with the reporting laboratory's limits (``*_lln``/``*_uln``)
+``vital``     vital signs and lung function (SDTM VS / RE)
+``item``      instrument items and global assessments (SDTM QS)
+``crs``       daily ASTCT CRS assessment parameters (SDTM QS, category CRS)
+``icans``     daily ICE / ICANS assessment parameters (SDTM QS, category ICANS)
+``kinetics``  cellular-kinetics samples: CAR-T cells, transgene copies, B cells (SDTM PC / LB, see export)
+
+Coded answers (``choices``) are stored as their canonical text in ``value_text``; the choice names are
+the instruments' own vocabulary (e.g. ASTCT hypotension ``one_vasopressor``), so a stored visit feeds a
+score without translation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import cache
+
+from immunoreset.errors import InvalidInput
+from immunoreset.units import canonical_unit, convert
+
+__all__ = [
+    "CATEGORIES",
+    "MMT8_GROUPS",
+    "MRSS_AREAS",
+    "SLEDAI_DESCRIPTORS",
+    "ObservationCode",
+    "all_codes",
+    "code",
+    "normalise_value",
+]
+
+CATEGORIES: tuple[str, ...] = ("lab", "vital", "item", "crs", "icans", "kinetics")
+
+SLEDAI_DESCRIPTORS: tuple[str, ...] = (
+    "seizure",
+    "psychosis",
+    "organic_brain_syndrome",
+    "visual_disturbance",
+    "cranial_nerve_disorder",
+    "lupus_headache",
+    "cva",
+    "vasculitis",
+    "arthritis",
+    "myositis",
+    "urinary_casts",
+    "hematuria",
+    "proteinuria",
+    "pyuria",
+    "rash",
+    "alopecia",
+    "mucosal_ulcers",
+    "pleurisy",
+    "pericarditis",
+    "low_complement",
+    "increased_dna_binding",
+    "fever",
+    "thrombocytopenia",
+    "leukopenia",
+)
+MRSS_AREAS: tuple[str, ...] = (
+    "face",
+    "anterior_chest",
+    "abdomen",
+    "fingers_right",
+    "fingers_left",
+    "dorsum_hand_right",
+    "dorsum_hand_left",
+    "forearm_right",
+    "forearm_left",
+    "upper_arm_right",
+    "upper_arm_left",
+    "thigh_right",
+    "thigh_left",
+    "lower_leg_right",
+    "lower_leg_left",
+    "dorsum_foot_right",
+    "dorsum_foot_left",
+)
+MMT8_GROUPS: tuple[str, ...] = (
+    "neck_flexors",
+    "deltoid",
+    "biceps",
+    "wrist_extensors",
+    "gluteus_maximus",
+    "gluteus_medius",
+    "quadriceps",
+    "ankle_dorsiflexors",
+)
+
+
+@dataclass(frozen=True)
+class ObservationCode:
+    """One observation code of the registry."""
+
+    code: str
+    category: str
+    label: str
+    unit: str = "1"
+    """Canonical UCUM unit (``1`` for unitless items and coded answers)."""
+    low: Decimal | None = None
+    high: Decimal | None = None
+    integer: bool = False
+    choices: tuple[str, ...] = ()
+    """For coded answers: the allowed canonical texts (value_text)."""
+    boolean: bool = False
+    """Yes/no item stored as 1/0."""
+    sdtm_domain: str = "LB"
+    sdtm_testcd: str = ""
+    loinc: str | None = None
+    method: str | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        testcd = self.sdtm_testcd or self.code.upper()[:8]
+        object.__setattr__(self, "sdtm_testcd", testcd)
+        if len(testcd) > 8 or not testcd[0].isalpha():
+            raise ValueError(f"SDTM test code {testcd!r} of {self.code} must be <= 8 characters starting with a letter")
+
+
+def _lab(
+    code_: str, label: str, unit: str, high: str, *, testcd: str = "", loinc: str | None = None
+) -> ObservationCode:
+    return ObservationCode(code_, "lab", label, unit, Decimal(0), Decimal(high), sdtm_testcd=testcd, loinc=loinc)
+
+
+def _item(
+    code_: str,
+    label: str,
+    high: str | int,
+    *,
+    low: int = 0,
+    integer: bool = False,
+    testcd: str = "",
+    category: str = "item",
+) -> ObservationCode:
+    return ObservationCode(
+        code_, category, label, "1", Decimal(low), Decimal(high), integer=integer, sdtm_domain="QS", sdtm_testcd=testcd
+    )
+
+
+def _yesno(code_: str, label: str, *, testcd: str = "", category: str = "item") -> ObservationCode:
+    return ObservationCode(
+        code_,
+        category,
+        label,
+        "1",
+        Decimal(0),
+        Decimal(1),
+        integer=True,
+        boolean=True,
+        sdtm_domain="QS",
+        sdtm_testcd=testcd,
+    )
+
+
+def _coded(code_: str, label: str, choices: tuple[str, ...], *, category: str, testcd: str) -> ObservationCode:
+    return ObservationCode(code_, category, label, "1", choices=choices, sdtm_domain="QS", sdtm_testcd=testcd)
+
+
+_MRSS_TESTCD = {
+    "face": "FACE",
+    "anterior_chest": "CHST",
+    "abdomen": "ABDO",
+    "fingers_right": "FNGR",
+    "fingers_left": "FNGL",
+    "dorsum_hand_right": "HNDR",
+    "dorsum_hand_left": "HNDL",
+    "forearm_right": "FARR",
+    "forearm_left": "FARL",
+    "upper_arm_right": "UARR",
+    "upper_arm_left": "UARL",
+    "thigh_right": "THIR",
+    "thigh_left": "THIL",
+    "lower_leg_right": "LLGR",
+    "lower_leg_left": "LLGL",
+    "dorsum_foot_right": "FOTR",
+    "dorsum_foot_left": "FOTL",
+}
+
+_CODES: list[ObservationCode] = [
+    # --- haematology and chemistry (ranges are physiological plausibility limits, not reference ranges)
+    _lab("wbc", "Leukocytes", "10*9/L", "500", testcd="WBC", loinc="6690-2"),
+    _lab("anc", "Neutrophils (absolute count)", "/uL", "200000", testcd="NEUT", loinc="751-8"),
+    _lab("lymphocytes", "Lymphocytes (absolute count)", "/uL", "500000", testcd="LYM", loinc="731-0"),
+    _lab("platelets", "Platelets", "10*9/L", "5000", testcd="PLAT", loinc="777-3"),
+    _lab("hemoglobin", "Haemoglobin", "g/dL", "30", testcd="HGB", loinc="718-7"),
+    _lab("crp", "C-reactive protein", "mg/L", "1000", testcd="CRP", loinc="1988-5"),
+    _lab("ferritin", "Ferritin", "ug/L", "200000", testcd="FERRITIN", loinc="2276-4"),
+    _lab("ck", "Creatine kinase", "U/L", "1000000", testcd="CK", loinc="2157-6"),
+    _lab("ck_uln", "Creatine kinase, laboratory upper limit of normal", "U/L", "100000", testcd="CKULN"),
+    _lab("aldolase", "Aldolase", "U/L", "10000", testcd="ALDOLASE", loinc="1753-2"),
+    _lab("aldolase_uln", "Aldolase, laboratory upper limit of normal", "U/L", "1000", testcd="ALDOULN"),
+    _lab("alt", "Alanine aminotransferase", "U/L", "100000", testcd="ALT", loinc="1742-6"),
+    _lab("alt_uln", "ALT, laboratory upper limit of normal", "U/L", "1000", testcd="ALTULN"),
+    _lab("ast", "Aspartate aminotransferase", "U/L", "100000", testcd="AST", loinc="1920-8"),
+    _lab("ast_uln", "AST, laboratory upper limit of normal", "U/L", "1000", testcd="ASTULN"),
+    _lab("ldh", "Lactate dehydrogenase", "U/L", "100000", testcd="LDH", loinc="2532-0"),
+    _lab("ldh_uln", "LDH, laboratory upper limit of normal", "U/L", "10000", testcd="LDHULN"),
+    _lab("c3", "Complement C3", "g/L", "10", testcd="C3", loinc="4485-9"),
+    _lab("c3_lln", "C3, laboratory lower limit of normal", "g/L", "10", testcd="C3LLN"),
+    _lab("c4", "Complement C4", "g/L", "5", testcd="C4", loinc="4498-2"),
+    _lab("c4_lln", "C4, laboratory lower limit of normal", "g/L", "5", testcd="C4LLN"),
+    _lab("anti_dsdna", "Anti-double-stranded DNA antibodies", "[IU]/mL", "100000", testcd="DSDNA", loinc="5130-0"),
+    _lab("anti_dsdna_uln", "Anti-dsDNA, assay upper limit of normal", "[IU]/mL", "10000", testcd="DSDNAULN"),
+    _lab("anti_scl70", "Anti-topoisomerase I (Scl-70) antibodies", "U/mL", "100000", testcd="SCL70"),
+    _lab("anti_scl70_uln", "Anti-Scl-70, assay upper limit of normal", "U/mL", "10000", testcd="SCL70ULN"),
+    _lab("igg", "Immunoglobulin G", "g/L", "100", testcd="IGG", loinc="2465-3"),
+    _lab("proteinuria", "Urine protein excretion", "g/(24.h)", "50", testcd="PROTUR", loinc="2889-4"),
+    ObservationCode(
+        "upcr", "lab", "Urine protein/creatinine ratio", "g/g", Decimal(0), Decimal(50), sdtm_testcd="UPCR"
+    ),
+    ObservationCode(
+        "urine_rbc", "lab", "Urine erythrocytes", "/[HPF]", Decimal(0), Decimal(1000), integer=True, sdtm_testcd="URBC"
+    ),
+    ObservationCode(
+        "urine_wbc", "lab", "Urine leukocytes", "/[HPF]", Decimal(0), Decimal(1000), integer=True, sdtm_testcd="UWBC"
+    ),
+    ObservationCode(
+        "urine_casts",
+        "lab",
+        "Urinary casts",
+        "1",
+        choices=("none", "hyaline_only", "heme_granular", "red_cell"),
+        sdtm_testcd="UCASTS",
+    ),
+    # --- vital signs and lung function
+    ObservationCode(
+        "temperature",
+        "vital",
+        "Body temperature",
+        "Cel",
+        Decimal(25),
+        Decimal(45),
+        sdtm_domain="VS",
+        sdtm_testcd="TEMP",
+    ),
+    ObservationCode(
+        "fvc_pct",
+        "vital",
+        "Forced vital capacity, % predicted",
+        "%",
+        Decimal(0),
+        Decimal(300),
+        sdtm_domain="RE",
+        sdtm_testcd="FVCPP",
+    ),
+    ObservationCode(
+        "dlco_pct", "vital", "DLCO, % predicted", "%", Decimal(0), Decimal(300), sdtm_domain="RE", sdtm_testcd="DLCOPP"
+    ),
+    # --- SLE
+    *[
+        _yesno(
+            f"sledai_{d}",
+            f"SLEDAI-2K: {d.replace('_', ' ')} (present, attributed to SLE)",
+            testcd=("SLE" + d.replace("_", "").upper())[:8],
+        )
+        for d in SLEDAI_DESCRIPTORS
+    ],
+    _item("sle_pga", "SLE physician global assessment (0-3)", 3, testcd="SLEPGA"),
+    # --- SSc
+    *[
+        _item(f"mrss_{a}", f"mRSS: {a.replace('_', ' ')}", 3, integer=True, testcd="MRSS" + _MRSS_TESTCD[a])
+        for a in MRSS_AREAS
+    ],
+    _yesno("digital_ulcers", "Active digital ulcers", testcd="DIGULC"),
+    _yesno("tendon_friction_rubs", "Tendon friction rubs", testcd="TFR"),
+    _yesno("skin_worsening", "Patient-reported skin worsening in the past month", testcd="SKINWORS"),
+    _item("ssc_patient_global", "SSc patient global assessment (0-10)", 10, testcd="SSCPTGA"),
+    _item("ssc_physician_global", "SSc physician global assessment (0-10)", 10, testcd="SSCPHGA"),
+    _item("ssc_haq_di", "HAQ disability index (SSc)", 3, testcd="SSCHAQDI"),
+    # --- IIM
+    *[
+        _item(
+            f"mmt8_{g}",
+            f"MMT-8 (Kendall 0-10): {g.replace('_', ' ')}",
+            10,
+            integer=True,
+            testcd="MMT" + "".join(p[:3] for p in g.split("_")).upper()[:5],
+        )
+        for g in MMT8_GROUPS
+    ],
+    _item("myo_physician_global", "Myositis physician global activity (VAS 0-10 cm)", 10, testcd="MYOPHGA"),
+    _item("myo_patient_global", "Myositis patient global activity (VAS 0-10 cm)", 10, testcd="MYOPTGA"),
+    _item("myo_extramuscular_global", "Myositis extramuscular global activity (VAS 0-10 cm)", 10, testcd="MYOEXGA"),
+    _item("myo_haq_di", "HAQ disability index (myositis)", 3, testcd="MYOHAQDI"),
+    # --- daily CRS (ASTCT 2019) and ICANS/ICE assessments
+    ObservationCode(
+        "crs_temperature",
+        "crs",
+        "Daily maximum temperature",
+        "Cel",
+        Decimal(25),
+        Decimal(45),
+        sdtm_domain="QS",
+        sdtm_testcd="CRSTEMP",
+    ),
+    _coded(
+        "crs_hypotension",
+        "Hypotension (ASTCT)",
+        ("none", "fluids_only", "not_requiring_vasopressors", "one_vasopressor", "multiple_vasopressors"),
+        category="crs",
+        testcd="CRSHYPO",
+    ),
+    _coded(
+        "crs_oxygen",
+        "Oxygen requirement (ASTCT)",
+        ("none", "low_flow_nasal_cannula", "high_flow_nasal_cannula", "facemask", "positive_pressure"),
+        category="crs",
+        testcd="CRSOXY",
+    ),
+    _yesno("crs_treated", "Antipyretic/tocilizumab/corticosteroid given for CRS", testcd="CRSTRT", category="crs"),
+    _item(
+        "crs_grade_reported",
+        "ASTCT CRS grade as reported by the investigator",
+        5,
+        integer=True,
+        testcd="CRSGRREP",
+        category="crs",
+    ),
+    _item("ice_score", "ICE score (0-10)", 10, integer=True, testcd="ICE", category="icans"),
+    _coded(
+        "icans_consciousness",
+        "Depressed level of consciousness (ASTCT)",
+        ("alert", "awakens_spontaneously", "awakens_to_voice", "awakens_to_tactile_stimulus", "unarousable"),
+        category="icans",
+        testcd="ICANSLOC",
+    ),
+    _coded(
+        "icans_seizure",
+        "Seizure (ASTCT)",
+        ("none", "rapidly_resolving", "nonconvulsive_resolving_with_intervention", "prolonged_or_repetitive"),
+        category="icans",
+        testcd="ICANSSZ",
+    ),
+    _coded(
+        "icans_motor", "Motor findings (ASTCT)", ("none", "deep_focal_weakness"), category="icans", testcd="ICANSMOT"
+    ),
+    _coded(
+        "icans_intracranial_pressure",
+        "Raised intracranial pressure / cerebral oedema (ASTCT)",
+        ("none", "focal_edema", "diffuse_edema"),
+        category="icans",
+        testcd="ICANSICP",
+    ),
+    _item(
+        "icans_grade_reported",
+        "ASTCT ICANS grade as reported by the investigator",
+        5,
+        integer=True,
+        testcd="ICANSREP",
+        category="icans",
+    ),
+    # --- cellular kinetics
+    ObservationCode(
+        "car_t_cells",
+        "kinetics",
+        "CAR-T cells (flow cytometry)",
+        "/uL",
+        Decimal(0),
+        Decimal(1000000),
+        sdtm_domain="PC",
+        sdtm_testcd="CARTFC",
+        method="flow cytometry",
+    ),
+    ObservationCode(
+        "transgene_copies",
+        "kinetics",
+        "CAR transgene copies (qPCR)",
+        "{copies}/ug",
+        Decimal(0),
+        Decimal("1e9"),
+        sdtm_domain="PC",
+        sdtm_testcd="CARTQPCR",
+        method="qPCR",
+    ),
+    ObservationCode(
+        "cd19_b_cells",
+        "kinetics",
+        "CD19+ B cells",
+        "/uL",
+        Decimal(0),
+        Decimal(100000),
+        sdtm_domain="LB",
+        sdtm_testcd="CD19",
+        method="flow cytometry",
+    ),
+    ObservationCode(
+        "naive_b_cell_pct",
+        "kinetics",
+        "Naive B cells, % of B cells",
+        "%",
+        Decimal(0),
+        Decimal(100),
+        sdtm_domain="LB",
+        sdtm_testcd="NAIVEBPC",
+        method="flow cytometry",
+    ),
+]
+
+
+@cache
+def _by_code() -> dict[str, ObservationCode]:
+    table: dict[str, ObservationCode] = {}
+    for entry in _CODES:
+        if entry.code in table:
+            raise ValueError(f"observation code {entry.code} defined twice")
+        table[entry.code] = entry
+    testcds: dict[tuple[str, str], str] = {}
+    for entry in _CODES:
+        key = (entry.sdtm_domain, entry.sdtm_testcd)
+        if key in testcds:
+            raise ValueError(f"SDTM test code {key} used by {testcds[key]} and {entry.code}")
+        testcds[key] = entry.code
+    return table
+
+
+def all_codes() -> list[ObservationCode]:
+    """Every observation code, in table order."""
+    return list(_by_code().values())
+
+
+def code(name: str) -> ObservationCode:
+    """The definition of observation code ``name``; an unknown code raises InvalidInput."""
+    try:
+        return _by_code()[name]
+    except KeyError:
+        raise InvalidInput("observation code", name, "a registry observation code (see docs/registry.md)") from None
+
+
+def normalise_value(
+    name: str, value: Decimal | int | str | None, unit: str | None, value_text: str | None = None
+) -> tuple[Decimal | None, str, str | None]:
+    """Check one observation against the vocabulary; returns ``(value, UCUM unit, value_text)`` as stored.
+
+    The value stays in the unit it was reported in (normalised to its UCUM code); the range check is
+    done after exact conversion to the canonical unit. Raises :class:`InvalidInput` naming the code.
+    """
+    entry = code(name)
+    if entry.choices:
+        if value_text not in entry.choices:
+            raise InvalidInput(name, value_text, "one of " + ", ".join(entry.choices))
+        return None, "1", value_text
+    if value is None:
+        raise InvalidInput(name, value, "a number")
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except ArithmeticError:
+        raise InvalidInput(name, value, "a number") from None
+    if not number.is_finite():
+        raise InvalidInput(name, value, "a finite number")
+    stored_unit = canonical_unit(unit or entry.unit, field=f"{name} unit")
+    canonical = convert(number, stored_unit, entry.unit, field=name)
+    if entry.integer and canonical != canonical.to_integral_value():
+        raise InvalidInput(name, value, "a whole number")
+    if (entry.low is not None and canonical < entry.low) or (entry.high is not None and canonical > entry.high):
+        raise InvalidInput(name, f"{value} {stored_unit}", f"a value in [{entry.low}, {entry.high}] {entry.unit}")
+    return number, stored_unit, None
