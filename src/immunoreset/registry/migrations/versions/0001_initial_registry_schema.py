@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-25 09:03:52.752087
+Create Date: 2026-11-25 09:07:51.065015
 """
 
 from __future__ import annotations
@@ -91,13 +91,15 @@ def upgrade() -> None:
     )
     op.create_table(
         "user_site",
+        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("site_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(["site_id"], ["site.id"], name=op.f("fk_user_site_site_id_site"), ondelete="CASCADE"),
         sa.ForeignKeyConstraint(
             ["user_id"], ["app_user.id"], name=op.f("fk_user_site_user_id_app_user"), ondelete="CASCADE"
         ),
-        sa.PrimaryKeyConstraint("user_id", "site_id", name=op.f("pk_user_site")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_user_site")),
+        sa.UniqueConstraint("user_id", "site_id", name=op.f("uq_user_site_user_id")),
     )
     op.create_table(
         "adverse_event",

@@ -1,0 +1,155 @@
+"""The audit trail: append-only, hash-chained, and checked against the live data.
+
+Every insert, update and delete the store makes writes one ``audit_log`` row in the same transaction:
+who (user name), when (UTC), what (table, row id, the patient it belongs to) and the row's old and new
+*image* — every column except the surrogate id, as canonical JSON (sorted keys; decimals as their exact
+text, dates ISO 8601). Each entry's hash is ``SHA-256(previous hash + canonical JSON of the entry)``;
+the first entry chains to 64 zeros, and ``audit_head`` holds the last sequence number and hash (updating
+it first serialises concurrent writers on PostgreSQL).
+
+:func:`verify_audit` detects tampering of two kinds:
+
+1. the log itself: an entry edited, removed or inserted breaks the chain or disagrees with the head;
+2. the data behind the registry's back: replaying the log gives the image every live row must have; a
+   row whose current image differs, a row that has no audit entry, or an audited row that vanished is
+   reported.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Table, select
+
+from immunoreset.registry.schema import AuditHead, AuditLog
+
+__all__ = ["AUDITED_TABLES", "GENESIS", "AuditEntry", "AuditVerification", "canonical_json", "entry_hash", "row_image"]
+
+GENESIS = "0" * 64
+AUDITED_TABLES: tuple[str, ...] = (
+    "study",
+    "site",
+    "app_user",
+    "user_site",
+    "patient",
+    "infusion",
+    "lymphodepletion",
+    "visit",
+    "observation",
+    "medication",
+    "adverse_event",
+)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def row_image(table: Table, row: Any) -> dict[str, Any]:
+    """A row's audited image: every column except ``id``, as JSON-ready plain values."""
+    mapping = row._mapping if hasattr(row, "_mapping") else row
+    return {c.name: _plain(mapping[c.name]) for c in table.columns if c.name != "id"}
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One audit log entry as shown to users."""
+
+    seq: int
+    at: dt.datetime
+    user: str
+    action: str
+    table: str
+    row_id: int
+    patient: str | None
+    old: dict[str, Any] | None
+    new: dict[str, Any] | None
+
+    def changes(self) -> dict[str, tuple[Any, Any]]:
+        """Changed columns as ``{column: (old, new)}``."""
+        old, new = self.old or {}, self.new or {}
+        return {k: (old.get(k), new.get(k)) for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)}
+
+
+def entry_hash(prev_hash: str, entry: dict[str, Any]) -> str:
+    """SHA-256 of the previous hash followed by the entry's canonical JSON."""
+    payload = {k: entry[k] for k in ("seq", "at", "user_name", "action", "table_name", "row_id", "patient_code")}
+    payload["at"] = _plain(payload["at"])
+    payload["old"] = entry["old"]
+    payload["new"] = entry["new"]
+    return hashlib.sha256((prev_hash + canonical_json(payload)).encode("utf-8")).hexdigest()
+
+
+@dataclass
+class AuditVerification:
+    """The result of :func:`verify_audit`: ``ok`` when the chain is intact and the data match it."""
+
+    entries: int = 0
+    rows_checked: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_audit(connection: Connection, tables: dict[str, Table]) -> AuditVerification:
+    """Check the hash chain and that every live row equals the image the log says it has."""
+    result = AuditVerification()
+    log = AuditLog.__table__
+    expected: dict[tuple[str, int], dict[str, Any] | None] = {}
+    prev = GENESIS
+    previous_seq = 0
+    for row in connection.execute(select(log).order_by(log.c.seq)):
+        entry = dict(row._mapping)
+        result.entries += 1
+        if entry["seq"] != previous_seq + 1:
+            result.problems.append(f"audit entry {previous_seq + 1} is missing (next entry is {entry['seq']})")
+        previous_seq = entry["seq"]
+        if entry["prev_hash"] != prev:
+            result.problems.append(f"audit entry {entry['seq']}: previous-hash link broken")
+        old = json.loads(entry["old"]) if entry["old"] is not None else None
+        new = json.loads(entry["new"]) if entry["new"] is not None else None
+        computed = entry_hash(entry["prev_hash"], {**entry, "old": old, "new": new})
+        if computed != entry["hash"]:
+            result.problems.append(f"audit entry {entry['seq']}: content does not match its hash (edited)")
+        prev = entry["hash"]
+        expected[(entry["table_name"], entry["row_id"])] = new
+    head = connection.execute(select(AuditHead.__table__)).first()
+    head_seq, head_hash = (head.seq, head.hash) if head is not None else (0, GENESIS)
+    if (head_seq, head_hash) != (previous_seq, prev):
+        result.problems.append(
+            f"audit head (entry {head_seq}) does not match the last entry ({previous_seq}): entries removed or added"
+        )
+    for name, table in tables.items():
+        live: set[int] = set()
+        for row in connection.execute(select(table)):
+            result.rows_checked += 1
+            row_id = row._mapping["id"]
+            live.add(row_id)
+            image = json.loads(canonical_json(row_image(table, row)))
+            key = (name, row_id)
+            if key not in expected or expected[key] is None:
+                result.problems.append(f"{name} row {row_id} has no audit entry (written behind the registry's back)")
+            elif expected[key] != image:
+                changed = sorted(k for k in image if image.get(k) != (expected[key] or {}).get(k))
+                result.problems.append(f"{name} row {row_id} differs from its audited state in: {', '.join(changed)}")
+        for (t, row_id), image in expected.items():
+            if t == name and image is not None and row_id not in live:
+                result.problems.append(f"{name} row {row_id} was deleted behind the registry's back")
+    return result

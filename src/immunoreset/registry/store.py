@@ -1,0 +1,816 @@
+"""The registry store: the only code that reads and writes the registry's tables.
+
+A :class:`Registry` is opened *as a user*. Every read and write goes through it and is checked against
+that user's role and sites — the API itself refuses what the user may not do, not just a front end:
+
+============== ============================== ===============================
+role           reads                          writes
+============== ============================== ===============================
+admin          all sites                      everything, users and sites
+investigator   own sites                      patients and data at own sites
+monitor        own sites                      nothing
+read-only      own sites                      nothing
+============== ============================== ===============================
+
+(an admin can also be limited to some sites; ``all_sites`` is set for the local default admin.)
+
+Writing data means loading a :class:`~immunoreset.registry.records.StudyRecord` with :meth:`Registry.load`:
+
+* one database transaction for the whole load — any problem and nothing is written;
+* records are matched by their natural keys (patient code; visit label; observation code within a visit;
+  lymphodepletion agent; medication and adverse-event keys), so loading the same data again changes
+  nothing, and corrected data update only the columns that changed;
+* for every patient in the load, the load is authoritative: child rows (visits, observations, medications,
+  adverse events, lymphodepletion) that are absent from it are deleted — unless ``prune=False`` (an
+  incremental load that only adds and updates). Patients absent from the load are never touched;
+* every insert, update and delete writes a hash-chained audit entry (:mod:`immunoreset.registry.audit`).
+
+Reading gives the same records back (:meth:`Registry.read_study`), restricted to the user's sites.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, update
+
+from immunoreset.errors import ImmunoresetError, InvalidInput
+from immunoreset.registry.audit import (
+    AUDITED_TABLES,
+    GENESIS,
+    AuditEntry,
+    AuditVerification,
+    canonical_json,
+    entry_hash,
+    row_image,
+    verify_audit,
+)
+from immunoreset.registry.engine import current_revision, head_revision, make_engine
+from immunoreset.registry.records import (
+    AdverseEventRecord,
+    InfusionRecord,
+    LymphodepletionRecord,
+    MedicationRecord,
+    ObservationRecord,
+    PatientRecord,
+    SiteRecord,
+    StudyRecord,
+    VisitRecord,
+)
+from immunoreset.registry.schema import (
+    ROLES,
+    Base,
+)
+from immunoreset.registry.vocabulary import code as vocabulary_code
+
+__all__ = ["DEFAULT_ADMIN", "AccessDenied", "LoadSummary", "Registry", "UserInfo"]
+
+DEFAULT_ADMIN = "admin"
+SYSTEM_USER = "system"
+READ_ROLES = frozenset(ROLES)
+WRITE_ROLES = frozenset({"admin", "investigator"})
+
+T: dict[str, Table] = {name: Base.metadata.tables[name] for name in AUDITED_TABLES}
+AUDIT_LOG: Table = Base.metadata.tables["audit_log"]
+AUDIT_HEAD: Table = Base.metadata.tables["audit_head"]
+
+
+class AccessDenied(ImmunoresetError):
+    """The user may not read or change this (role or site)."""
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    name: str
+    role: str
+    all_sites: bool
+    site_ids: frozenset[int]
+
+    def can_read(self, site_id: int) -> bool:
+        return self.all_sites or site_id in self.site_ids
+
+    def can_write(self, site_id: int) -> bool:
+        return self.role in WRITE_ROLES and self.can_read(site_id)
+
+
+@dataclass
+class LoadSummary:
+    """What a load changed, per table: inserted, updated, deleted, unchanged row counts."""
+
+    inserted: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+    deleted: dict[str, int] = field(default_factory=dict)
+    unchanged: dict[str, int] = field(default_factory=dict)
+    patients: int = 0
+
+    def _bump(self, kind: dict[str, int], table: str, n: int = 1) -> None:
+        kind[table] = kind.get(table, 0) + n
+
+    @property
+    def changed(self) -> bool:
+        return bool(sum(self.inserted.values()) + sum(self.updated.values()) + sum(self.deleted.values()))
+
+    def table(self) -> list[dict[str, Any]]:
+        names = sorted(set(self.inserted) | set(self.updated) | set(self.deleted) | set(self.unchanged))
+        return [
+            {
+                "table": n,
+                "inserted": self.inserted.get(n, 0),
+                "updated": self.updated.get(n, 0),
+                "deleted": self.deleted.get(n, 0),
+                "unchanged": self.unchanged.get(n, 0),
+            }
+            for n in names
+        ]
+
+
+class _Writer:
+    """Writes rows and their audit entries inside one transaction."""
+
+    def __init__(self, connection: Connection, user: str, summary: LoadSummary) -> None:
+        self.conn = connection
+        self.user = user
+        self.summary = summary
+        self.at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+        head_table = AUDIT_HEAD
+        if connection.dialect.name == "postgresql":
+            head = connection.execute(select(head_table).where(head_table.c.id == 1).with_for_update()).first()
+        else:
+            head = connection.execute(select(head_table).where(head_table.c.id == 1)).first()
+        if head is None:
+            connection.execute(insert(head_table).values(id=1, seq=0, hash=GENESIS))
+            self.seq, self.hash = 0, GENESIS
+        else:
+            self.seq, self.hash = head.seq, head.hash
+        self.pending: list[dict[str, Any]] = []
+
+    def _audit(
+        self, action: str, table: str, row_id: int, patient: str | None, old: dict[str, Any] | None, new: Any
+    ) -> None:
+        self.seq += 1
+        entry = {
+            "seq": self.seq,
+            "at": self.at,
+            "user_name": self.user,
+            "action": action,
+            "table_name": table,
+            "row_id": row_id,
+            "patient_code": patient,
+            "old": json.loads(canonical_json(old)) if old is not None else None,
+            "new": json.loads(canonical_json(new)) if new is not None else None,
+        }
+        digest = entry_hash(self.hash, entry)
+        self.pending.append(
+            {
+                **entry,
+                "old": canonical_json(entry["old"]) if old is not None else None,
+                "new": canonical_json(entry["new"]) if new is not None else None,
+                "prev_hash": self.hash,
+                "hash": digest,
+            }
+        )
+        self.hash = digest
+        if len(self.pending) >= 2000:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            self.conn.execute(insert(AUDIT_LOG), self.pending)
+            self.pending = []
+
+    def finish(self) -> None:
+        self.flush()
+        head = AUDIT_HEAD
+        self.conn.execute(update(head).where(head.c.id == 1).values(seq=self.seq, hash=self.hash))
+
+    def insert_many(self, table: str, rows: Sequence[dict[str, Any]], patient: str | None) -> list[int]:
+        if not rows:
+            return []
+        tab = T[table]
+        result = self.conn.execute(insert(tab).returning(tab.c.id, sort_by_parameter_order=True), list(rows))
+        ids = [r[0] for r in result]
+        for row_id, values in zip(ids, rows, strict=True):
+            image = row_image(tab, {c.name: values.get(c.name) for c in tab.columns})
+            self._audit("insert", table, row_id, patient, None, image)
+        self.summary._bump(self.summary.inserted, table, len(rows))
+        return ids
+
+    def update_row(self, table: str, row: Any, values: dict[str, Any], patient: str | None) -> bool:
+        tab = T[table]
+        old = row_image(tab, row)
+        merged = {**dict(row._mapping), **values}
+        new = row_image(tab, merged)
+        if json.loads(canonical_json(old)) == json.loads(canonical_json(new)):
+            self.summary._bump(self.summary.unchanged, table)
+            return False
+        self.conn.execute(update(tab).where(tab.c.id == row.id).values(**values))
+        self._audit("update", table, row.id, patient, old, new)
+        self.summary._bump(self.summary.updated, table)
+        return True
+
+    def delete_rows(self, table: str, rows: Iterable[Any], patient: str | None) -> None:
+        tab = T[table]
+        rows = list(rows)
+        if not rows:
+            return
+        for row in rows:
+            self._audit("delete", table, row.id, patient, row_image(tab, row), None)
+        self.conn.execute(delete(tab).where(tab.c.id.in_([r.id for r in rows])))
+        self.summary._bump(self.summary.deleted, table, len(rows))
+
+
+def _patient_values(p: PatientRecord) -> dict[str, Any]:
+    return {
+        "code": p.code,
+        "disease": p.disease,
+        "sex": p.sex,
+        "birth_year": p.birth_year,
+        "weight_kg": p.weight_kg,
+        "height_cm": p.height_cm,
+    }
+
+
+def _infusion_values(i: InfusionRecord) -> dict[str, Any]:
+    return {
+        "product": i.product,
+        "target_antigen": i.target_antigen,
+        "dose_cells_per_kg": i.dose_cells_per_kg,
+        "date": i.date,
+    }
+
+
+def _ld_values(ld: LymphodepletionRecord) -> dict[str, Any]:
+    return {"agent": ld.agent, "dose_mg_per_m2": ld.dose_mg_per_m2, "first_day": ld.first_day, "last_day": ld.last_day}
+
+
+def _visit_values(v: VisitRecord) -> dict[str, Any]:
+    return {"label": v.label, "visitnum": v.visitnum, "study_day": v.study_day, "date": v.date, "kind": v.kind}
+
+
+def _obs_values(o: ObservationRecord, category: str) -> dict[str, Any]:
+    return {
+        "code": o.code,
+        "category": category,
+        "value": o.value,
+        "value_text": o.value_text,
+        "unit": o.unit,
+        "method": o.method,
+        "source": o.source,
+    }
+
+
+def _med_values(m: MedicationRecord) -> dict[str, Any]:
+    return {
+        "source_key": m.key,
+        "drug": m.drug,
+        "dose": m.dose,
+        "unit": m.unit,
+        "route": m.route,
+        "frequency": m.frequency,
+        "start_day": m.start_day,
+        "stop_day": m.stop_day,
+        "start_date": m.start_date,
+        "stop_date": m.stop_date,
+        "indication": m.indication,
+    }
+
+
+def _ae_values(a: AdverseEventRecord) -> dict[str, Any]:
+    return {
+        "source_key": a.key,
+        "term": a.term,
+        "grade": a.grade,
+        "grading": a.grading,
+        "onset_day": a.onset_day,
+        "resolution_day": a.resolution_day,
+        "onset_date": a.onset_date,
+        "resolution_date": a.resolution_date,
+        "serious": a.serious,
+    }
+
+
+class Registry:
+    """The registry database, opened as one user (see the module docstring for roles and loads)."""
+
+    def __init__(self, engine: Engine, user: str) -> None:
+        self.engine = engine
+        revision = current_revision(engine)
+        if revision is None:
+            raise ImmunoresetError(
+                f"{engine.url.render_as_string(hide_password=True)} has no registry schema: run `immunoreset db init`"
+            )
+        if revision != head_revision():
+            raise ImmunoresetError(
+                f"the registry schema is at revision {revision}, this version needs {head_revision()}: "
+                "run `immunoreset db upgrade`"
+            )
+        self.user = self._user(user)
+
+    @classmethod
+    def open(cls, url: str | None = None, user: str | None = None) -> Registry:
+        """Open the registry at ``url`` (see :func:`~immunoreset.registry.engine.resolve_url`) as ``user``.
+
+        Without a user, SQLite registries are opened as the local default admin; PostgreSQL needs a user.
+        """
+        engine = make_engine(url)
+        if user is None:
+            if engine.dialect.name != "sqlite":
+                raise InvalidInput("user", None, "a registry user name (--user or IMMUNORESET_USER) for PostgreSQL")
+            user = DEFAULT_ADMIN
+        return cls(engine, user)
+
+    # ------------------------------------------------------------------ users
+    def _user(self, name: str) -> UserInfo:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(T["app_user"]).where(T["app_user"].c.name == name)).first()
+            if row is None:
+                raise AccessDenied(f"unknown registry user {name!r}: an admin adds users with `immunoreset users add`")
+            sites = conn.execute(select(T["user_site"].c.site_id).where(T["user_site"].c.user_id == row.id))
+            return UserInfo(row.name, row.role, bool(row.all_sites), frozenset(s[0] for s in sites))
+
+    def _require_admin(self, what: str) -> None:
+        if self.user.role != "admin":
+            raise AccessDenied(f"user {self.user.name} ({self.user.role}) may not {what}: admin role needed")
+
+    def add_user(
+        self, name: str, role: str, *, study: str | None = None, sites: Sequence[str] = (), all_sites: bool = False
+    ) -> None:
+        """Add (or change) a user with a role and the sites (codes within ``study``) they may see."""
+        self._require_admin("manage users")
+        if role not in ROLES:
+            raise InvalidInput("role", role, "one of " + ", ".join(ROLES))
+        if not name.strip():
+            raise InvalidInput("user name", name, "a non-empty name")
+        summary = LoadSummary()
+        with self.engine.begin() as conn:
+            writer = _Writer(conn, self.user.name, summary)
+            site_ids = [self._site_id(conn, study, code) for code in sites]
+            existing = conn.execute(select(T["app_user"]).where(T["app_user"].c.name == name)).first()
+            values = {"name": name, "role": role, "all_sites": all_sites}
+            if existing is None:
+                user_id = writer.insert_many("app_user", [values], None)[0]
+            else:
+                writer.update_row("app_user", existing, values, None)
+                user_id = existing.id
+            have = conn.execute(select(T["user_site"]).where(T["user_site"].c.user_id == user_id)).all()
+            have_ids = {r.site_id for r in have}
+            writer.insert_many(
+                "user_site", [{"user_id": user_id, "site_id": s} for s in site_ids if s not in have_ids], None
+            )
+            writer.delete_rows("user_site", [r for r in have if r.site_id not in set(site_ids)], None)
+            writer.finish()
+
+    def _site_id(self, conn: Connection, study: str | None, code: str) -> int:
+        query = select(T["site"].c.id, T["study"].c.code).join(T["study"], T["study"].c.id == T["site"].c.study_id)
+        query = query.where(T["site"].c.code == code)
+        if study is not None:
+            query = query.where(T["study"].c.code == study)
+        rows = conn.execute(query).all()
+        if not rows:
+            raise InvalidInput("site", code, "an existing site code" + (f" of study {study}" if study else ""))
+        if len(rows) > 1:
+            raise InvalidInput("site", code, "a study code too (--study): several studies have this site code")
+        return int(rows[0][0])
+
+    def users(self) -> list[dict[str, Any]]:
+        """Users with their role and site codes (admin only)."""
+        self._require_admin("list users")
+        with self.engine.connect() as conn:
+            out = []
+            for u in conn.execute(select(T["app_user"]).order_by(T["app_user"].c.name)):
+                sites = conn.execute(
+                    select(T["study"].c.code, T["site"].c.code)
+                    .join(T["site"], T["site"].c.study_id == T["study"].c.id)
+                    .join(T["user_site"], T["user_site"].c.site_id == T["site"].c.id)
+                    .where(T["user_site"].c.user_id == u.id)
+                    .order_by(T["study"].c.code, T["site"].c.code)
+                ).all()
+                site_text = "all" if u.all_sites else ", ".join(f"{s}/{c}" for s, c in sites)
+                out.append({"name": u.name, "role": u.role, "sites": site_text})
+            return out
+
+    # ------------------------------------------------------------------ writes
+    def load(
+        self,
+        study: StudyRecord,
+        *,
+        prune: bool = True,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> LoadSummary:
+        """Write ``study`` in one transaction (idempotent; see the module docstring)."""
+        if self.user.role not in WRITE_ROLES:
+            raise AccessDenied(f"user {self.user.name} ({self.user.role}) may not write to the registry")
+        summary = LoadSummary(patients=len(study.patients))
+        with self.engine.begin() as conn:
+            writer = _Writer(conn, self.user.name, summary)
+            study_id = self._load_study(conn, writer, study)
+            site_ids = self._load_sites(conn, writer, study_id, study.sites)
+            denied = sorted({p.site for p in study.patients if not self.user.can_write(site_ids[p.site])})
+            if denied:
+                raise AccessDenied(
+                    f"user {self.user.name} ({self.user.role}) may not write patients of site(s) {', '.join(denied)}"
+                )
+            for index, patient in enumerate(study.patients, start=1):
+                self._load_patient(conn, writer, study_id, site_ids[patient.site], patient, prune)
+                if progress is not None:
+                    progress(index, len(study.patients))
+            writer.finish()
+        return summary
+
+    def _load_study(self, conn: Connection, writer: _Writer, study: StudyRecord) -> int:
+        row = conn.execute(select(T["study"]).where(T["study"].c.code == study.code)).first()
+        values = {"code": study.code, "name": study.name, "source": study.source}
+        if row is None:
+            self._require_admin(f"create study {study.code}")
+            return writer.insert_many("study", [values], None)[0]
+        if row.source != study.source:
+            raise InvalidInput("study source", study.source, f"{row.source!r} (study {study.code} already holds it)")
+        if study.name and study.name != row.name:
+            self._require_admin(f"rename study {study.code}")
+            writer.update_row("study", row, values, None)
+        return int(row.id)
+
+    def _load_sites(self, conn: Connection, writer: _Writer, study_id: int, sites: list[SiteRecord]) -> dict[str, int]:
+        existing = {r.code: r for r in conn.execute(select(T["site"]).where(T["site"].c.study_id == study_id))}
+        ids = {code: int(r.id) for code, r in existing.items()}
+        for site in sites:
+            values = {"study_id": study_id, "code": site.code, "name": site.name}
+            row = existing.get(site.code)
+            if row is None:
+                self._require_admin(f"create site {site.code}")
+                ids[site.code] = writer.insert_many("site", [values], None)[0]
+            elif site.name and site.name != row.name:
+                self._require_admin(f"rename site {site.code}")
+                writer.update_row("site", row, values, None)
+        return ids
+
+    def _sync(
+        self,
+        conn: Connection,
+        writer: _Writer,
+        table: str,
+        parent: dict[str, int],
+        key: str,
+        desired: dict[Any, dict[str, Any]],
+        patient: str,
+        prune: bool,
+        rows: list[Any] | None = None,
+    ) -> dict[Any, int]:
+        """Make the rows of ``table`` under ``parent`` equal ``desired`` (keyed by column ``key``).
+
+        ``rows`` are the current rows under ``parent`` when the caller has already fetched them.
+        """
+        tab = T[table]
+        if rows is None:
+            query = select(tab)
+            for column, value in parent.items():
+                query = query.where(tab.c[column] == value)
+            rows = list(conn.execute(query))
+        existing = {row._mapping[key]: row for row in rows}
+        ids: dict[Any, int] = {}
+        new_rows: list[dict[str, Any]] = []
+        new_keys: list[Any] = []
+        for k, values in desired.items():
+            row = existing.get(k)
+            if row is None:
+                new_rows.append({**parent, **values})
+                new_keys.append(k)
+            else:
+                writer.update_row(table, row, values, patient)
+                ids[k] = int(row.id)
+        ids.update(zip(new_keys, writer.insert_many(table, new_rows, patient), strict=True))
+        if prune:
+            gone = [row for k, row in existing.items() if k not in desired]
+            if table == "visit" and gone:
+                obs = T["observation"]
+                children = conn.execute(select(obs).where(obs.c.visit_id.in_([r.id for r in gone]))).all()
+                writer.delete_rows("observation", children, patient)
+            writer.delete_rows(table, gone, patient)
+        return ids
+
+    def _load_patient(
+        self, conn: Connection, writer: _Writer, study_id: int, site_id: int, p: PatientRecord, prune: bool
+    ) -> None:
+        tab = T["patient"]
+        row = conn.execute(select(tab).where(tab.c.study_id == study_id, tab.c.code == p.code)).first()
+        values = _patient_values(p)
+        if row is None:
+            patient_id = writer.insert_many("patient", [{"study_id": study_id, "site_id": site_id, **values}], p.code)[
+                0
+            ]
+        else:
+            if row.site_id != site_id:
+                raise InvalidInput(
+                    f"patient {p.code} site", p.site, "the site the patient is registered at (patients do not move)"
+                )
+            writer.update_row("patient", row, values, p.code)
+            patient_id = int(row.id)
+        owner = {"patient_id": patient_id}
+        infusion = {patient_id: _infusion_values(p.infusion)} if p.infusion else {}
+        self._sync(conn, writer, "infusion", owner, "patient_id", infusion, p.code, prune)
+        self._sync(
+            conn,
+            writer,
+            "lymphodepletion",
+            owner,
+            "agent",
+            {ld.agent: _ld_values(ld) for ld in p.lymphodepletion},
+            p.code,
+            prune,
+        )
+        visit_ids = self._sync(
+            conn, writer, "visit", owner, "label", {v.label: _visit_values(v) for v in p.visits}, p.code, prune
+        )
+        otab = T["observation"]
+        current: dict[int, list[Any]] = {}
+        for row in conn.execute(select(otab).where(otab.c.visit_id.in_(list(visit_ids.values())))):
+            current.setdefault(row.visit_id, []).append(row)
+        for v in p.visits:
+            desired = {o.code: _obs_values(o, vocabulary_code(o.code).category) for o in v.observations}
+            visit_id = visit_ids[v.label]
+            self._sync(
+                conn,
+                writer,
+                "observation",
+                {"visit_id": visit_id},
+                "code",
+                desired,
+                p.code,
+                prune,
+                current.get(visit_id, []),
+            )
+        self._sync(
+            conn,
+            writer,
+            "medication",
+            owner,
+            "source_key",
+            {m.key: _med_values(m) for m in p.medications},
+            p.code,
+            prune,
+        )
+        self._sync(
+            conn,
+            writer,
+            "adverse_event",
+            owner,
+            "source_key",
+            {a.key: _ae_values(a) for a in p.adverse_events},
+            p.code,
+            prune,
+        )
+
+    def delete_patient(self, study: str, code: str) -> None:
+        """Delete a patient and all their data (audited)."""
+        summary = LoadSummary()
+        with self.engine.begin() as conn:
+            row = self._patient_row(conn, study, code)
+            if not self.user.can_write(row.site_id):
+                raise AccessDenied(f"user {self.user.name} may not change patient {code}")
+            writer = _Writer(conn, self.user.name, summary)
+            owner = {"patient_id": row.id}
+            for table in ("infusion", "lymphodepletion", "medication", "adverse_event"):
+                self._sync(conn, writer, table, owner, "id", {}, code, True)
+            self._sync(conn, writer, "visit", owner, "id", {}, code, True)
+            writer.delete_rows("patient", [row], code)
+            writer.finish()
+
+    def _patient_row(self, conn: Connection, study: str, code: str) -> Any:
+        tab = T["patient"]
+        row = conn.execute(
+            select(tab)
+            .join(T["study"], T["study"].c.id == tab.c.study_id)
+            .where(T["study"].c.code == study, tab.c.code == code)
+        ).first()
+        if row is None or not self.user.can_read(row.site_id):
+            # Same message whether absent or forbidden: a user learns nothing about other sites' patients.
+            raise AccessDenied(f"no patient {code} in study {study} visible to user {self.user.name}")
+        return row
+
+    # ------------------------------------------------------------------ reads
+    def studies(self) -> list[str]:
+        """Codes of studies with at least one site the user can read."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(T["study"].c.code, T["site"].c.id).join(
+                    T["site"], T["site"].c.study_id == T["study"].c.id, isouter=True
+                )
+            ).all()
+        return sorted({code for code, site in rows if site is not None and self.user.can_read(site)})
+
+    def read_study(self, study: str | None = None, *, patients: Sequence[str] | None = None) -> StudyRecord:
+        """The study's records visible to this user (all of them for an all-sites user).
+
+        ``study`` may be omitted when the registry holds exactly one study the user can read.
+        """
+        if study is None:
+            visible = self.studies()
+            if len(visible) != 1:
+                raise InvalidInput("study", None, "a study code, one of: " + (", ".join(visible) or "(none visible)"))
+            study = visible[0]
+        with self.engine.connect() as conn:
+            srow = conn.execute(select(T["study"]).where(T["study"].c.code == study)).first()
+            if srow is None:
+                raise InvalidInput("study", study, "an existing study code, one of: " + ", ".join(self.studies()))
+            sites = [
+                r
+                for r in conn.execute(
+                    select(T["site"]).where(T["site"].c.study_id == srow.id).order_by(T["site"].c.code)
+                )
+                if self.user.can_read(r.id)
+            ]
+            if not sites:
+                raise AccessDenied(f"user {self.user.name} may not read any site of study {study}")
+            site_code = {r.id: r.code for r in sites}
+            ptab = T["patient"]
+            query = select(ptab).where(ptab.c.study_id == srow.id, ptab.c.site_id.in_(list(site_code)))
+            if patients is not None:
+                query = query.where(ptab.c.code.in_(list(patients)))
+            prow = list(conn.execute(query.order_by(ptab.c.code)))
+            if patients is not None:
+                missing = sorted(set(patients) - {r.code for r in prow})
+                if missing:
+                    raise AccessDenied(
+                        f"no patient(s) {', '.join(missing)} in study {study} visible to {self.user.name}"
+                    )
+            ids = [r.id for r in prow]
+            children = {
+                name: self._children(conn, name, ids)
+                for name in ("infusion", "lymphodepletion", "visit", "medication", "adverse_event")
+            }
+            visit_ids = [v.id for rows in children["visit"].values() for v in rows]
+            obs_by_visit: dict[int, list[Any]] = {}
+            otab = T["observation"]
+            for chunk_start in range(0, len(visit_ids), 500):
+                chunk = visit_ids[chunk_start : chunk_start + 500]
+                for o in conn.execute(select(otab).where(otab.c.visit_id.in_(chunk)).order_by(otab.c.id)):
+                    obs_by_visit.setdefault(o.visit_id, []).append(o)
+        records = []
+        for r in prow:
+            inf = children["infusion"].get(r.id, [])
+            records.append(
+                PatientRecord.model_construct(
+                    code=r.code,
+                    site=site_code[r.site_id],
+                    disease=r.disease,
+                    sex=r.sex,
+                    birth_year=r.birth_year,
+                    weight_kg=r.weight_kg,
+                    height_cm=r.height_cm,
+                    infusion=InfusionRecord.model_construct(
+                        product=inf[0].product,
+                        target_antigen=inf[0].target_antigen,
+                        dose_cells_per_kg=inf[0].dose_cells_per_kg,
+                        date=inf[0].date,
+                    )
+                    if inf
+                    else None,
+                    lymphodepletion=[
+                        LymphodepletionRecord.model_construct(
+                            agent=x.agent, dose_mg_per_m2=x.dose_mg_per_m2, first_day=x.first_day, last_day=x.last_day
+                        )
+                        for x in children["lymphodepletion"].get(r.id, [])
+                    ],
+                    visits=[
+                        VisitRecord.model_construct(
+                            label=v.label,
+                            study_day=v.study_day,
+                            date=v.date,
+                            visitnum=v.visitnum,
+                            kind=v.kind,
+                            observations=[
+                                ObservationRecord.model_construct(
+                                    code=o.code,
+                                    value=o.value,
+                                    unit=o.unit,
+                                    value_text=o.value_text,
+                                    method=o.method,
+                                    source=o.source,
+                                )
+                                for o in obs_by_visit.get(v.id, [])
+                            ],
+                        )
+                        for v in sorted(children["visit"].get(r.id, []), key=lambda v: (v.study_day, v.label))
+                    ],
+                    medications=[
+                        MedicationRecord.model_construct(
+                            key=m.source_key,
+                            drug=m.drug,
+                            dose=m.dose,
+                            unit=m.unit,
+                            route=m.route,
+                            frequency=m.frequency,
+                            start_day=m.start_day,
+                            stop_day=m.stop_day,
+                            start_date=m.start_date,
+                            stop_date=m.stop_date,
+                            indication=m.indication,
+                        )
+                        for m in children["medication"].get(r.id, [])
+                    ],
+                    adverse_events=[
+                        AdverseEventRecord.model_construct(
+                            key=a.source_key,
+                            term=a.term,
+                            grade=a.grade,
+                            grading=a.grading,
+                            onset_day=a.onset_day,
+                            resolution_day=a.resolution_day,
+                            onset_date=a.onset_date,
+                            resolution_date=a.resolution_date,
+                            serious=a.serious,
+                        )
+                        for a in children["adverse_event"].get(r.id, [])
+                    ],
+                )
+            )
+        return StudyRecord.model_construct(
+            code=srow.code,
+            name=srow.name,
+            source=srow.source,
+            sites=[SiteRecord.model_construct(code=s.code, name=s.name) for s in sites],
+            patients=records,
+        )
+
+    def _children(self, conn: Connection, table: str, patient_ids: list[int]) -> dict[int, list[Any]]:
+        tab = T[table]
+        out: dict[int, list[Any]] = {}
+        for start in range(0, len(patient_ids), 500):
+            chunk = patient_ids[start : start + 500]
+            for row in conn.execute(select(tab).where(tab.c.patient_id.in_(chunk)).order_by(tab.c.id)):
+                out.setdefault(row.patient_id, []).append(row)
+        return out
+
+    def counts(self) -> dict[str, int]:
+        """Row counts of every data table (admin only: counts span all sites)."""
+        self._require_admin("count rows across sites")
+        with self.engine.connect() as conn:
+            return {
+                name: int(conn.execute(select(func.count()).select_from(tab)).scalar_one()) for name, tab in T.items()
+            }
+
+    # ------------------------------------------------------------------ audit
+    def verify_audit(self) -> AuditVerification:
+        """Check the audit chain and the live data against it (admin or monitor)."""
+        if self.user.role not in {"admin", "monitor"}:
+            raise AccessDenied(f"user {self.user.name} ({self.user.role}) may not verify the audit trail")
+        with self.engine.connect() as conn:
+            return verify_audit(conn, T)
+
+    def audit_log(self, *, study: str | None = None, patient: str | None = None) -> list[AuditEntry]:
+        """Audit entries (all, or one patient's), oldest first; restricted to patients the user can read."""
+        log = AUDIT_LOG
+        with self.engine.connect() as conn:
+            query = select(log).order_by(log.c.seq)
+            if patient is not None:
+                if study is None:
+                    study = self.read_study().code if len(self.studies()) == 1 else None
+                if study is None:
+                    raise InvalidInput("study", None, "a study code (several studies hold patients)")
+                self._patient_row(conn, study, patient)  # access check
+                query = query.where(log.c.patient_code == patient)
+            elif self.user.role != "admin":
+                raise AccessDenied(f"user {self.user.name} ({self.user.role}) may only read a patient's audit log")
+            rows = conn.execute(query).all()
+        return [
+            AuditEntry(
+                seq=r.seq,
+                at=r.at,
+                user=r.user_name,
+                action=r.action,
+                table=r.table_name,
+                row_id=r.row_id,
+                patient=r.patient_code,
+                old=json.loads(r.old) if r.old else None,
+                new=json.loads(r.new) if r.new else None,
+            )
+            for r in rows
+        ]
+
+
+def bootstrap_admin(engine: Engine, name: str = DEFAULT_ADMIN) -> bool:
+    """Create the local default admin (all sites) if the registry has no users; returns whether it did."""
+    with engine.begin() as conn:
+        if conn.execute(select(T["app_user"].c.id).limit(1)).first() is not None:
+            return False
+        writer = _Writer(conn, SYSTEM_USER, LoadSummary())
+        writer.insert_many("app_user", [{"name": name, "role": "admin", "all_sites": True}], None)
+        writer.finish()
+        return True
+
+
+def initialise(url: str | None = None, *, admin: str = DEFAULT_ADMIN) -> Engine:
+    """Create or upgrade the registry schema at ``url`` and make sure it has an admin; returns the engine."""
+    from immunoreset.registry.engine import init_db
+
+    engine = make_engine(url)
+    init_db(engine)
+    bootstrap_admin(engine, admin)
+    return engine
+
+
+__all__ += ["bootstrap_admin", "initialise"]

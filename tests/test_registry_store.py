@@ -1,0 +1,312 @@
+"""The registry store on SQLite and PostgreSQL: loads, idempotence, access, audit, transactions, kills."""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import text
+
+from immunoreset.errors import InvalidInput
+from immunoreset.registry.engine import current_revision, head_revision
+from immunoreset.registry.records import (
+    AdverseEventRecord,
+    InfusionRecord,
+    LymphodepletionRecord,
+    MedicationRecord,
+    ObservationRecord,
+    PatientRecord,
+    SiteRecord,
+    StudyRecord,
+    VisitRecord,
+)
+from immunoreset.registry.store import AccessDenied, Registry, initialise
+
+
+def make_patient(code: str, site: str, *, crp: str = "1.2", visits: int = 3) -> PatientRecord:
+    return PatientRecord(
+        code=code,
+        site=site,
+        disease="SLE",
+        sex="F",
+        birth_year=1990,
+        weight_kg=Decimal("61.5"),
+        height_cm=Decimal("167"),
+        infusion=InfusionRecord(product="MB-CART19.1", dose_cells_per_kg=Decimal("1000000"), date="2024-01-10"),
+        lymphodepletion=[
+            LymphodepletionRecord(agent="fludarabine", dose_mg_per_m2=Decimal(25), first_day=-5, last_day=-3),
+            LymphodepletionRecord(agent="cyclophosphamide", dose_mg_per_m2=Decimal(1000), first_day=-3, last_day=-3),
+        ],
+        visits=[
+            VisitRecord(
+                label=f"v{i}",
+                study_day=i * 30,
+                observations=[
+                    ObservationRecord(code="crp", value=Decimal(crp), unit="mg/dL"),
+                    ObservationRecord(code="anc", value=Decimal("1.5"), unit="/nL"),
+                    ObservationRecord(code="sledai_arthritis", value=Decimal(i == 0)),
+                    ObservationRecord(code="crs_hypotension", value_text="none"),
+                ],
+            )
+            for i in range(visits)
+        ],
+        medications=[
+            MedicationRecord(
+                key="med:1",
+                drug="prednisolone",
+                dose=Decimal(10),
+                unit="mg",
+                route="oral",
+                frequency="once_daily",
+                start_day=-100,
+                stop_day=56,
+            ),
+        ],
+        adverse_events=[
+            AdverseEventRecord(
+                key="ae:1", term="CRS", grade=1, grading="ASTCT", onset_day=2, resolution_day=4, serious=False
+            )
+        ],
+    )
+
+
+def make_study(n_per_site: int = 2, **kwargs: Any) -> StudyRecord:
+    patients = [make_patient(f"{s}-{i:03d}", s, **kwargs) for s in ("A", "B") for i in range(1, n_per_site + 1)]
+    return StudyRecord(
+        code="CART-AI",
+        name="CD19 CAR-T in autoimmunity",
+        sites=[SiteRecord(code="A"), SiteRecord(code="B")],
+        patients=patients,
+    )
+
+
+@pytest.fixture
+def admin(registry_url: str) -> Registry:
+    initialise(registry_url)
+    return Registry(Registry.open(registry_url, "admin").engine, "admin")
+
+
+def _dump(study: StudyRecord) -> dict[str, Any]:
+    return study.model_dump(mode="json")
+
+
+def test_init_creates_schema_and_default_admin(registry_url: str) -> None:
+    engine = initialise(registry_url)
+    assert current_revision(engine) == head_revision()
+    initialise(registry_url)  # idempotent
+    registry = Registry(engine, "admin")
+    assert registry.users() == [{"name": "admin", "role": "admin", "sites": "all"}]
+    assert registry.verify_audit().ok
+
+
+def test_round_trip_is_exact(admin: Registry) -> None:
+    study = make_study()
+    summary = admin.load(study)
+    assert summary.inserted["patient"] == 4 and summary.inserted["observation"] == 4 * 3 * 4
+    back = admin.read_study("CART-AI")
+    assert _dump(back) == _dump(study)
+    # decimals keep their exact text on both engines
+    assert back.patients[0].visits[0].observations[0].value == Decimal("1.2")
+    assert str(back.patients[0].visits[0].observations[1].value) == "1.5"
+
+
+def test_reload_is_a_no_op_and_corrections_update_only_what_changed(admin: Registry) -> None:
+    admin.load(make_study())
+    entries = len(admin.audit_log())
+    again = admin.load(make_study())
+    assert not again.changed
+    assert len(admin.audit_log()) == entries
+
+    corrected = make_study()
+    corrected.patients[1].visits[2].observations[0].value = Decimal("0.4")
+    summary = admin.load(corrected)
+    assert summary.updated == {"observation": 1}
+    assert not summary.inserted and not summary.deleted
+    last = admin.audit_log(patient=corrected.patients[1].code)[-1]
+    assert last.action == "update" and last.changes() == {"value": ("1.2", "0.4")}
+    assert admin.verify_audit().ok
+
+
+def test_load_is_authoritative_per_patient_unless_incremental(admin: Registry) -> None:
+    admin.load(make_study())
+    fewer = make_study()
+    fewer.patients[0].visits.pop()  # one visit (with 4 observations) no longer in the source
+    kept = admin.load(fewer, prune=False)
+    assert not kept.changed
+    pruned = admin.load(fewer)
+    assert pruned.deleted == {"visit": 1, "observation": 4}
+    assert len(admin.read_study(patients=[fewer.patients[0].code]).patients[0].visits) == 2
+    # patients absent from a load are never touched
+    only_one = StudyRecord(code="CART-AI", sites=[SiteRecord(code="A")], patients=[make_patient("A-001", "A")])
+    assert not admin.load(only_one).deleted.get("patient")
+    assert len(admin.read_study().patients) == 4
+
+
+def test_a_failing_load_writes_nothing(admin: Registry, registry_url: str) -> None:
+    admin.load(make_study())
+    before = admin.counts()
+    moved = make_study()
+    moved.patients[-1] = make_patient("A-001", "B", crp="3.3")  # same code at another site: refused
+    moved = StudyRecord(
+        code="CART-AI", sites=moved.sites, patients=[make_patient("A-002", "A", crp="9.9"), make_patient("A-001", "B")]
+    )
+    with pytest.raises(InvalidInput, match="patients do not move"):
+        admin.load(moved)
+    assert admin.counts() == before
+    assert admin.read_study(patients=["A-002"]).patients[0].visits[0].observations[0].value == Decimal("1.2")
+    assert admin.verify_audit().ok
+
+
+def test_failed_sqlite_import_leaves_the_file_byte_for_byte_unchanged(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    initialise(url)
+    registry = Registry.open(url)
+    registry.load(make_study())
+    registry.engine.dispose()
+    digest = hashlib.sha256((tmp_path / "r.db").read_bytes()).hexdigest()
+    registry = Registry.open(url)
+    bad = StudyRecord(
+        code="CART-AI",
+        sites=[SiteRecord(code="A"), SiteRecord(code="B")],
+        patients=[make_patient("A-001", "A", crp="5"), make_patient("A-002", "B")],
+    )
+    with pytest.raises(InvalidInput):
+        registry.load(bad)
+    registry.engine.dispose()
+    assert hashlib.sha256((tmp_path / "r.db").read_bytes()).hexdigest() == digest
+
+
+def test_site_scoped_access_is_enforced_by_the_store(admin: Registry) -> None:
+    admin.load(make_study())
+    admin.add_user("alice", "investigator", study="CART-AI", sites=["A"])
+    admin.add_user("mona", "monitor", study="CART-AI", sites=["B"])
+    admin.add_user("rita", "read-only", study="CART-AI", sites=["A", "B"])
+    alice = Registry(admin.engine, "alice")
+    assert {p.site for p in alice.read_study().patients} == {"A"}
+    with pytest.raises(AccessDenied):
+        alice.read_study(patients=["B-001"])
+    with pytest.raises(AccessDenied):
+        alice.audit_log(study="CART-AI", patient="B-001")
+    with pytest.raises(AccessDenied):
+        alice.delete_patient("CART-AI", "B-001")
+    before = admin.counts()
+    changed_b = make_study(crp="7")
+    with pytest.raises(AccessDenied, match="site"):
+        alice.load(changed_b)  # contains site-B patients: nothing is written, not even site A's
+    assert admin.counts() == before
+    own_only = StudyRecord(code="CART-AI", sites=[SiteRecord(code="A")], patients=[make_patient("A-001", "A", crp="7")])
+    assert alice.load(own_only).updated == {"observation": 3}
+    with pytest.raises(AccessDenied):
+        alice.add_user("eve", "admin")
+    mona = Registry(admin.engine, "mona")
+    assert {p.code for p in mona.read_study().patients} == {"B-001", "B-002"}
+    with pytest.raises(AccessDenied):
+        mona.load(StudyRecord(code="CART-AI", sites=[SiteRecord(code="B")], patients=[make_patient("B-001", "B")]))
+    rita = Registry(admin.engine, "rita")
+    assert len(rita.read_study().patients) == 4
+    with pytest.raises(AccessDenied):
+        rita.verify_audit()
+    with pytest.raises(AccessDenied, match="unknown registry user"):
+        Registry(admin.engine, "mallory")
+
+
+def test_audit_verify_detects_changes_behind_the_registry_back(admin: Registry) -> None:
+    admin.load(make_study())
+    assert admin.verify_audit().ok
+    with admin.engine.begin() as conn:
+        conn.execute(text("UPDATE observation SET value = '0.1' WHERE id = (SELECT MIN(id) FROM observation)"))
+    problems = admin.verify_audit().problems
+    assert len(problems) == 1 and "differs from its audited state in: value" in problems[0]
+
+
+def test_audit_verify_detects_a_rewritten_log(admin: Registry) -> None:
+    admin.load(make_study())
+    with admin.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET user_name = 'nobody' WHERE seq = 3"))
+    assert any("does not match its hash" in p for p in admin.verify_audit().problems)
+
+
+def test_audit_verify_detects_rows_inserted_or_deleted_behind_the_back(admin: Registry) -> None:
+    admin.load(make_study())
+    with admin.engine.begin() as conn:
+        conn.execute(text("DELETE FROM observation WHERE id = (SELECT MAX(id) FROM observation)"))
+        conn.execute(text("UPDATE patient SET birth_year = 1950 WHERE code = 'B-002'"))
+    problems = admin.verify_audit().problems
+    assert any("deleted behind" in p for p in problems)
+    assert any(p.startswith("patient row") and "birth_year" in p for p in problems)
+
+
+def test_audit_log_records_who_what_old_and_new(admin: Registry) -> None:
+    admin.load(make_study(n_per_site=1))
+    admin.delete_patient("CART-AI", "B-001")
+    history = admin.audit_log(study="CART-AI", patient="A-001")
+    assert {e.action for e in history} == {"insert"}
+    assert all(e.user == "admin" for e in history)
+    assert any(e.table == "observation" and e.new and e.new["code"] == "crp" for e in history)
+    assert admin.read_study().patients[0].code == "A-001" and len(admin.read_study().patients) == 1
+    assert admin.verify_audit().ok
+
+
+KILL_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    sys.path.insert(0, {tests!r})
+    from test_registry_store import make_study
+    from immunoreset.registry.store import Registry
+    study = make_study(n_per_site=60, visits=10)
+    registry = Registry.open({url!r}, "admin")
+    def progress(done, total):
+        print("patient", done, "of", total, flush=True)
+    registry.load(study, progress=progress)
+    print("finished", flush=True)
+    """
+)
+
+
+def test_a_killed_import_leaves_a_consistent_registry(admin: Registry, registry_url: str) -> None:
+    admin.load(make_study(n_per_site=1))
+    before = admin.counts()
+    script = KILL_SCRIPT.format(tests=str(Path(__file__).parent), url=registry_url)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 120
+    for line in proc.stdout:
+        if line.startswith("patient 20 of"):
+            break
+        assert time.monotonic() < deadline, "the import never started"
+    proc.send_signal(signal.SIGKILL)  # mid-transaction: 20 of 120 patients written, not committed
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    fresh = Registry(admin.engine, "admin")
+    assert fresh.counts() == before
+    assert fresh.verify_audit().ok
+    # and the registry still takes writes
+    assert fresh.load(make_study(n_per_site=2)).inserted["patient"] == 2
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    crps=st.lists(st.decimals(min_value=0, max_value=100, places=2, allow_nan=False), min_size=1, max_size=4),
+    visits=st.integers(min_value=0, max_value=3),
+)
+def test_any_sequence_of_loads_reads_back_as_the_last_one(tmp_path: Path, crps: list[Decimal], visits: int) -> None:
+    url = f"sqlite:///{tmp_path / f'p{len(crps)}_{visits}_{abs(hash(tuple(crps)))}.db'}"
+    initialise(url)
+    registry = Registry.open(url)
+    last = make_study(n_per_site=1)
+    for crp in crps:
+        last = make_study(n_per_site=1, crp=str(crp), visits=visits)
+        registry.load(last)
+    assert _dump(registry.read_study()) == _dump(last)
+    assert registry.verify_audit().ok
+    registry.engine.dispose()
