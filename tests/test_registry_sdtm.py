@@ -26,6 +26,7 @@ from immunoreset.registry.records import (
     VisitRecord,
 )
 from immunoreset.registry.sdtm import (
+    COURSE_VISIT,
     DOMAIN_VARIABLES,
     SDTMIG_VERSION,
     check_xpt_limits,
@@ -474,8 +475,46 @@ def test_qs_items_crs_daily_and_totals(domains: dict[str, pd.DataFrame]) -> None
     assert list(sledai["QSSTRESN"].fillna(-1)) == [4.0, -1.0]
     assert list(sledai["QSSTAT"]) == ["", "NOT DONE"] and list(sledai["QSREASND"]) == ["", "visit incomplete"]
     lldas = row(totals, QSCAT="LLDAS")
-    assert (lldas["QSORRES"], lldas["QSTESTCD"], lldas["VISIT"]) == ("no", "LLDASMET", "baseline")
+    assert (lldas["QSORRES"], lldas["QSTESTCD"], lldas["VISIT"]) == ("no", "LLDAMET", "baseline")
+    assert set(totals["QSTESTCD"]) == {"SLEDSCOR", "LLDAMET", "MRSSTOTA"}
     assert qs.drop_duplicates(["QSTESTCD"]).groupby("QSTESTCD")["QSTEST"].nunique().max() == 1
+
+
+def test_outcomes_table_as_scores() -> None:
+    """The outcomes module's tidy table (value text + value_num, reason, course-level rows) fits as it is."""
+    from immunoreset.registry import outcomes
+
+    assert outcomes.COURSE_VISIT == COURSE_VISIT
+    table = pd.DataFrame(
+        {
+            "study": "ERL-CART",
+            "patient": ["P01", "P01", "P01", "P01", "P01"],
+            "visit": ["baseline", "baseline", "baseline", COURSE_VISIT, "day_7"],
+            "instrument": ["sledai2k", "drug_free", "drug_free", "crs", "sledai2k"],
+            "result": ["total", "glucocorticoid_free", "glucocorticoid_free_since", "max_grade", "total"],
+            "value": ["4", "false", None, "1", None],
+            "value_num": [4.0, 0.0, math.nan, 1.0, math.nan],
+            "evaluable": [True, True, False, True, False],
+            "reason": [None, None, "no glucocorticoid-free period", None, "SLEDAI-2K descriptors not recorded"],
+        }
+    )
+    qs = sdtm_domains(make_study(), scores=table)["QS"]
+    totals = qs[qs["QSDRVFL"] == "Y"].set_index("QSTEST")
+    assert list(totals.loc["sledai2k total", "QSSTRESN"].fillna(-1)) == [4.0, -1.0]
+    assert totals.loc["drug_free glucocorticoid_free", ["QSORRES", "QSSTRESC", "QSTESTCD"]].tolist() == [
+        "N",
+        "N",
+        "DRUGGF",
+    ]
+    since = totals.loc["drug_free glucocorticoid_free_since"]
+    assert (since["QSTESTCD"], since["QSSTAT"], since["QSREASND"]) == (
+        "DRUGGFS",
+        "NOT DONE",
+        "no glucocorticoid-free period",
+    )
+    course = totals.loc["crs max_grade"]
+    assert (course["VISIT"], course["QSDTC"], course["QSSTRESN"]) == ("", "", 1.0)
+    assert math.isnan(course["QSDY"]) and math.isnan(course["VISITNUM"])
 
 
 def test_pc_and_re(domains: dict[str, pd.DataFrame]) -> None:
@@ -587,9 +626,13 @@ def test_redcap_sample_project_exports_and_reads_back(tmp_path: Path) -> None:
     study = reader(REDCAP / "export.csv", REDCAP / "data_dictionary.csv", mapping, events_csv=REDCAP / "events.csv")
     study = getattr(study, "study", study)
     assert isinstance(study, StudyRecord)
-    paths = write_sdtm(study, tmp_path, xpt=True)
-    frames = sdtm_domains(study)
+    from immunoreset.registry.outcomes import compute_outcomes
+
+    scores = compute_outcomes(study)
+    paths = write_sdtm(study, tmp_path, xpt=True, scores=scores)
+    frames = sdtm_domains(study, scores=scores)
     assert len(frames["DM"]) == len(study.patients) == 15
+    assert (frames["QS"]["QSDRVFL"] == "Y").sum() == len(scores)
     for domain, frame in frames.items():
         back, meta = pyreadstat.read_xport(str(tmp_path / f"{domain.lower()}.xpt"))
         assert meta.table_name == domain

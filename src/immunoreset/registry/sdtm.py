@@ -48,6 +48,7 @@ from immunoreset.registry.vocabulary import ObservationCode, all_codes, code
 from immunoreset.units import convert
 
 __all__ = [
+    "COURSE_VISIT",
     "DOMAIN_LABELS",
     "DOMAIN_ORDER",
     "DOMAIN_VARIABLES",
@@ -488,7 +489,7 @@ def _dm(subject: _Subject, source: str) -> tuple[dict[str, Any], list[dict[str, 
     infusion = p.infusion
     rfst = subject.rfstdtc.isoformat() if subject.rfstdtc else ""
     dates = [subject.dtc(v.date, v.study_day) for v in p.visits]
-    last = max((d for d in dates if d), default=rfst)
+    last = max((d for d in [rfst, *dates] if d), default="")
     if infusion is not None:
         antigen = infusion.target_antigen or "CD19"
         arm = f"{antigen} CAR-T"
@@ -768,66 +769,87 @@ def _reference_range(
 
 
 _SCORE_COLUMNS = ("patient", "visit", "instrument", "result", "value")
+COURSE_VISIT = "(course)"
+"""Visit of patient-level results in a scores table (as :data:`immunoreset.registry.outcomes.COURSE_VISIT`)."""
 
 
-def _score_rows(
-    scores: pd.DataFrame, subjects: Mapping[str, _Subject]
-) -> dict[str, list[tuple[tuple[Any, ...], dict[str, Any]]]]:
-    """QS rows (QSDRVFL = Y) for instrument totals: a tidy table [patient, visit, instrument, result, value]."""
-    missing = [c for c in _SCORE_COLUMNS if c not in scores.columns]
-    if missing:
-        raise InvalidInput("scores columns", list(scores.columns), "columns " + ", ".join(_SCORE_COLUMNS))
+def _abbreviation(instrument: str, result: str) -> str:
+    """QSTESTCD base of a total: up to 4 characters of the instrument, then the result (one word: its first
+    4 letters; several words: their initials), e.g. ``sledai2k total`` -> ``SLEDTOTA``,
+    ``drug_free glucocorticoid_free_since`` -> ``DRUGGFS``."""
+    head = re.sub(r"[^A-Z0-9]", "", instrument.upper())[:4]
+    words = [w for w in re.split(r"[^A-Za-z0-9]+", result.upper()) if w]
+    tail = (words[0][:4] if len(words) == 1 else "".join(w[0] for w in words)[:4]) if words else ""
+    base = head + tail or "SCORE"
+    return base if base[0].isalpha() else "S" + base[: MAX_NAME - 1]
+
+
+def _score_testcds(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
     reserved = {e.sdtm_testcd for e in all_codes() if e.sdtm_domain == "QS"}
-    pairs = sorted({(str(i), str(r)) for i, r in zip(scores["instrument"], scores["result"], strict=True)})
     testcds: dict[tuple[str, str], str] = {}
-    for instrument, result in pairs:
-        base = re.sub(r"[^A-Z0-9]", "", (instrument + result).upper()) or "SCORE"
-        if not base[0].isalpha():
-            base = "S" + base
+    for instrument, result in sorted(set(pairs)):
+        base = _abbreviation(instrument, result)
         candidate, n = base[:MAX_NAME], 1
         while candidate in reserved:
             suffix = str(n)
             candidate, n = base[: MAX_NAME - len(suffix)] + suffix, n + 1
         reserved.add(candidate)
         testcds[(instrument, result)] = candidate
-    has_reason = "reason" in scores.columns
+    return testcds
+
+
+def _score_rows(
+    scores: pd.DataFrame, subjects: Mapping[str, _Subject]
+) -> dict[str, list[tuple[tuple[Any, ...], dict[str, Any]]]]:
+    """QS rows (QSDRVFL = Y) for instrument totals: a tidy table [patient, visit, instrument, result, value].
+
+    Optional columns: ``value_num`` (the numeric value, preferred for QSSTRESN) and ``reason`` (QSREASND
+    of a missing value) -- the table of :func:`immunoreset.registry.outcomes.compute_outcomes` fits as
+    it is. A ``visit`` of ``(course)`` or blank is a patient-level result (no visit, date or day).
+    """
+    missing = [c for c in _SCORE_COLUMNS if c not in scores.columns]
+    if missing:
+        raise InvalidInput("scores columns", list(scores.columns), "columns " + ", ".join(_SCORE_COLUMNS))
+    records = scores.to_dict(orient="records")
+    testcds = _score_testcds((str(r["instrument"]), str(r["result"])) for r in records)
     out: dict[str, list[tuple[tuple[Any, ...], dict[str, Any]]]] = {}
     problems: list[Problem] = []
-    for index, fields in enumerate(scores.to_dict(orient="records")):
-        patient, label = str(fields["patient"]), str(fields["visit"])
+    for index, fields in enumerate(records):
+        where = f"scores row {index + 1}"
+        patient = str(fields["patient"])
+        label = str(fields["visit"]) if _present(fields["visit"]) else ""
         instrument, result = str(fields["instrument"]), str(fields["result"])
         subject = subjects.get(patient)
         if subject is None:
-            problems.append(Problem("patient", patient, "a patient of the study", f"scores row {index + 1}"))
+            problems.append(Problem("patient", patient, "a patient of the study", where))
             continue
-        try:
-            visit = subject.patient.visit(label)
-        except KeyError:
-            problems.append(Problem("visit", label, f"a visit of patient {patient}", f"scores row {index + 1}"))
-            continue
-        testcd = testcds[(instrument, result)]
+        timing: dict[str, Any] = {"VISITNUM": math.nan, "VISIT": "", "QSDTC": "", "QSDY": math.nan}
+        day: int | None = None
+        if label not in ("", COURSE_VISIT):
+            try:
+                visit = subject.patient.visit(label)
+            except KeyError:
+                problems.append(Problem("visit", label, f"a visit of patient {patient} or {COURSE_VISIT!r}", where))
+                continue
+            timing, day = subject.visit_timing(visit, "QS"), visit.study_day
         name = f"{instrument} {result}"
         if len(name) > MAX_LABEL:
-            problems.append(
-                Problem(
-                    "instrument/result", name, f"at most {MAX_LABEL} characters (QSTEST)", f"scores row {index + 1}"
-                )
-            )
+            problems.append(Problem("instrument/result", name, f"at most {MAX_LABEL} characters (QSTEST)", where))
             continue
         value = fields["value"]
-        reason = str(fields["reason"]) if has_reason and _present(fields["reason"]) else ""
         row = {
             **subject.ids("QS"),
-            "QSTESTCD": testcd,
+            "QSTESTCD": testcds[(instrument, result)],
             "QSTEST": name,
             "QSCAT": instrument,
-            **_score_value(value),
+            **_score_value(value, fields.get("value_num")),
             "QSDRVFL": "Y",
-            **subject.visit_timing(visit, "QS"),
+            **timing,
         }
         if not _present(value):
-            row["QSSTAT"], row["QSREASND"] = "NOT DONE", reason
-        key = (_day_key(visit.study_day), testcd, row["VISITNUM"], visit.label)
+            row["QSSTAT"] = "NOT DONE"
+            row["QSREASND"] = str(fields["reason"]) if _present(fields.get("reason")) else ""
+        key = (_day_key(day), row["QSTESTCD"], row["VISITNUM"], label)
         out.setdefault(subject.usubjid, []).append((key, row))
     if problems:
         raise InvalidInput(problems=problems)
@@ -835,25 +857,37 @@ def _score_rows(
 
 
 def _present(value: Any) -> bool:
-    if value is None or value is pd.NA:
+    if value is None or value is pd.NA or value is pd.NaT:
         return False
     if isinstance(value, float) and math.isnan(value):
         return False
     return not (isinstance(value, str) and value.strip() == "")
 
 
-def _score_value(value: Any) -> dict[str, Any]:
-    blank = {"QSORRES": "", "QSORRESU": "", "QSSTRESC": "", "QSSTRESN": math.nan, "QSSTRESU": "", "QSSTAT": ""}
-    blank["QSREASND"] = ""
+def _score_value(value: Any, number: Any = None) -> dict[str, Any]:
+    """QSORRES/QSSTRESC/QSSTRESN of a total: booleans (and "true"/"false") as Y/N, numbers exact."""
+    out: dict[str, Any] = {
+        "QSORRES": "",
+        "QSORRESU": "",
+        "QSSTRESC": "",
+        "QSSTRESN": math.nan,
+        "QSSTRESU": "",
+        "QSSTAT": "",
+        "QSREASND": "",
+    }
     if not _present(value):
-        return blank
-    if isinstance(value, bool) or type(value).__name__ == "bool_":
-        text = "Y" if value else "N"
-        return {**blank, "QSORRES": text, "QSSTRESC": text}
+        return out
+    if isinstance(value, bool) or type(value).__name__ == "bool_" or str(value).lower() in ("true", "false"):
+        text = "Y" if str(value).lower() == "true" else "N"
+        return {**out, "QSORRES": text, "QSSTRESC": text}
     if isinstance(value, str):
-        return {**blank, "QSORRES": value, "QSSTRESC": value}
-    number = value if isinstance(value, Decimal) else Decimal(str(value))
-    return {**blank, "QSORRES": _standard(number), "QSSTRESC": _standard(number), "QSSTRESN": float(number)}
+        out.update(QSORRES=value, QSSTRESC=value)
+        if _present(number):
+            standard = Decimal(str(number))
+            out.update(QSSTRESC=_standard(standard), QSSTRESN=float(standard))
+        return out
+    standard = value if isinstance(value, Decimal) else Decimal(str(value))
+    return {**out, "QSORRES": _standard(standard), "QSSTRESC": _standard(standard), "QSSTRESN": float(standard)}
 
 
 # --------------------------------------------------------------------------------------------- assembly
