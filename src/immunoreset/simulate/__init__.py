@@ -6,6 +6,7 @@ from __future__ import annotations
 from immunoreset.simulate.compile import CompiledModel, compile_model
 from immunoreset.simulate.population import (
     REFERENCE,
+    SCIPY_BDF,
     Population,
     SolverSettings,
     input_vector,
@@ -17,6 +18,7 @@ from immunoreset.simulate.reference import SolveFailure, SwitchEvent, Trajectory
 
 __all__ = [
     "REFERENCE",
+    "SCIPY_BDF",
     "CompiledModel",
     "Population",
     "SolveFailure",
