@@ -39,6 +39,7 @@ def _root(
 from immunoreset.cli import demo as _demo  # noqa: E402
 from immunoreset.cli import kinetics as _kinetics  # noqa: E402
 from immunoreset.cli import model as _model  # noqa: E402
+from immunoreset.cli import registry as _registry  # noqa: E402
 from immunoreset.cli import score as _score  # noqa: E402
 from immunoreset.cli import simulate as _simulate  # noqa: E402
 from immunoreset.cli import trial as _trial  # noqa: E402
@@ -49,6 +50,7 @@ _kinetics.register(app)
 _simulate.register(app)
 _model.register(app)
 _trial.register(app)
+_registry.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

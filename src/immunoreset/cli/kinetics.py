@@ -1,7 +1,8 @@
 """``immunoreset kinetics``: CAR-T NCA, B-cell aplasia/reconstitution, autoantibody decline, model fits.
 
 Every command reads a tidy CSV or Parquet file (columns patient, time, value, unit, analyte;
-optional lloq, blq, uln, time_unit; see :mod:`immunoreset.kinetics.data`) and writes a table:
+optional lloq, blq, uln, time_unit; see :mod:`immunoreset.kinetics.data`) — or, with ``--db URL``, the
+samples stored in the registry (:func:`immunoreset.registry.tables.kinetics_samples`) — and writes a table:
 to ``--out`` (``.csv`` or ``.parquet``) or, without it, as CSV on standard output
 (``--format table`` prints a readable table instead). ``--plots DIR`` writes PNG diagnostics.
 
@@ -99,15 +100,38 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _read(file: Path) -> pd.DataFrame:
-    from immunoreset.kinetics.data import read_tidy
+def _read(file: Path | None, db: str | None, study: str | None, user: str | None) -> pd.DataFrame:
+    """The tidy samples of FILE, or of the registry with --db (the same format; docs/kinetics.md)."""
+    from immunoreset.kinetics.data import read_tidy, tidy_frame
 
-    return read_tidy(file)
+    if (file is None) == (db is None):
+        raise InvalidInput("FILE / --db", file or db, "either a tidy CSV/Parquet file or --db URL (one of them)")
+    if file is not None:
+        return read_tidy(file)
+    import os
+
+    from immunoreset.registry.store import Registry
+    from immunoreset.registry.tables import kinetics_samples
+
+    record = Registry.open(db, user or os.environ.get("IMMUNORESET_USER")).read_study(study)
+    samples = kinetics_samples(record)
+    if samples.empty:
+        raise InvalidInput("--db", db, f"a registry with kinetics samples (study {record.code} has none)")
+    return tidy_frame(samples.drop(columns="disease"), source=f"registry study {record.code}")
 
 
 @kinetics_app.command("nca")
 def nca_command(
-    file: Path = typer.Argument(..., help="Tidy CSV/Parquet (patient, time, value, unit, analyte)."),
+    file: Path | None = typer.Argument(
+        None,
+        help="Tidy CSV/Parquet (patient, time, value, unit, analyte). Omit to read the registry (--db).",
+        show_default=False,
+    ),
+    db: str | None = typer.Option(
+        None, "--db", help="Read the samples of a registry (URL or SQLite file) instead of FILE."
+    ),
+    study: str | None = typer.Option(None, "--study", help="Registry study code (default: the only one)."),
+    user: str | None = typer.Option(None, "--user", help="Registry user (default: $IMMUNORESET_USER / local admin)."),
     analyte: list[str] = typer.Option([], "--analyte", "-a", help="Analyte(s) to analyse (default: all)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the table to this .csv/.parquet file."),
     fmt: OutputFormat = typer.Option(OutputFormat.csv, "--format", help="Standard-output format without --out."),
@@ -132,7 +156,7 @@ def nca_command(
         blq_last=blq_last.value,
         start_imputation="zero" if start_zero else "none",
     )
-    frame = _read(file)
+    frame = _read(file, db, study, user)
     table = nca_table(frame, options, analytes=analyte or None)
     _emit(table, out, fmt, "NCA")
     if plots is not None:
@@ -146,7 +170,14 @@ def nca_command(
 
 @kinetics_app.command("bcells")
 def bcells_command(
-    file: Path = typer.Argument(..., help="Tidy CSV/Parquet with CD19+ B-cell counts."),
+    file: Path | None = typer.Argument(
+        None, help="Tidy CSV/Parquet with CD19+ B-cell counts. Omit to read the registry (--db).", show_default=False
+    ),
+    db: str | None = typer.Option(
+        None, "--db", help="Read the samples of a registry (URL or SQLite file) instead of FILE."
+    ),
+    study: str | None = typer.Option(None, "--study", help="Registry study code (default: the only one)."),
+    user: str | None = typer.Option(None, "--user", help="Registry user (default: $IMMUNORESET_USER / local admin)."),
     analyte: str = typer.Option("cd19", "--analyte", "-a", help="Analyte holding CD19+ B-cell counts."),
     naive_analyte: str = typer.Option(
         "cd19_naive", "--naive-analyte", help="Analyte with naive B cells (% of B cells or a count), if recorded."
@@ -172,7 +203,7 @@ def bcells_command(
             "confirm_samples": confirm,
         },
     )
-    frame = _read(file)
+    frame = _read(file, db, study, user)
     table = bcell_table(frame, analyte=analyte, naive_analyte=naive_analyte or None, options=options)
     _emit(table, out, fmt, "B-cell aplasia and reconstitution")
     if plots is not None:
@@ -184,7 +215,16 @@ def bcells_command(
 
 @kinetics_app.command("autoantibodies")
 def autoantibodies_command(
-    file: Path = typer.Argument(..., help="Tidy CSV/Parquet with autoantibody titres (optional uln column)."),
+    file: Path | None = typer.Argument(
+        None,
+        help="Tidy CSV/Parquet with autoantibody titres (optional uln column). Omit to read the registry (--db).",
+        show_default=False,
+    ),
+    db: str | None = typer.Option(
+        None, "--db", help="Read the samples of a registry (URL or SQLite file) instead of FILE."
+    ),
+    study: str | None = typer.Option(None, "--study", help="Registry study code (default: the only one)."),
+    user: str | None = typer.Option(None, "--user", help="Registry user (default: $IMMUNORESET_USER / local admin)."),
     analyte: list[str] = typer.Option(..., "--analyte", "-a", help="Autoantibody analyte(s), e.g. anti_dsdna."),
     uln: str | None = typer.Option(None, "--uln", help="Upper limit of normal when the file has no uln column."),
     fit_from: str = typer.Option("0", "--fit-from", help="First study day of the log-linear fit."),
@@ -210,7 +250,7 @@ def autoantibodies_command(
             "fit_to": None if fit_to is None else day(fit_to, "--fit-to"),
         },
     )
-    frame = _read(file)
+    frame = _read(file, db, study, user)
     missing = sorted(set(analyte) - set(frame["analyte"]))
     if missing:
         raise InvalidInput(
@@ -227,7 +267,16 @@ class ModelName(StrEnum):
 
 @kinetics_app.command("fit")
 def fit_command(
-    file: Path = typer.Argument(..., help="Tidy CSV/Parquet with CAR-T levels (e.g. transgene copies/µg)."),
+    file: Path | None = typer.Argument(
+        None,
+        help="Tidy CSV/Parquet with CAR-T levels (e.g. transgene copies/µg). Omit to read the registry (--db).",
+        show_default=False,
+    ),
+    db: str | None = typer.Option(
+        None, "--db", help="Read the samples of a registry (URL or SQLite file) instead of FILE."
+    ),
+    study: str | None = typer.Option(None, "--study", help="Registry study code (default: the only one)."),
+    user: str | None = typer.Option(None, "--user", help="Registry user (default: $IMMUNORESET_USER / local admin)."),
     model: ModelName = typer.Option(..., "--model", "-m", help="Cellular-kinetic model."),
     population: bool = typer.Option(False, "--population", help="Population (mixed-effects, SAEM) fit."),
     analyte: str | None = typer.Option(None, "--analyte", "-a", help="Analyte to fit (needed if several)."),
@@ -250,7 +299,7 @@ def fit_command(
     from immunoreset.kinetics.saem import Dataset, SAEMOptions, saem
     from immunoreset.kinetics.stein2019 import PARAMETERS, initial_estimates, structural_model
 
-    frame = _read(file)
+    frame = _read(file, db, study, user)
     data = Dataset.from_frame(frame, analyte=analyte, blq=blq)
     sm = structural_model()
     start = initial_estimates(

@@ -1,0 +1,236 @@
+"""Registry commands: ``db``, ``import``, ``export``, ``outcomes``, ``audit``, ``users``.
+
+Every command takes ``--db URL`` (default ``$IMMUNORESET_DATABASE_URL`` or ``./immunoreset.db``) and acts
+as ``--user NAME`` (default ``$IMMUNORESET_USER``; for a SQLite file the local default admin).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from immunoreset.registry.records import StudyRecord
+from immunoreset.registry.store import LoadSummary, Registry
+
+__all__ = ["register"]
+
+DB_HELP = (
+    "Registry database: sqlite:///FILE, postgresql://USER@HOST/DB or a file path "
+    "(default: $IMMUNORESET_DATABASE_URL or ./immunoreset.db)."
+)
+USER_HELP = "Act as this registry user (default: $IMMUNORESET_USER; on SQLite the local admin)."
+
+db_app = typer.Typer(help="Create and upgrade the registry database.", no_args_is_help=True)
+import_app = typer.Typer(
+    help="Import trial data into the registry (one transaction per file set).", no_args_is_help=True
+)
+export_app = typer.Typer(help="Export registry data (CDISC SDTM).", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit trail: verify the hash chain, show a patient's history.", no_args_is_help=True)
+users_app = typer.Typer(help="Registry users, roles and sites (admin only).", no_args_is_help=True)
+
+_err = Console(stderr=True)
+
+
+def _open(db: str | None, user: str | None) -> Registry:
+    return Registry.open(db, user or os.environ.get("IMMUNORESET_USER"))
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    with Progress(
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=_err, transient=True
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield advance
+
+
+def _print_summary(summary: LoadSummary) -> None:
+    table = Table(title=f"{summary.patients} patient(s) loaded" + ("" if summary.changed else " — no changes"))
+    for column in ("table", "inserted", "updated", "deleted", "unchanged"):
+        table.add_column(column, justify="left" if column == "table" else "right")
+    for row in summary.table():
+        table.add_row(*(str(row[c]) for c in ("table", "inserted", "updated", "deleted", "unchanged")))
+    Console().print(table)
+
+
+def _load(study: StudyRecord, db: str | None, user: str | None, prune: bool) -> None:
+    registry = _open(db, user)
+    # Announced before the transaction starts (one line, flushed), so a watcher knows the write has begun.
+    _err.print(f"importing {len(study.patients)} patient(s) of study {study.code} into the registry")
+    with _progress("writing patients") as advance:
+        summary = registry.load(study, prune=prune, progress=advance)
+    _print_summary(summary)
+
+
+@db_app.command("init")
+def db_init(db: str | None = typer.Option(None, "--db", help=DB_HELP)) -> None:
+    """Create the registry (or bring it to the current schema) with a local default admin user."""
+    from immunoreset.registry.engine import current_revision
+    from immunoreset.registry.store import initialise
+
+    engine = initialise(db)
+    typer.echo(
+        f"registry ready at {engine.url.render_as_string(hide_password=True)} (schema {current_revision(engine)})"
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: str | None = typer.Option(None, "--db", help=DB_HELP)) -> None:
+    """Apply the schema migrations shipped with this version."""
+    from immunoreset.registry.engine import init_db, make_engine
+
+    engine = make_engine(db)
+    typer.echo(f"schema at revision {init_db(engine)}")
+
+
+@import_app.command("redcap")
+def import_redcap(
+    export: Path = typer.Argument(..., exists=True, dir_okay=False, help="REDCap 'CSV raw' record export."),
+    dictionary: Path = typer.Option(..., "--dictionary", exists=True, dir_okay=False, help="Data dictionary CSV."),
+    mapping: Path = typer.Option(
+        ..., "--mapping", exists=True, dir_okay=False, help="Mapping YAML (fields → registry)."
+    ),
+    events: Path | None = typer.Option(None, "--events", exists=True, dir_okay=False, help="Events CSV (day offsets)."),
+    keep_missing: bool = typer.Option(
+        False, "--keep-missing", help="Incremental: keep a patient's stored rows that this export lacks."
+    ),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    user: str | None = typer.Option(None, "--user", help=USER_HELP),
+) -> None:
+    """Import a REDCap project export (all or nothing; every problem listed)."""
+    from immunoreset.registry.redcap import load_mapping, read_redcap_export
+
+    study = read_redcap_export(export, dictionary, load_mapping(mapping), events_csv=events)
+    _load(study, db, user, prune=not keep_missing)
+
+
+@import_app.command("csv")
+def import_csv(
+    files: list[Path] = typer.Argument(..., exists=True, help="Tidy CSV file(s) (docs/registry.md)."),
+    keep_missing: bool = typer.Option(
+        False, "--keep-missing", help="Incremental: keep a patient's stored rows that these files lack."
+    ),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    user: str | None = typer.Option(None, "--user", help=USER_HELP),
+) -> None:
+    """Import the tidy long CSV format (all or nothing; every problem listed)."""
+    from immunoreset.registry.tidy_csv import read_tidy_csv
+
+    study = read_tidy_csv(files if len(files) > 1 else files[0])
+    _load(study, db, user, prune=not keep_missing)
+
+
+@export_app.command("sdtm")
+def export_sdtm(
+    out: Path = typer.Option(..., "--out", file_okay=False, help="Output folder."),
+    xpt: bool = typer.Option(False, "--xpt", help="Also write SAS XPORT v5 files."),
+    study: str | None = typer.Option(None, "--study", help="Study code (default: the only one)."),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    user: str | None = typer.Option(None, "--user", help=USER_HELP),
+) -> None:
+    """Export the study as CDISC SDTM domains (CSV; XPT v5 with --xpt)."""
+    from immunoreset.registry.outcomes import compute_outcomes
+    from immunoreset.registry.sdtm import write_sdtm
+
+    record = _open(db, user).read_study(study)
+    written = write_sdtm(record, out, xpt=xpt, scores=compute_outcomes(record))
+    for path in written:
+        typer.echo(str(path))
+
+
+def outcomes(
+    out: Path | None = typer.Option(None, "--out", help="Write the table to FILE (.csv or .parquet)."),
+    study: str | None = typer.Option(None, "--study", help="Study code (default: the only one)."),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    user: str | None = typer.Option(None, "--user", help=USER_HELP),
+) -> None:
+    """Compute every applicable instrument at every visit from stored data (tidy table)."""
+    from immunoreset.registry.outcomes import compute_outcomes, write_outcomes
+
+    record = _open(db, user).read_study(study)
+    with _progress("computing outcomes") as advance:
+        table = compute_outcomes(record, progress=advance)
+    if out is None:
+        typer.echo(table.to_csv(index=False), nl=False)
+    else:
+        write_outcomes(table, out)
+        evaluable = int(table["evaluable"].sum())
+        typer.echo(f"{len(table)} outcome rows ({evaluable} evaluable) for {len(record.patients)} patients → {out}")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    user: str | None = typer.Option(None, "--user", help=USER_HELP),
+) -> None:
+    """Check the hash chain and that every row equals its audited state; exit 1 on any problem."""
+    result = _open(db, user).verify_audit()
+    if result.ok:
+        typer.echo(f"audit trail intact: {result.entries} entries, {result.rows_checked} rows match")
+        return
+    for problem in result.problems:
+        typer.echo(f"TAMPERED: {problem}", err=True)
+    typer.echo(f"audit verification failed: {len(result.problems)} problem(s)", err=True)
+    raise typer.Exit(1)
+
+
+@audit_app.command("log")
+def audit_log(
+    patient: str | None = typer.Option(None, "--patient", help="One patient's history (study code)."),
+    study: str | None = typer.Option(None, "--study", help="Study code (default: the only one)."),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    user: str | None = typer.Option(None, "--user", help=USER_HELP),
+) -> None:
+    """Show who changed what and when (old → new)."""
+    for entry in _open(db, user).audit_log(study=study, patient=patient):
+        changes = entry.changes()
+        shown = "; ".join(f"{k}: {old!r} → {new!r}" for k, (old, new) in changes.items() if k not in {"visit_id"})
+        typer.echo(
+            f"{entry.seq:>6} {entry.at:%Y-%m-%d %H:%M:%S} {entry.user:<12} {entry.action:<6} "
+            f"{entry.table}#{entry.row_id} {entry.patient or ''} {shown}"
+        )
+
+
+@users_app.command("add")
+def users_add(
+    name: str = typer.Argument(..., help="User name."),
+    role: str = typer.Option(..., "--role", help="admin, investigator, monitor or read-only."),
+    site: list[str] = typer.Option([], "--site", help="Site code the user may see (repeat for several)."),
+    study: str | None = typer.Option(None, "--study", help="Study the site codes belong to."),
+    all_sites: bool = typer.Option(False, "--all-sites", help="Every site of every study."),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    user: str | None = typer.Option(None, "--user", help=USER_HELP),
+) -> None:
+    """Add or change a user (admin only)."""
+    _open(db, user).add_user(name, role, study=study, sites=site, all_sites=all_sites)
+    typer.echo(f"user {name}: {role}, sites: {'all' if all_sites else ', '.join(site) or 'none'}")
+
+
+@users_app.command("list")
+def users_list(
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    user: str | None = typer.Option(None, "--user", help=USER_HELP),
+) -> None:
+    """List users, roles and sites (admin only)."""
+    for row in _open(db, user).users():
+        typer.echo(f"{row['name']:<16} {row['role']:<13} {row['sites']}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(db_app, name="db")
+    app.add_typer(import_app, name="import")
+    app.add_typer(export_app, name="export")
+    app.add_typer(audit_app, name="audit")
+    app.add_typer(users_app, name="users")
+    app.command("outcomes")(outcomes)
