@@ -17,7 +17,7 @@ Conventions
 * Records are identified by natural keys so that re-importing the same data is a no-op and corrected
   data update only what changed: patient ``code``; visit ``label``; observation ``(visit label, code)``;
   medication and adverse event ``key`` (the source system's stable identifier, e.g. the REDCap
-  repeat instance ``"medications:3"``).
+  instrument, event and repeat instance ``"medications:baseline_arm_1:3"``).
 """
 
 from __future__ import annotations
