@@ -22,10 +22,12 @@ from immunoreset.errors import InvalidInput
 from immunoreset.instruments.base import parse
 
 __all__ = [
+    "BackgroundDrug",
     "Cohort",
     "CovariateDistribution",
     "LymphodepletionAgent",
     "Product",
+    "ProphylaxisDrug",
     "TrialDesign",
     "builtin_designs",
     "load_design",
@@ -100,12 +102,30 @@ class CovariateDistribution(_Strict):
         raise InvalidInput("covariates", self.model_dump(), "bounds that a draw can meet")
 
 
+class BackgroundDrug(_Strict):
+    """A disease-modifying drug a patient may take before the trial (stopped per the concomitant protocol)."""
+
+    drug: str = Field(min_length=1, description="Generic name from the drug-class table.")
+    kind: Literal["immunosuppressant", "antimalarial"] = Field(
+        default="immunosuppressant", description="Which stop day of the concomitant protocol applies."
+    )
+    dose: float = Field(gt=0)
+    unit: str = Field(min_length=1, description="Dose unit, e.g. mg, g, g/kg.")
+    route: str = "oral"
+    frequency: str = "once_daily"
+    p: float = Field(ge=0, le=1, description="Probability that a patient of the cohort takes it.")
+
+
 class Cohort(_Strict):
     """One disease cohort of the trial."""
 
     disease: Disease
     size: int = Field(ge=1, le=1_000_000)
     covariates: dict[str, CovariateDistribution] = Field(default_factory=dict)
+    background_therapy: list[BackgroundDrug] = Field(
+        default_factory=list,
+        description="Drugs taken before the trial; a patient drawing none takes the first immunosuppressant.",
+    )
 
     @field_validator("covariates")
     @classmethod
@@ -157,12 +177,31 @@ class TaperStep(_Strict):
     mg_per_day: float = Field(ge=0, le=2000)
 
 
+class ProphylaxisDrug(_Strict):
+    """An anti-infective prophylaxis given to every patient (e.g. aciclovir, co-trimoxazole)."""
+
+    drug: str = Field(min_length=1)
+    dose: float = Field(gt=0)
+    unit: str = "mg"
+    route: str = "oral"
+    frequency: str = "once_daily"
+    start_day: int
+    stop_day: int
+
+    @model_validator(mode="after")
+    def _days(self) -> ProphylaxisDrug:
+        if self.stop_day < self.start_day:
+            raise InvalidInput("stop_day", self.stop_day, f"on or after start_day ({self.start_day})")
+        return self
+
+
 class Concomitant(_Strict):
-    """Concomitant-drug protocol: withdrawal of immunosuppressants and a glucocorticoid taper."""
+    """Concomitant-drug protocol: withdrawal of immunosuppressants, a glucocorticoid taper, prophylaxis."""
 
     immunosuppressants_stop_day: int
     antimalarials_stop_day: int | None = None
     glucocorticoid_taper: list[TaperStep] = Field(default_factory=list)
+    prophylaxis: list[ProphylaxisDrug] = Field(default_factory=list)
 
     @field_validator("glucocorticoid_taper")
     @classmethod
