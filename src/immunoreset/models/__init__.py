@@ -27,13 +27,20 @@ __all__ = [
 
 
 def _catalogue() -> dict[str, ModelSpec]:
+    from immunoreset.models.iim_cart import IIM_CART
     from immunoreset.models.park2025 import PARK2025
+    from immunoreset.models.ssc_cart import SSC_CART
     from immunoreset.models.stein2019 import STEIN2019_SPEC
 
-    return {PARK2025.name: PARK2025, STEIN2019_SPEC.name: STEIN2019_SPEC}
+    return {
+        PARK2025.name: PARK2025,
+        STEIN2019_SPEC.name: STEIN2019_SPEC,
+        IIM_CART.name: IIM_CART,
+        SSC_CART.name: SSC_CART,
+    }
 
 
-MODELS: tuple[str, ...] = ("park2025", "stein2019")
+MODELS: tuple[str, ...] = ("park2025", "stein2019", "iim_cart", "ssc_cart")
 
 
 def get_model(name: str) -> ModelSpec:
