@@ -1,0 +1,198 @@
+"""simulate_trial: virtual patients as registry records; reproducible; the published pattern emerges.
+
+Scores are computed here from the raw records with the real instruments (as the registry's outcomes
+module does), never read from the simulation.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from immunoreset.instruments.myositis import myositis_tis
+from immunoreset.instruments.safety import crs, icans
+from immunoreset.instruments.sle import sledai2k
+from immunoreset.instruments.ssc import eustar_ai
+from immunoreset.registry.records import PatientRecord, StudyRecord
+from immunoreset.registry.vocabulary import MMT8_GROUPS, MRSS_AREAS, code
+from immunoreset.trial import TrialDesign, VirtualTrial, load_design, simulate_trial
+
+
+def _shortened(days: int) -> TrialDesign:
+    design = load_design("erlangen2024")
+    return design.model_copy(update={"follow_up_days": days, "visits": [v for v in design.visits if v <= days]})
+
+
+@pytest.fixture(scope="module")
+def trial() -> VirtualTrial:
+    # 6 patients: SLE 3, IIM 1, SSc 2 (proportional); one year of follow-up
+    return simulate_trial(_shortened(365), patients=6, workers=1)
+
+
+def _scheduled(patient: PatientRecord) -> dict[int, dict[str, Any]]:
+    out: dict[int, dict[str, Any]] = {}
+    for visit in patient.visits:
+        if visit.kind == "scheduled":
+            assert visit.study_day is not None
+            out[visit.study_day] = {
+                o.code: o.value if o.value_text is None else o.value_text for o in visit.observations
+            }
+    return out
+
+
+def test_records_are_registry_records(trial: VirtualTrial) -> None:
+    study = trial.study
+    again = StudyRecord.model_validate(study.model_dump())
+    assert again == study
+    assert study.source == "simulation" and [s.code for s in study.sites] == ["VIRTUAL"]
+    assert [p.code for p in study.patients] == ["SLE-01", "SLE-02", "SLE-03", "IIM-01", "SSc-01", "SSc-02"]
+    for patient in study.patients:
+        assert patient.infusion is not None and patient.infusion.dose_cells_per_kg == Decimal("1000000.0")
+        assert {ld.agent: (ld.first_day, ld.last_day) for ld in patient.lymphodepletion} == {
+            "fludarabine": (-5, -3),
+            "cyclophosphamide": (-3, -3),
+        }
+        daily = [v for v in patient.visits if v.kind == "daily"]
+        assert [v.study_day for v in daily] == list(range(31))
+        assert all({"crs_temperature", "ice_score", "anc"} <= {o.code for o in v.observations} for v in daily)
+        meds = patient.medications
+        background = [m for m in meds if m.key.startswith("background")]
+        assert background and all(m.stop_day is not None and m.stop_day < -5 for m in background)
+        taper = [m for m in meds if m.drug == "prednisolone"]
+        assert [(m.dose, m.start_day, m.stop_day) for m in taper][-1] == (Decimal("2.5"), 42, 55)
+        assert {m.drug for m in meds if m.indication == "prophylaxis"} == {"aciclovir", "trimethoprim-sulfamethoxazole"}
+        codes = {o.code for v in patient.visits for o in v.observations}
+        assert {"car_t_cells", "cd19_b_cells", "anc"} <= codes
+        assert not codes & {"crs_grade_reported", "icans_grade_reported"}  # grades are computed downstream
+        assert {code(c).category for c in codes} <= {"lab", "vital", "item", "crs", "icans", "kinetics"}
+
+
+def test_daily_table_and_provenance(trial: VirtualTrial) -> None:
+    daily = trial.daily
+    assert len(daily) == 6 * 366
+    assert {"car_t_per_ul", "b_cells_per_ul", "anc_per_ul", "naive_b_fraction", "ck_u_per_l", "mrss_total"} <= set(
+        daily.columns
+    )
+    assert daily[daily.disease == "IIM"].ck_u_per_l.notna().all()
+    prov = trial.provenance
+    assert prov["seed"] == 2024 and prov["design"] == "erlangen2024" and len(prov["design_sha256"]) == 64
+    assert set(prov["models"]) == {"park2025", "iim_cart", "ssc_cart"}
+    assert prov["models"]["ssc_cart"]["parameters"]["k_skin"] == pytest.approx(0.0073)
+    assert set(prov["individual_parameters"]) == {p.code for p in trial.study.patients}
+
+
+def test_same_seed_identical_records_and_cohort_scaling() -> None:
+    design = _shortened(35)
+    first = simulate_trial(design, patients=3, workers=1)
+    second = simulate_trial(design, patients=3, workers=1)
+    assert first.study.model_dump() == second.study.model_dump()
+    assert first.daily.equals(second.daily)
+    assert [p.code for p in first.study.patients] == ["SLE-01", "IIM-01", "SSc-01"]
+    other = simulate_trial(design, patients=3, seed=7, workers=1)
+    assert other.study.model_dump() != first.study.model_dump()
+    assert other.provenance["seed"] == 7
+    with pytest.raises(Exception, match="patients"):
+        simulate_trial(design, patients=2, workers=1)
+
+
+def test_crs_and_icans_events_follow_from_the_daily_assessments(trial: VirtualTrial) -> None:
+    for patient in trial.study.patients:
+        days = []
+        for visit in (v for v in patient.visits if v.kind == "daily"):
+            obs = {o.code: o.value if o.value_text is None else o.value_text for o in visit.observations}
+            days.append((visit.study_day, obs))
+        graded = crs(
+            {
+                "assessments": [
+                    {
+                        "day": d,
+                        "temperature": {"value": o["crs_temperature"], "unit": "Cel"},
+                        "hypotension": o["crs_hypotension"],
+                        "oxygen": o["crs_oxygen"],
+                    }
+                    for d, o in days
+                ]
+            }
+        )
+        neuro = icans(
+            {
+                "assessments": [
+                    {
+                        "day": d,
+                        "ice_score": int(o["ice_score"]),
+                        "consciousness": o["icans_consciousness"],
+                        "seizure": o["icans_seizure"],
+                        "motor": o["icans_motor"],
+                        "intracranial_pressure": o["icans_intracranial_pressure"],
+                    }
+                    for d, o in days
+                ]
+            }
+        )
+        events = {a.term: a for a in patient.adverse_events if a.grading == "ASTCT"}
+        crs_event = events.get("Cytokine release syndrome")
+        assert (crs_event.grade if crs_event else 0) == graded.max_grade
+        icans_event = events.get("Immune effector cell-associated neurotoxicity syndrome")
+        assert (icans_event.grade if icans_event else 0) == neuro.max_grade
+        assert all(a.grade is None or a.grade <= 3 for a in patient.adverse_events)
+
+
+def test_published_pattern_emerges_from_the_models(trial: VirtualTrial) -> None:
+    for patient in trial.study.patients:
+        visits = _scheduled(patient)
+        car_t = {d: float(v["car_t_cells"]) for d, v in visits.items()}
+        assert 7 <= max(car_t, key=lambda d: car_t[d]) <= 14  # CAR-T peak in the second week
+        if patient.disease == "SLE":
+            for day, expect_active in ((-7, True), (180, False)):
+                v = visits[day]
+                items = {k.removeprefix("sledai_"): bool(x) for k, x in v.items() if k.startswith("sledai_")}
+                labs = {k: v[k] for k in ("c3", "c3_lln", "c4", "c4_lln", "anti_dsdna", "anti_dsdna_uln")}
+                score = sledai2k({**items, **labs, "upcr_g_per_g": v["upcr"]})
+                assert (score.clinical_sledai > 0) is expect_active  # clinical SLEDAI 0 at month 6
+        elif patient.disease == "IIM":
+
+            def core(v: dict[str, Any]) -> dict[str, Any]:
+                return {
+                    "physician_global": v["myo_physician_global"],
+                    "patient_global": v["myo_patient_global"],
+                    "extramuscular": v["myo_extramuscular_global"],
+                    "mmt": sum(v[f"mmt8_{g}"] for g in MMT8_GROUPS),
+                    "haq": v["myo_haq_di"],
+                    "ck": v["ck"],
+                    "aldolase": v["aldolase"],
+                }
+
+            assert visits[90]["ck"] <= visits[90]["ck_uln"] < visits[-7]["ck"]
+            result = myositis_tis(
+                {
+                    "baseline": core(visits[-7]),
+                    "follow_up": core(visits[180]),
+                    "mmt_max": 80,
+                    "ck_uln": visits[-7]["ck_uln"],
+                    "aldolase_uln": visits[-7]["aldolase_uln"],
+                }
+            )
+            assert result.improvement == "major"  # Müller 2024: ACR-EULAR major response
+        else:
+
+            def eustar(v: dict[str, Any]) -> Decimal:
+                result = eustar_ai(
+                    {
+                        "delta_skin": bool(v["skin_worsening"]),
+                        "digital_ulcers": bool(v["digital_ulcers"]),
+                        "tendon_friction_rubs": bool(v["tendon_friction_rubs"]),
+                        "mrss": int(sum(v[f"mrss_{a}"] for a in MRSS_AREAS)),
+                        "crp": {"value": v["crp"], "unit": "mg/L"},
+                        "dlco_percent_predicted": v["dlco_pct"],
+                    }
+                )
+                assert result.total is not None
+                return Decimal(result.total)
+
+            assert eustar(visits[-7]) >= Decimal("2.5")  # eligibility: active disease
+            assert eustar(visits[180]) < eustar(visits[-7])  # Müller 2024: EUSTAR-AI fell in all
+            assert float(visits[365]["anti_scl70"]) < float(visits[-7]["anti_scl70"])
+        b_cells = {d: float(v["cd19_b_cells"]) for d, v in visits.items()}
+        assert min(b_cells[d] for d in (14, 21, 28)) < 10  # deep depletion
