@@ -1,16 +1,20 @@
-"""Benchmark: virtual-patient-years per second for the Park 2025 model, side by side.
+"""Benchmark: virtual-patient-years per second for the Park 2025 model, side by side in one run.
 
-    python benchmarks/bench_simulate.py [--patients 200] [--scaling 100,1000] [--json out.json]
+    python benchmarks/bench_simulate.py [--patients 1000] [--scaling 100,1000,10000,100000] [--json out.json]
 
-Engines (same 730-day horizon, daily output, same seeded patients from the published IIV):
-  * immunoreset  - SciPy BDF (rtol 1e-9, atol 1e-6) with switch events and a Numba-compiled RHS, one
-                   process per core (2 here)
-  * roadrunner   - libRoadRunner 2.x on the exported SBML, one loaded model per process, reset() between
-                   patients, rtol 1e-8 and 1e-10, per-state atol 1e-6, max BDF order 4 (roadrunner.md), 2 processes
-  * scipy loop   - SciPy solve_ivp LSODA (same tolerances, same events) with the plain NumPy RHS, 1 process
-Accuracy of every engine is measured against the tight Radau reference (rtol 1e-10, atol 1e-12) on a
-subset of patients: max relative error over all outputs and days above the absolute floors.
-Start-up (Numba compile, SBML load/compile) is reported separately.
+Engines (same 730-day horizon, daily output, same seeded patients from the published IIV, 2 cores):
+  * immunoreset   - the compiled engine: Rodas4 in Numba (analytic sparse Jacobian, sparse LU, switches
+                    located as events), the patient loop compiled with prange over 2 threads; default
+                    tolerances (rtol 2e-7, atol 1e-6)
+  * roadrunner    - libRoadRunner 2.x on the exported SBML, one patient at a time: one loaded model per
+                    process, reset() between patients (+ switch-flag reset), per-state atol 1e-6, max BDF
+                    order 4 (shared/reference/roadrunner.md); rtol 1e-8 and 1e-10; 1 process and 2 processes
+  * scipy loop    - SciPy solve_ivp LSODA (rtol 1e-8, atol 1e-6, same events) with the plain NumPy RHS,
+                    one patient at a time, 1 process
+Accuracy of every engine: largest relative error over all outputs, days and the first --accuracy-patients
+patients against the tight reference (SciPy Radau rtol 1e-10, atol 1e-12, switches as events), above the
+absolute floors for eradicated pools. Start-up (Numba compile on a cold cache, cached load in a fresh
+process, SBML load/compile) is reported separately and not included in any throughput.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
+import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -26,16 +33,19 @@ import numpy as np
 
 from immunoreset.models import get_model
 from immunoreset.simulate import REFERENCE, SolverSettings, compile_model, sample_population, simulate_population
+from immunoreset.simulate.numba_engine import numba_rhs
 from immunoreset.simulate.reference import solve_reference
+from immunoreset.simulate.rodas import solve_batch
 
 SPEC = get_model("park2025")
 DAYS = np.arange(0.0, 731.0)
 YEARS = 730 / 365.25
 FLOORS = {"tnCart": 1e-3, "cmCart": 1e-3, "emCart": 1e-3, "efCart": 1e-3, "totalCart": 1e-9, "bCell": 1e-9}
+DEFAULT = SolverSettings()
 
 
 def max_rel_error(test: np.ndarray, ref: np.ndarray) -> float:
-    """test/ref: (patients, outputs, times). Max |err|/|ref| over points where |ref| exceeds the floor."""
+    """test/ref: (patients, outputs, times). Max |err|/|ref| over points where |err| exceeds the floor."""
     worst = 0.0
     for j, name in enumerate(SPEC.output_names):
         floor = FLOORS.get(name, 0.0)
@@ -46,9 +56,48 @@ def max_rel_error(test: np.ndarray, ref: np.ndarray) -> float:
     return worst
 
 
-def to_array(df: Any, n: int) -> np.ndarray:
-    vals = df[SPEC.output_names].to_numpy()
-    return vals.reshape(n, DAYS.size, len(SPEC.outputs)).transpose(0, 2, 1)
+def throughput(n: int, seconds: float) -> dict[str, float]:
+    return {"seconds": seconds, "ms_per_patient": 1000 * seconds / n, "patient_years_per_s": n * YEARS / seconds}
+
+
+# ---------------- immunoreset compiled engine ----------------
+def run_ours(pop: Any, threads: int, repeats: int = 1) -> tuple[np.ndarray, float, dict[str, Any]]:
+    model = compile_model(SPEC)
+    best = np.inf
+    res = None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        res = solve_batch(model, pop.params, pop.inputs, DAYS, rtol=DEFAULT.rtol, atol=DEFAULT.atol, threads=threads)
+        best = min(best, time.perf_counter() - t0)
+    assert res is not None
+    info = {
+        "failures": int((res.status != 0).sum()),
+        "nan": int(np.isnan(res.outputs).sum()),
+        "mean_steps": float(res.stats[:, 0].mean()),
+        "mean_rejected": float(res.stats[:, 1].mean()),
+        "mean_rhs_evals": float(res.stats[:, 2].mean()),
+        "dense_lu_fallbacks": int(res.stats[:, 4].sum()),
+    }
+    return res.outputs, best, info
+
+
+def startup_times() -> dict[str, float]:
+    """Cold compile (empty cache directory) and cached load, each in a fresh interpreter."""
+    code = (
+        "import time; t0=time.perf_counter();"
+        "from immunoreset.models import get_model; from immunoreset.simulate import compile_model;"
+        "from immunoreset.simulate.rodas import warm_up; t1=time.perf_counter();"
+        "w=warm_up(compile_model(get_model('park2025'))); print(t1-t0, w)"
+    )
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, IMMUNORESET_CACHE_DIR=tmp)
+        for label in ("cold_compile", "cached_load"):
+            txt = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+            imp, warm = (float(x) for x in txt.stdout.split())
+            out[f"{label}_s"] = warm
+            out[f"{label}_import_s"] = imp
+    return out
 
 
 # ---------------- libRoadRunner worker ----------------
@@ -88,7 +137,6 @@ def run_roadrunner(pop: Any, workers: int, sbml: str, rtol: float) -> tuple[np.n
     from immunoreset.simulate.compile import switch_flags
 
     model = compile_model(SPEC)
-    pop_params = pop.params
     flags = np.array(
         [
             switch_flags(model, model.switch_g(0.0, model.init(p, u), p, u))
@@ -100,14 +148,21 @@ def run_roadrunner(pop: Any, workers: int, sbml: str, rtol: float) -> tuple[np.n
     t0 = time.perf_counter()
     _rr_init(sbml, rtol)
     load = time.perf_counter() - t0
-    chunks = [(pop_params[i : i + 50][:, iiv], names, flags[i : i + 50]) for i in range(0, pop_params.shape[0], 50)]
-    t0 = time.perf_counter()
+    size = max(1, min(50, pop.n // (2 * workers)))
+    chunks = [
+        (pop.params[i : i + size][:, iiv], names, flags[i : i + size]) for i in range(0, pop.params.shape[0], size)
+    ]
     if workers <= 1:
+        t0 = time.perf_counter()
         res = [_rr_chunk(c) for c in chunks]
+        el = time.perf_counter() - t0
     else:
         with ProcessPoolExecutor(workers, initializer=_rr_init, initargs=(sbml, rtol)) as ex:
+            list(ex.map(_rr_chunk, chunks[:workers]))  # start the workers and load the model (start-up, not timed)
+            t0 = time.perf_counter()
             res = list(ex.map(_rr_chunk, chunks))
-    return np.concatenate(res), time.perf_counter() - t0, load
+            el = time.perf_counter() - t0
+    return np.concatenate(res), el, load
 
 
 def run_scipy_loop(pop: Any) -> tuple[np.ndarray, float, int]:
@@ -127,68 +182,97 @@ def run_scipy_loop(pop: Any) -> tuple[np.ndarray, float, int]:
     return out, time.perf_counter() - t0, failures
 
 
+def reference_outputs(pop: Any, k: int) -> tuple[np.ndarray, float]:
+    model = compile_model(SPEC)
+    rhs = numba_rhs(model)
+    out = np.empty((k, len(SPEC.outputs), DAYS.size))
+    t0 = time.perf_counter()
+    for i in range(k):
+        p, u = pop.params[i], pop.inputs[i]
+        tr = solve_reference(model, p, u, DAYS, method=REFERENCE.method, rtol=REFERENCE.rtol, atol=REFERENCE.atol,
+                             rhs=rhs)  # fmt: skip
+        out[i] = model.outputs(DAYS, tr.y, p, u, tr.flags)
+    return out, (time.perf_counter() - t0) / k
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--patients", type=int, default=200)
+    ap.add_argument("--patients", type=int, default=1000)
     ap.add_argument("--scipy-patients", type=int, default=20)
     ap.add_argument("--accuracy-patients", type=int, default=20)
-    ap.add_argument("--scaling", default="100,1000")
+    ap.add_argument("--scaling", default="100,1000,10000,100000")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--repeats", type=int, default=2, help="best of N timings for immunoreset and RoadRunner")
+    ap.add_argument("--no-cold-compile", action="store_true", help="skip the cold-cache compile measurement")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     from immunoreset.simulate.sbml import to_sbml_string
 
-    results: dict[str, Any] = {"patients": args.patients, "workers": args.workers, "horizon_days": 730}
-    pop = sample_population(SPEC, args.patients, seed=2025)
-
-    # start-up
-    t0 = time.perf_counter()
-    from immunoreset.simulate.numba_engine import numba_rhs
-
-    numba_rhs(compile_model(SPEC))(0.0, np.ones(37), pop.params[0], pop.inputs[0], np.zeros(2))
-    results["startup_numba_s"] = time.perf_counter() - t0
-    sbml = to_sbml_string(SPEC)
-
-    # reference on the accuracy subset
-    k = min(args.accuracy_patients, args.patients)
-    sub = sample_population(SPEC, args.patients, seed=2025)
-    t0 = time.perf_counter()
-    ref_df = simulate_population(
-        type(sub)(spec=SPEC, params=sub.params[:k], inputs=sub.inputs[:k], seed=None), DAYS, settings=REFERENCE
-    )
-    results["reference_s_per_patient"] = (time.perf_counter() - t0) / k
-    ref = to_array(ref_df, k)
-
-    # immunoreset engine
-    t0 = time.perf_counter()
-    df = simulate_population(pop, DAYS, settings=SolverSettings(), workers=args.workers)
-    el = time.perf_counter() - t0
-    ours = to_array(df, pop.n)
-    results["immunoreset"] = {
-        "seconds": el,
-        "ms_per_patient": 1000 * el / pop.n,
-        "patient_years_per_s": pop.n * YEARS / el,
-        "max_rel_err_vs_reference": max_rel_error(ours[:k], ref),
-        "radau_fallbacks": df.attrs["radau_fallbacks"],
-        "nan": int(np.isnan(ours).sum()),
+    results: dict[str, Any] = {
+        "patients": args.patients,
+        "workers": args.workers,
+        "horizon_days": 730,
+        "load_average_at_start": os.getloadavg(),
     }
+    pop = sample_population(SPEC, args.patients, seed=2025)
+    k = min(args.accuracy_patients, args.patients)
 
-    # libRoadRunner at the rxode2 tolerance and at a tighter one (to reach the same accuracy as ours)
-    for label, rtol in (("roadrunner", 1e-8), ("roadrunner_rtol1e-10", 1e-10)):
-        try:
-            rr, el, load = run_roadrunner(pop, args.workers, sbml, rtol)
-        except ImportError:
-            results[label] = None
-            continue
-        results[label] = {
-            "rtol": rtol,
-            "seconds": el,
-            "load_s": load,
-            "ms_per_patient": 1000 * el / pop.n,
-            "patient_years_per_s": pop.n * YEARS / el,
-            "max_rel_err_vs_reference": max_rel_error(rr[:k], ref),
-            "nan": int(np.isnan(rr).sum()),
-        }
+    # start-up, reported separately
+    startup: dict[str, Any] = {}
+    if not args.no_cold_compile:
+        startup |= startup_times()
+    from immunoreset.simulate.rodas import warm_up
+
+    startup["this_process_load_s"] = warm_up(compile_model(SPEC))
+    sbml = to_sbml_string(SPEC)
+    results["startup"] = startup
+    print("start-up:", startup, flush=True)
+
+    # tight reference on the accuracy subset
+    ref, ref_s = reference_outputs(pop, k)
+    results["reference"] = {"method": "Radau rtol 1e-10 atol 1e-12, events", "s_per_patient": ref_s}
+
+    # immunoreset compiled engine
+    ours, el, info = run_ours(pop, args.workers, args.repeats)
+    results["immunoreset"] = {
+        "engine": f"Rodas4 (Numba) rtol={DEFAULT.rtol:g} atol={DEFAULT.atol:g}, {args.workers} threads",
+        **throughput(pop.n, el),
+        "max_rel_err_vs_reference": max_rel_error(ours[:k], ref),
+        **info,
+    }
+    _, el1, _ = run_ours(type(pop)(spec=SPEC, params=pop.params[:200], inputs=pop.inputs[:200], seed=None), 1)
+    results["immunoreset_1_thread"] = throughput(min(200, pop.n), el1)
+    # the populations API end to end (tidy pandas table included)
+    t0 = time.perf_counter()
+    df = simulate_population(pop, DAYS, workers=args.workers)
+    results["immunoreset_simulate_population"] = {
+        **throughput(pop.n, time.perf_counter() - t0),
+        "solver": df.attrs["solver"],
+        "radau_fallbacks": df.attrs["radau_fallbacks"],
+    }
+    print("immunoreset:", results["immunoreset"], flush=True)
+
+    # libRoadRunner, one patient at a time, at the rxode2 tolerance and a tighter one, 1 and 2 processes
+    for rtol in (1e-8, 1e-10):
+        for workers in sorted({1, args.workers}):
+            label = f"roadrunner_rtol{rtol:g}_{workers}proc"
+            try:
+                best = np.inf
+                for _ in range(args.repeats if workers > 1 else 1):
+                    rr, el, load = run_roadrunner(pop, workers, sbml, rtol)
+                    best = min(best, el)
+            except ImportError:
+                results[label] = None
+                continue
+            results[label] = {
+                "rtol": rtol,
+                "processes": workers,
+                **throughput(pop.n, best),
+                "sbml_load_compile_s": load,
+                "max_rel_err_vs_reference": max_rel_error(rr[:k], ref),
+                "nan": int(np.isnan(rr).sum()),
+            }
+            print(label, results[label], flush=True)
 
     # SciPy loop
     m = min(args.scipy_patients, args.patients)
@@ -197,34 +281,34 @@ def main() -> None:
     results["scipy_loop"] = {
         "patients": m,
         "failures": sp_fail,
-        "seconds": el,
-        "ms_per_patient": 1000 * el / m,
-        "patient_years_per_s": m * YEARS / el,
+        **throughput(m, el),
         "max_rel_err_vs_reference": max_rel_error(sp[: min(k, m)], ref[: min(k, m)]),
     }
+    print("scipy loop:", results["scipy_loop"], flush=True)
 
-    # scaling of our engine
+    # scaling of our engine (arrays only, in chunks of at most 10,000 patients to bound memory)
     scaling = {}
     for n in [int(x) for x in args.scaling.split(",") if x]:
-        p2 = sample_population(SPEC, n, seed=11)
-        t0 = time.perf_counter()
-        d2 = simulate_population(p2, DAYS, workers=args.workers)
-        el = time.perf_counter() - t0
-        scaling[n] = {
-            "seconds": el,
-            "ms_per_patient": 1000 * el / n,
-            "nan": int(d2[SPEC.output_names].isna().sum().sum()),
-            "radau_fallbacks": d2.attrs["radau_fallbacks"],
-        }
+        el = 0.0
+        nan = fail = 0
+        for start in range(0, n, 10_000):
+            size = min(10_000, n - start)
+            p2 = sample_population(SPEC, size, seed=11 + start)
+            out, t_chunk, info = run_ours(p2, args.workers)
+            el += t_chunk
+            nan += info["nan"]
+            fail += info["failures"]
+            del out
+        scaling[n] = {**throughput(n, el), "nan": nan, "failures": fail}
+        print("scaling", n, scaling[n], flush=True)
     results["scaling"] = scaling
-    for label in ("roadrunner", "roadrunner_rtol1e-10"):
-        if results.get(label):
-            results[f"ratio_vs_{label}"] = (
-                results["immunoreset"]["patient_years_per_s"] / results[label]["patient_years_per_s"]
-            )
-    results["ratio_vs_scipy_loop"] = (
-        results["immunoreset"]["patient_years_per_s"] / results["scipy_loop"]["patient_years_per_s"]
-    )
+
+    ours_py = results["immunoreset"]["patient_years_per_s"]
+    for label, value in list(results.items()):
+        if label.startswith("roadrunner_") and value:
+            results[f"ratio_vs_{label}"] = ours_py / value["patient_years_per_s"]
+    results["ratio_vs_scipy_loop"] = ours_py / results["scipy_loop"]["patient_years_per_s"]
+    results["load_average_at_end"] = os.getloadavg()
     text = json.dumps(results, indent=2)
     print(text)
     if args.json:

@@ -62,6 +62,19 @@ def jac_k(t: float, y: Any, p: Any, u: Any, sw: Any, J: Any) -> None:
 
 
 @numba.njit(cache=True)
+def slu_factor(W: Any) -> bool:
+    """Generated: LU without pivoting in place on the packed fill pattern (diagonal replaced by its
+    reciprocal); False on a zero or non-finite pivot."""
+    return True
+
+
+@numba.njit(cache=True)
+def slu_solve(W: Any, b: Any) -> None:
+    """Generated: forward and back substitution with the factors of :func:`slu_factor`, in place."""
+    return
+
+
+@numba.njit(cache=True)
 def init_k(p: Any, u: Any, y0: Any) -> None:
     y0[0] = 1.0
 
@@ -129,39 +142,6 @@ def jac_fd(t: float, y: Any, p: Any, u: Any, sw: Any, f0: Any, J: Any, yy: Any, 
                 i = row_idx[r]
                 J[jrow_pos[r]] = (f1[i] - f0[i]) / hs[j]
             yy[j] = y[j]
-
-
-@numba.njit(cache=True)
-def slu_factor(W: Any) -> bool:
-    # in place on the packed fill pattern, diagonal pivots; threshold test |pivot| >= 1e-3 max|column|
-    for k in range(n):
-        d = W[diag_pos[k]]
-        big = 0.0
-        for e in range(div_ptr[k], div_ptr[k + 1]):
-            big = max(big, abs(W[div_pos[e]]))
-        if not (abs(d) > 1e-290 * big) or not np.isfinite(d):
-            return False
-        inv = 1.0 / d
-        for e in range(div_ptr[k], div_ptr[k + 1]):
-            lik = W[div_pos[e]] * inv
-            W[div_pos[e]] = lik
-            for q in range(upd_ptr[e], upd_ptr[e + 1]):
-                W[upd_tgt[q]] -= lik * W[upd_src[q]]
-    return True
-
-
-@numba.njit(cache=True)
-def slu_solve(W: Any, b: Any) -> None:
-    for i in range(n):
-        s_ = b[i]
-        for q in range(lo_ptr[i], lo_ptr[i + 1]):
-            s_ -= W[lo_pos[q]] * b[lo_col[q]]
-        b[i] = s_
-    for i in range(n - 1, -1, -1):
-        s_ = b[i]
-        for q in range(up_ptr[i], up_ptr[i + 1]):
-            s_ -= W[up_pos[q]] * b[up_col[q]]
-        b[i] = s_ / W[diag_pos[i]]
 
 
 @numba.njit(cache=True)

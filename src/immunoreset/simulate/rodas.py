@@ -244,6 +244,41 @@ def _derived_lines_names(spec: ModelSpec, needed: set[str]) -> list[str]:
     return [d.name for d in spec.derived if d.name in want]
 
 
+def generate_lu_source(fill_pos: NDArray[np.int64]) -> str:
+    """Straight-line source of ``slu_factor(W)`` and ``slu_solve(W, b)`` for the packed fill pattern
+    ``fill_pos`` (``-1`` outside it): LU without pivoting in natural order, the diagonal stored as its
+    reciprocal, substitutions on local scalars (no index arrays at run time)."""
+    n = fill_pos.shape[0]
+    fill = fill_pos >= 0
+    lines = ["def slu_factor(W):"]
+    for k in range(n):
+        dk = int(fill_pos[k, k])
+        lines.append(f"    d = W[{dk}]")
+        lines.append("    if d == 0.0 or not np.isfinite(d):")
+        lines.append("        return False")
+        lines.append("    inv = 1.0 / d")
+        lines.append(f"    W[{dk}] = inv")
+        cols = [j for j in range(k + 1, n) if fill[k, j]]
+        for i in range(k + 1, n):
+            if fill[i, k]:
+                ik = int(fill_pos[i, k])
+                lines.append(f"    w = W[{ik}] * inv")
+                lines.append(f"    W[{ik}] = w")
+                for j in cols:
+                    lines.append(f"    W[{int(fill_pos[i, j])}] -= w * W[{int(fill_pos[k, j])}]")
+    lines += ["    return True", "", "def slu_solve(W, b):"]
+    for i in range(n):
+        terms = "".join(f" - W[{int(fill_pos[i, j])}] * x{j}" for j in range(i) if fill[i, j])
+        lines.append(f"    x{i} = b[{i}]{terms}")
+    for i in range(n - 1, -1, -1):
+        terms = "".join(f" - W[{int(fill_pos[i, j])}] * x{j}" for j in range(i + 1, n) if fill[i, j])
+        lines.append(f"    x{i} = (x{i}{terms}) * W[{int(fill_pos[i, i])}]")
+    for i in range(n):
+        lines.append(f"    b[{i}] = x{i}")
+    lines += ["    return", ""]
+    return "\n".join(lines)
+
+
 def _reads(spec: ModelSpec, text: str) -> set[str]:
     """Every state, switch flag or ``t`` an expression reads, directly or through derived quantities."""
     derived = {d.name: d.expression for d in spec.derived}
@@ -461,7 +496,7 @@ def generate_module_source(
         "sp_col": sp_col,
     }
     kernels = generate_kernel_source(spec).replace("import numpy as np\n", "")
-    kernels += "\n" + generate_jacobian_source(spec, pos)
+    kernels += "\n" + generate_jacobian_source(spec, pos) + "\n" + generate_lu_source(pos)
     kernels = kernels.replace("\ndef ", "\n@numba.njit(cache=True, error_model='numpy')\ndef ")
     if kernels.startswith("def "):
         kernels = "@numba.njit(cache=True, error_model='numpy')\n" + kernels
