@@ -196,3 +196,24 @@ def test_published_pattern_emerges_from_the_models(trial: VirtualTrial) -> None:
             assert float(visits[365]["anti_scl70"]) < float(visits[-7]["anti_scl70"])
         b_cells = {d: float(v["cd19_b_cells"]) for d, v in visits.items()}
         assert min(b_cells[d] for d in (14, 21, 28)) < 10  # deep depletion
+
+
+def test_registry_outcomes_score_the_virtual_patients(trial: VirtualTrial) -> None:
+    """The registry's outcome calculations (shared with real patients) find the published pattern."""
+    from immunoreset.registry.outcomes import compute_outcomes
+
+    table = compute_outcomes(trial.study)
+    ok = table[table.evaluable]
+
+    def value(instrument: str, result: str, day: int) -> dict[str, str]:
+        rows = ok[(ok.instrument == instrument) & (ok.result == result) & (ok.study_day == day)]
+        return dict(zip(rows.patient, rows.value, strict=True))
+
+    sle = [p.code for p in trial.study.patients if p.disease == "SLE"]
+    assert value("doris", "remission", 180) == dict.fromkeys(sle, "true")
+    assert value("doris", "remission", -7) == dict.fromkeys(sle, "false")
+    assert set(value("drug_free", "drug_free", 180).values()) == {"true"}
+    assert value("myositis_tis", "level", 180) == {"IIM-01": "major"}
+    before, after = value("eustar_ai", "total", -7), value("eustar_ai", "total", 180)
+    assert set(before) == {"SSc-01", "SSc-02"} and all(float(after[p]) < float(before[p]) for p in before)
+    assert len(value("sledai2k", "total", 180)) == len(sle)  # all 24 descriptors recorded

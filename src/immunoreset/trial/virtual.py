@@ -463,10 +463,11 @@ def _sle_visits(design: TrialDesign, own: dict[str, np.ndarray], rng: np.random.
     """The SLE observation model (:mod:`immunoreset.trial.observation_sle`) as observation records.
 
     Anti-dsDNA (IU/mL), C3 and C4 (g/L) with their laboratory limits and the spot urine protein/creatinine
-    ratio ``upcr`` (g/g; the Park 2025 proteinuria in mg/g creatinine / 1000) at every visit; the SLEDAI-2K
-    descriptors the observation model draws (clinical and urinary-sediment items as ``sledai_<descriptor>``
-    yes/no) and the PGA (``sle_pga``) at assessment visits. The laboratory descriptors (low complement,
-    increased DNA binding, proteinuria) are not stored as items: they follow from the laboratory values.
+    ratio ``upcr`` (g/g; the Park 2025 proteinuria in mg/g creatinine / 1000) at every visit; at assessment
+    visits all 24 SLEDAI-2K descriptors as ``sledai_<descriptor>`` yes/no items — the clinical and
+    urinary-sediment ones the observation model draws, and the laboratory ones (proteinuria > 0.5, C3 or C4
+    below the LLN, anti-dsDNA above the ULN) ticked from the recorded values as the investigator does — and
+    the PGA (``sle_pga``).
     """
     params = SLEObservationParameters()
     traits = draw_traits(rng, params)
@@ -501,6 +502,12 @@ def _sle_visits(design: TrialDesign, own: dict[str, np.ndarray], rng: np.random.
         if _assessment_visit(day):
             observations += [
                 yes_no(f"sledai_{name}", bool(value)) for name, value in items.items() if isinstance(value, bool)
+            ]
+            # the investigator ticks the laboratory descriptors from the values and limits (SLEDAI-2K definitions)
+            observations += [
+                yes_no("sledai_proteinuria", items["upcr_g_per_g"] > Decimal("0.5")),
+                yes_no("sledai_low_complement", items["c3"] < items["c3_lln"] or items["c4"] < items["c4_lln"]),
+                yes_no("sledai_increased_dna_binding", items["anti_dsdna"] > items["anti_dsdna_uln"]),
             ]
             observations.append(ObservationRecord(code="sle_pga", value=obs["pga"], unit="1", source="simulation"))
         observations += _kinetics(own, day, rng)
