@@ -136,11 +136,11 @@ def test_bad_row_reports_its_position() -> None:
     assert "item 2" in out.stderr and "rash" in out.stderr
 
 
-def test_demo_prints_the_example_table() -> None:
-    out = run("demo")
+def test_demo_examples_prints_the_example_table() -> None:
+    out = run("demo", "--examples")
     assert out.returncode == 0, out.stderr
     assert "SLE-01" in out.stdout and "remission" in out.stdout
-    data = json.loads(run("demo", "--format", "json").stdout)
+    data = json.loads(run("demo", "--examples", "--format", "json").stdout)
     month6 = [r for r in data if r["visit"] == "month 6"]
     assert month6 and all(r["doris"]["remission"] for r in month6)
 

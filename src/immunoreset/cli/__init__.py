@@ -40,6 +40,7 @@ from immunoreset.cli import demo as _demo  # noqa: E402
 from immunoreset.cli import kinetics as _kinetics  # noqa: E402
 from immunoreset.cli import model as _model  # noqa: E402
 from immunoreset.cli import registry as _registry  # noqa: E402
+from immunoreset.cli import report as _report  # noqa: E402
 from immunoreset.cli import score as _score  # noqa: E402
 from immunoreset.cli import simulate as _simulate  # noqa: E402
 from immunoreset.cli import trial as _trial  # noqa: E402
@@ -51,6 +52,7 @@ _simulate.register(app)
 _model.register(app)
 _trial.register(app)
 _registry.register(app)
+_report.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

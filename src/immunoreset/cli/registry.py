@@ -19,7 +19,7 @@ from rich.table import Table
 from immunoreset.registry.records import StudyRecord
 from immunoreset.registry.store import LoadSummary, Registry
 
-__all__ = ["register"]
+__all__ = ["DB_HELP", "USER_HELP", "open_registry", "progress_bar", "register"]
 
 DB_HELP = (
     "Registry database: sqlite:///FILE, postgresql://USER@HOST/DB or a file path "
@@ -38,12 +38,12 @@ users_app = typer.Typer(help="Registry users, roles and sites (admin only).", no
 _err = Console(stderr=True)
 
 
-def _open(db: str | None, user: str | None) -> Registry:
+def open_registry(db: str | None, user: str | None) -> Registry:
     return Registry.open(db, user or os.environ.get("IMMUNORESET_USER"))
 
 
 @contextmanager
-def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
+def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
     with Progress(
         TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=_err, transient=True
     ) as bar:
@@ -65,10 +65,10 @@ def _print_summary(summary: LoadSummary) -> None:
 
 
 def _load(study: StudyRecord, db: str | None, user: str | None, prune: bool) -> None:
-    registry = _open(db, user)
+    registry = open_registry(db, user)
     # Announced before the transaction starts (one line, flushed), so a watcher knows the write has begun.
     _err.print(f"importing {len(study.patients)} patient(s) of study {study.code} into the registry")
-    with _progress("writing patients") as advance:
+    with progress_bar("writing patients") as advance:
         summary = registry.load(study, prune=prune, progress=advance)
     _print_summary(summary)
 
@@ -143,7 +143,7 @@ def export_sdtm(
     from immunoreset.registry.outcomes import compute_outcomes
     from immunoreset.registry.sdtm import write_sdtm
 
-    record = _open(db, user).read_study(study)
+    record = open_registry(db, user).read_study(study)
     written = write_sdtm(record, out, xpt=xpt, scores=compute_outcomes(record))
     for path in written:
         typer.echo(str(path))
@@ -158,8 +158,8 @@ def outcomes(
     """Compute every applicable instrument at every visit from stored data (tidy table)."""
     from immunoreset.registry.outcomes import compute_outcomes, write_outcomes
 
-    record = _open(db, user).read_study(study)
-    with _progress("computing outcomes") as advance:
+    record = open_registry(db, user).read_study(study)
+    with progress_bar("computing outcomes") as advance:
         table = compute_outcomes(record, progress=advance)
     if out is None:
         typer.echo(table.to_csv(index=False), nl=False)
@@ -175,7 +175,7 @@ def audit_verify(
     user: str | None = typer.Option(None, "--user", help=USER_HELP),
 ) -> None:
     """Check the hash chain and that every row equals its audited state; exit 1 on any problem."""
-    result = _open(db, user).verify_audit()
+    result = open_registry(db, user).verify_audit()
     if result.ok:
         typer.echo(f"audit trail intact: {result.entries} entries, {result.rows_checked} rows match")
         return
@@ -193,7 +193,7 @@ def audit_log(
     user: str | None = typer.Option(None, "--user", help=USER_HELP),
 ) -> None:
     """Show who changed what and when (old → new)."""
-    for entry in _open(db, user).audit_log(study=study, patient=patient):
+    for entry in open_registry(db, user).audit_log(study=study, patient=patient):
         changes = entry.changes()
         shown = "; ".join(f"{k}: {old!r} → {new!r}" for k, (old, new) in changes.items() if k not in {"visit_id"})
         typer.echo(
@@ -213,7 +213,7 @@ def users_add(
     user: str | None = typer.Option(None, "--user", help=USER_HELP),
 ) -> None:
     """Add or change a user (admin only)."""
-    _open(db, user).add_user(name, role, study=study, sites=site, all_sites=all_sites)
+    open_registry(db, user).add_user(name, role, study=study, sites=site, all_sites=all_sites)
     typer.echo(f"user {name}: {role}, sites: {'all' if all_sites else ', '.join(site) or 'none'}")
 
 
@@ -223,7 +223,7 @@ def users_list(
     user: str | None = typer.Option(None, "--user", help=USER_HELP),
 ) -> None:
     """List users, roles and sites (admin only)."""
-    for row in _open(db, user).users():
+    for row in open_registry(db, user).users():
         typer.echo(f"{row['name']:<16} {row['role']:<13} {row['sites']}")
 
 

@@ -7,12 +7,12 @@ from pathlib import Path
 import typer
 import yaml
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from immunoreset.report.case_series import case_series_report, write_tables
+from immunoreset.pipeline import MainJobResult
 from immunoreset.trial import builtin_designs, load_design
 
-__all__ = ["register"]
+__all__ = ["register", "run_with_progress"]
 
 trial_app = typer.Typer(help="Virtual trials: designs as files, run into tables and a report.", no_args_is_help=True)
 
@@ -38,49 +38,43 @@ def run(
     patients: int | None = typer.Option(None, "--patients", min=1, help="Resize the design to N patients."),
     seed: int | None = typer.Option(None, "--seed", min=0, help="Random seed (default: the design's)."),
 ) -> None:
-    """Run a design: simulate, score with the instruments, write tables and report.html."""
-    from immunoreset.trial.sle import run_sle_arm
+    """Run a design: simulate, write the virtual patients to a registry, compute outcomes, report."""
+    result = run_with_progress(design, out, patients=patients, seed=seed)
+    typer.echo(str(result.report))
+
+
+def run_with_progress(design: str, out: Path, *, patients: int | None = None, seed: int | None = None) -> MainJobResult:
+    """:func:`immunoreset.pipeline.run_virtual_trial` with a progress bar per stage and a summary."""
+    from immunoreset.pipeline import run_virtual_trial
 
     console = Console(stderr=True)
-    loaded = load_design(design)
-    if patients is not None:
-        loaded = loaded.resized(patients)
-    skipped = [c.disease for c in loaded.cohorts if c.disease != "SLE"]
-    sle_size = next((c.size for c in loaded.cohorts if c.disease == "SLE"), 0)
-    if sle_size == 0:
-        console.print("This design has no SLE cohort; only the SLE arm can be simulated so far.")
-        raise typer.Exit(code=1)
     with Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description:<34}"),
         BarColumn(),
         TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(),
         console=console,
     ) as bar:
-        task = bar.add_task("Simulating SLE patients", total=sle_size)
-        arm = run_sle_arm(loaded, seed=seed, progress=lambda k: bar.advance(task, k))
-    tables = write_tables(
-        {"patients": arm.patients, "visits": arm.visits, "safety": arm.safety, "daily": arm.daily}, out
+        tasks: dict[str, TaskID] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                for other in tasks.values():
+                    bar.update(other, completed=bar.tasks[other].total or 1)
+                tasks[stage] = bar.add_task(stage, total=max(total, 1))
+            bar.update(tasks[stage], completed=done, total=max(total, 1))
+
+        result = run_virtual_trial(design, out, seed=seed, patients=patients, progress=progress)
+        for task in tasks.values():
+            bar.update(task, completed=bar.tasks[task].total or 1)
+    analysis = result.analysis
+    console.print(
+        f"{len(analysis.patients)} virtual patients → registry {result.registry_url}; "
+        f"outcomes {result.outcomes}; tables in {out / 'tables'}"
     )
-    used_seed = loaded.seed if seed is None else seed
-    report = case_series_report(
-        arm.visits,
-        arm.safety,
-        daily=arm.daily,
-        title=f"Virtual case series: {loaded.name}",
-        provenance={
-            "Design": f"{loaded.name} — {loaded.description}",
-            "Data source": "virtual patients (immunoreset trial run)",
-            "Random seed": str(used_seed),
-            "Models": "Park 2025 CD19 CAR-T SLE QSP model; SLE observation model (docs/trial.md)",
-            "Not simulated in this version": ", ".join(skipped) or "none",
-        },
-    ).write(out / "report.html")
-    for path in tables:
-        console.print(f"wrote {path}")
-    if skipped:
-        console.print(f"[yellow]Not simulated yet: {', '.join(skipped)} arm(s) (no disease module).[/yellow]")
-    typer.echo(str(report))
+    timing = ", ".join(f"{k.removesuffix('_s')} {v:.1f} s" for k, v in result.timings.items())
+    console.print(f"time: {timing}")
+    return result
 
 
 def register(app: typer.Typer) -> None:

@@ -79,7 +79,7 @@ from immunoreset.instruments.sle import (
     sri4,
 )
 from immunoreset.instruments.ssc import CRISSOptions, MRSSOptions, criss, eustar_ai, mrss
-from immunoreset.registry.records import MedicationRecord, PatientRecord, StudyRecord, VisitRecord
+from immunoreset.registry.records import MedicationRecord, PatientRecord, StudyRecord, VisitRecord, natural_key
 from immunoreset.registry.vocabulary import MMT8_GROUPS, MRSS_AREAS, SLEDAI_DESCRIPTORS
 from immunoreset.registry.vocabulary import code as vocabulary_code
 from immunoreset.units import canonical_unit, convert
@@ -1123,12 +1123,8 @@ def _icaht(e: _Emitter, visits: list[_Visit], o: OutcomeOptions) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def _natural(text: str) -> tuple[tuple[int, int | str], ...]:
-    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", text) if p)
-
-
 def _patient(e: _Emitter, patient: PatientRecord, o: OutcomeOptions) -> None:
-    visits = sorted((_Visit(v) for v in patient.visits), key=lambda v: (v.day, _natural(v.label)))
+    visits = sorted((_Visit(v) for v in patient.visits), key=lambda v: (v.day, natural_key(v.label)))
     starts = [m.start_day for m in patient.medications if m.start_day is not None]
     history = min([*(v.day for v in visits), *starts], default=None)
     meds = _Medications([_medication(m) for m in patient.medications], o, history)
@@ -1171,7 +1167,7 @@ def compute_outcomes(
     opts = parse(OutcomeOptions, options)
     wanted = frozenset(opts.instruments if opts.instruments is not None else OUTCOME_INSTRUMENTS)
     rows: list[dict[str, Any]] = []
-    patients = sorted(study.patients, key=lambda p: _natural(p.code))
+    patients = sorted(study.patients, key=lambda p: natural_key(p.code))
     for done, patient in enumerate(patients, start=1):
         emitter = _Emitter(study.code, patient, wanted)
         try:
@@ -1180,7 +1176,7 @@ def compute_outcomes(
             raise err.with_location(f"patient {patient.code}") from None
         visit_rank = {
             v.label: i
-            for i, v in enumerate(sorted(patient.visits, key=lambda v: (v.study_day or 0, _natural(v.label))))
+            for i, v in enumerate(sorted(patient.visits, key=lambda v: (v.study_day or 0, natural_key(v.label))))
         }
         emitter.rows.sort(
             key=lambda r: (

@@ -23,6 +23,7 @@ Conventions
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from typing import Literal
 
@@ -41,7 +42,14 @@ __all__ = [
     "SiteRecord",
     "StudyRecord",
     "VisitRecord",
+    "natural_key",
 ]
+
+
+def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key for codes and labels in natural order: ``"2"`` before ``"10"``, ``"SLE-2"`` before ``"SLE-10"``."""
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", text) if p)
+
 
 Disease = Literal["SLE", "SSc", "IIM", "other"]
 Sex = Literal["F", "M", "U"]

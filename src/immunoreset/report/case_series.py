@@ -1,12 +1,14 @@
-"""The case-series report: remission rates, drug-free remission over time, kinetics and safety.
+"""The case-series report: one self-contained HTML file from a :class:`~immunoreset.analysis.cohort.CohortAnalysis`.
 
-It reads tidy tables that real registries and virtual trials both produce:
+The same function reports a real registry (``immunoreset report --db``) and a virtual trial
+(``immunoreset trial run`` / ``immunoreset demo``): both are analysed by
+:func:`immunoreset.analysis.cohort.analyse_cohort` from registry records and their outcome table. A
+virtual trial may add the model's daily trajectories (``daily``) for smooth CAR-T and B-cell curves.
 
-* ``visits``: one row per patient and visit with ``patient``, ``disease``, ``study_day`` and binary
-  outcome columns (``doris_remission``, ``lldas``, ``drug_free``, ``doris_drug_free_remission``) plus
-  ``sledai2k``/``clinical_sledai``, ``anti_dsdna_iu_per_ml``, ``b_cells_per_ul``, ``car_t_per_ul`` where known;
-* ``safety``: one row per patient (``icaht_early_grade``, ``car_t_peak_per_ul``, ``car_t_peak_day`` ...);
-* the published results to compare with (:func:`immunoreset.analysis.published.load_published`).
+Sections: study summary; response and remission by visit (exact 95% CIs); time to first response and
+Kaplan-Meier of sustained drug-free response; per-patient swimmer plot; CAR-T expansion and B cells (NCA,
+aplasia and reconstitution); disease-activity trajectories per disease; autoantibodies; discontinuation of
+immunosuppressants and glucocorticoids; safety; simulated (or observed) vs published; provenance.
 """
 
 from __future__ import annotations
@@ -18,17 +20,16 @@ from typing import Any
 import pandas as pd
 
 from immunoreset import __version__
-from immunoreset.analysis import kaplan_meier, response_rates, time_to_sustained_remission
+from immunoreset.analysis.cohort import RESPONSE_LABEL, CohortAnalysis
 from immunoreset.analysis.published import load_published
 from immunoreset.report.document import Document
 from immunoreset.report.figures import kaplan_meier_plot, swimmer_plot, trajectory_plot
 
-__all__ = ["case_series_report"]
-
-VISIT_LABELS = {-7: "baseline", 28: "month 1", 90: "month 3", 180: "month 6", 365: "month 12", 730: "month 24"}
+__all__ = ["case_series_report", "published_comparison", "write_tables"]
 
 
 def _periods(visits: pd.DataFrame, flag: str, state: str) -> pd.DataFrame:
+    """Contiguous runs of visits with ``flag`` True, as (patient, start, end, state)."""
     rows: list[dict[str, Any]] = []
     for patient, group in visits.sort_values("study_day").groupby("patient", sort=False):
         start = None
@@ -36,7 +37,7 @@ def _periods(visits: pd.DataFrame, flag: str, state: str) -> pd.DataFrame:
         for day, value in zip(group["study_day"], group[flag], strict=True):
             if value is True and start is None:
                 start = day
-            elif value is not True and start is not None:
+            elif value is False and start is not None:
                 rows.append({"patient": patient, "start": start, "end": day, "state": state})
                 start = None
             last_day = day
@@ -45,164 +46,240 @@ def _periods(visits: pd.DataFrame, flag: str, state: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["patient", "start", "end", "state"])
 
 
+def _rate_text(row: pd.Series) -> str:
+    if row["evaluable"] == 0:
+        return "—"
+    rate, low, high = (f"{row[c] * 100:.0f}" for c in ("rate", "ci_lower", "ci_upper"))
+    return f"{row['responders']}/{row['evaluable']} {rate}% ({low}–{high})"
+
+
+def _fraction(flags: pd.Series) -> str:
+    known = flags.dropna()
+    return f"{int(sum(bool(v) for v in known))}/{len(known)}" if len(known) else "not evaluable"
+
+
+def published_comparison(analysis: CohortAnalysis, published: str = "muller2024") -> pd.DataFrame:
+    """The published headline results beside the same quantities computed for this series."""
+    series = load_published(published)
+    table = series.table()
+    visits = analysis.visits
+    observed: dict[str, str] = {}
+
+    def ever(disease: str, column: str) -> pd.Series:
+        sub = visits[(visits["disease"] == disease) & (visits["study_day"] > 0)]
+        return sub.groupby("patient")[column].agg(lambda s: None if s.dropna().empty else bool(s.dropna().any()))
+
+    if (visits["disease"] == "SLE").any():
+        observed["sle_doris_remission"] = _fraction(ever("SLE", "doris_remission"))
+        m6 = visits[(visits["disease"] == "SLE") & visits["visit"].astype(str).str.contains("month_6|m6|180")]
+        if not m6.empty:
+            observed["sle_sledai_zero_month6"] = _fraction(m6["sledai2k"].map(lambda v: None if v != v else v == 0))
+    if (visits["disease"] == "IIM").any():
+        observed["iim_major_response"] = _fraction(ever("IIM", "tis_major"))
+    if (visits["disease"] == "SSc").any():
+        observed["ssc_eustar_decrease"] = _fraction(ever("SSc", "eustar_ai_below_baseline"))
+    if not analysis.discontinuation.empty:
+        observed["immunosuppression_stopped"] = _fraction(analysis.discontinuation["drug_free_at_last_visit"])
+    safety = analysis.safety
+    if not safety.empty:
+        crs = safety["crs_max_grade"]
+        observed["crs_any"] = _fraction(crs.map(lambda g: None if g != g or g is None else g >= 1))
+        observed["crs_grade_2_or_more"] = _fraction(crs.map(lambda g: None if g != g or g is None else g >= 2))
+        observed["crs_grade_3_or_more"] = _fraction(crs.map(lambda g: None if g != g or g is None else g >= 3))
+        icans = safety["icans_max_grade"]
+        observed["icans_any"] = _fraction(icans.map(lambda g: None if g != g or g is None else g >= 1))
+    column = "this series (simulated)" if analysis.source == "simulation" else "this series"
+    table[column] = table["key"].map(observed).fillna("not computed")
+    return table[["result", "disease", "published", column, "confidence", "source"]]
+
+
 def case_series_report(
-    visits: pd.DataFrame,
-    safety: pd.DataFrame,
+    analysis: CohortAnalysis,
     *,
     title: str,
     provenance: Mapping[str, str],
     daily: pd.DataFrame | None = None,
     published: str | None = "muller2024",
 ) -> Document:
-    """Build the case-series report (call ``.write(path)`` on the result)."""
+    """Build the case-series report (call ``.write(path)`` on the result).
+
+    ``daily`` (optional, virtual trials): model trajectories with ``patient``, ``study_day``, and
+    ``car_t_per_ul`` / ``b_cells_per_ul`` columns.
+    """
+    visits = analysis.visits
+    patients = analysis.patients
+    kind = "virtual (simulated) patients" if analysis.source == "simulation" else "patients"
+    follow = patients["last_visit_day"].dropna()
     doc = Document(
         title=title,
-        subtitle=f"{visits['patient'].nunique()} patients; follow-up to day {int(visits['study_day'].max())}",
-        footer=f"immunoreset {__version__}.",
+        subtitle=f"{len(patients)} {kind}; follow-up to day {int(follow.max()) if len(follow) else 0}",
+        footer=f"immunoreset {__version__} · study {analysis.study}",
     )
-    labelled = visits[visits["study_day"].isin(list(VISIT_LABELS))].copy()
-    labelled["visit"] = labelled["study_day"].map(VISIT_LABELS)
 
     summary = doc.section("Study summary")
-    counts = visits.groupby("disease")["patient"].nunique().rename("patients").reset_index()
-    summary.table(counts, caption="Patients by disease")
-    for key, value in provenance.items():
-        summary.text(f"{key}: {value}", note=True)
+    if not patients.empty:
+        counts = patients.groupby(["disease", "site"]).size().rename("patients").reset_index()
+        summary.table(counts, caption="Patients by disease and site")
+        summary.table(
+            patients[["patient", "site", "disease", "sex", "product", "dose_cells_per_kg", "last_visit_day"]],
+            caption="Patients (pseudonymous codes), CAR-T product and dose, last visit (study day)",
+        )
+    for note in analysis.notes:
+        summary.text(note, note=True)
 
-    rates = doc.section("Remission and response by visit")
-    for outcome, label in (
-        ("doris_remission", "DORIS 2021 remission"),
-        ("lldas", "LLDAS"),
-        ("doris_drug_free_remission", "Drug-free DORIS remission"),
-    ):
-        if outcome in labelled.columns:
-            table = response_rates(labelled, outcome, by=("disease", "visit"))
-            table = table.assign(**{"rate (95% CI)": table.apply(_rate_text, axis=1)})
-            rates.table(
-                table[["disease", "visit", "evaluable", "responders", "not_evaluable", "rate (95% CI)"]],
-                caption=f"{label} — exact Clopper-Pearson 95% confidence intervals; not-evaluable visits excluded",
-            )
+    if published:
+        compare = doc.section("Simulated vs published" if analysis.source == "simulation" else "Observed vs published")
+        compare.table(published_comparison(analysis, published))
+        compare.text(load_published(published).study, note=True)
 
-    flag = "doris_drug_free_remission"
-    if flag in visits.columns:
-        km_section = doc.section("Sustained drug-free remission")
-        durations = time_to_sustained_remission(visits, flag)
-        km = kaplan_meier(durations, label="all patients")
+    rates = doc.section("Response and remission by visit")
+    if not analysis.rates.empty:
+        table = analysis.rates.assign(
+            **{"responders/evaluable, rate (95% CI)": analysis.rates.apply(_rate_text, axis=1)}
+        )
+        rates.table(
+            table[["endpoint", "disease", "visit", "not_evaluable", "responders/evaluable, rate (95% CI)"]],
+            caption="Exact Clopper-Pearson 95% confidence intervals; not-evaluable visits are left out of the "
+            "denominator and counted apart. Disease response: "
+            + "; ".join(f"{d}: {label}" for d, label in RESPONSE_LABEL.items()),
+        )
+    else:
+        rates.text("No assessment visits after day 0.", note=True)
+
+    km_section = doc.section("Time to response and sustained drug-free response")
+    if not analysis.first_response.empty:
+        km_section.table(analysis.first_response, caption="First visit with the disease response (study day)")
+    if analysis.sustained_km is not None:
         km_section.figure(
             kaplan_meier_plot(
-                {"all patients": km},
-                title="Time to sustained drug-free DORIS remission",
-                y_title="Probability of sustained drug-free remission",
+                {"all patients": analysis.sustained_km},
+                title="Time to sustained drug-free response",
+                y_title="Probability of sustained drug-free response",
                 cumulative=True,
             )
         )
         km_section.text(
-            f"Kaplan-Meier estimate; confidence band: {km.ci_method}. Onsets are dated at the first visit "
-            "observed in remission; remission must hold at every later evaluable visit.",
+            f"Kaplan-Meier estimate (lifelines); confidence band: {analysis.sustained_km.ci_method}. Onsets are "
+            "dated at the first visit observed in drug-free response; the response must hold at every later "
+            "evaluable visit.",
             note=True,
         )
-        km_section.table(durations, caption="Per-patient onset of sustained drug-free remission (study day)")
+        km_section.table(analysis.sustained, caption="Onset of sustained drug-free response (study day)")
 
     swim = doc.section("Per-patient course")
-    follow = pd.DataFrame(visits.groupby(["patient", "disease"], as_index=False)["study_day"].max())
-    follow.columns = pd.Index(["patient", "disease", "last_day"])
-    periods = _periods(visits, flag, "drug-free remission") if flag in visits.columns else None
-    events = None
-    if "car_t_peak_day" in safety.columns:
-        events = safety[["patient", "car_t_peak_day"]].rename(columns={"car_t_peak_day": "day"})
-        events = events.assign(event="CAR-T peak")
-    swim.figure(swimmer_plot(follow, periods, events))
+    follow_up = patients[["patient", "disease", "last_visit_day"]].rename(columns={"last_visit_day": "last_day"})
+    periods = _periods(visits, "drug_free_response", "drug-free response") if not visits.empty else None
+    events = []
+    if not analysis.nca.empty:
+        peaks = analysis.nca[analysis.nca["analyte"] == "cart_flow"]
+        events += [
+            {"patient": r["patient"], "day": float(r["tmax"]), "event": "CAR-T peak"}
+            for r in peaks.to_dict("records")
+            if pd.notna(r["tmax"])
+        ]
+    if not analysis.bcells.empty:
+        events += [
+            {"patient": r["patient"], "day": float(r["reconstitution_upper"]), "event": "B-cell reconstitution"}
+            for r in analysis.bcells.to_dict("records")
+            if pd.notna(r["reconstitution_upper"])
+        ]
+    swim.figure(swimmer_plot(follow_up.dropna(), periods, pd.DataFrame(events) if events else None))
 
     kinetics = doc.section("CAR-T expansion and B cells")
-    source = daily if daily is not None else visits
-    day_col = "study_day"
-    if daily is not None and "totalCart" in daily.columns:
-        early = source[source[day_col] <= 90]
+    if daily is not None and {"car_t_per_ul", "b_cells_per_ul"} <= set(daily.columns):
+        early = daily[daily["study_day"].between(0, 90)]
         kinetics.figure(
-            trajectory_plot(early, value="totalCart", title="CAR-T cells in blood", y_title="cells/µL", log_y=True)
+            trajectory_plot(
+                early, value="car_t_per_ul", title="CAR-T cells in blood (model)", y_title="cells/µL", log_y=True
+            )
         )
         kinetics.figure(
-            trajectory_plot(source, value="bCell", title="CD19+ B cells in blood", y_title="cells/µL", log_y=True)
+            trajectory_plot(
+                daily[daily["study_day"] >= 0],
+                value="b_cells_per_ul",
+                title="CD19+ B cells in blood (model)",
+                y_title="cells/µL",
+            )
         )
-    elif "car_t_per_ul" in visits.columns:
-        kinetics.figure(
-            trajectory_plot(visits, value="car_t_per_ul", title="CAR-T cells", y_title="cells/µL", log_y=True)
-        )
-    if {"car_t_peak_per_ul", "car_t_peak_day"} <= set(safety.columns):
+    samples = analysis.kinetics_samples
+    for analyte, label, unit in (
+        ("cart_flow", "CAR-T cells (flow cytometry)", "cells/µL"),
+        ("cd19", "CD19+ B cells", "cells/µL"),
+    ):
+        sub = samples[(samples["analyte"] == analyte) & samples["value"].notna()]
+        if not sub.empty:
+            frame = sub.assign(study_day=sub["time"].astype(float), level=sub["value"].astype(float))
+            kinetics.figure(
+                trajectory_plot(
+                    frame, value="level", title=f"{label} at visits", y_title=unit, log_y=analyte == "cart_flow"
+                )
+            )
+    if not analysis.nca_summary.empty:
+        kinetics.table(analysis.nca_summary, caption="CAR-T non-compartmental analysis: median (range)")
         kinetics.table(
-            safety[["patient", "disease", "car_t_peak_per_ul", "car_t_peak_day", "b_cell_nadir_per_ul"]],
-            caption="CAR-T peak (Cmax, Tmax) and B-cell nadir per patient",
+            analysis.nca[["patient", "analyte", "unit", "cmax", "tmax", "auc_0_end", "clast", "tlast", "notes"]],
+            caption="CAR-T NCA per patient (AUC0-28 in unit·day; PKNCA conventions, docs/kinetics.md)",
         )
+    if not analysis.bcells.empty:
+        columns = [
+            c
+            for c in (
+                "patient",
+                "aplasia_reached",
+                "aplasia_onset_upper",
+                "reconstitution_lower",
+                "reconstitution_upper",
+                "aplasia_duration_min",
+                "aplasia_duration_max",
+                "naive_fraction_at_reconstitution",
+            )
+            if c in analysis.bcells.columns
+        ]
+        kinetics.table(analysis.bcells[columns], caption="B-cell aplasia and reconstitution (interval between visits)")
 
     activity = doc.section("Disease activity")
-    if "sledai2k" in visits.columns:
-        sle = visits[visits["disease"] == "SLE"].dropna(subset=["sledai2k"])
-        activity.figure(trajectory_plot(sle, value="sledai2k", title="SLEDAI-2K", y_title="SLEDAI-2K (0-105)"))
-    if "anti_dsdna_iu_per_ml" in visits.columns:
-        activity.figure(
-            trajectory_plot(
-                visits,
-                value="anti_dsdna_iu_per_ml",
-                title="Anti-dsDNA",
-                y_title="IU/mL",
-                log_y=True,
-            )
+    for disease, column, label, axis in (
+        ("SLE", "sledai2k", "SLEDAI-2K (SLE)", "SLEDAI-2K (0-105)"),
+        ("IIM", "tis_total", "Total Improvement Score (IIM)", "TIS (0-100)"),
+        ("IIM", "mmt8", "MMT-8 (IIM)", "MMT-8 (0-80)"),
+        ("SSc", "eustar_ai", "Revised EUSTAR activity index (SSc)", "EUSTAR-AI (0-10)"),
+        ("SSc", "mrss", "Modified Rodnan skin score (SSc)", "mRSS (0-51)"),
+    ):
+        sub = visits[(visits["disease"] == disease)].dropna(subset=[column])
+        if not sub.empty:
+            activity.figure(trajectory_plot(sub, value=column, title=label, y_title=axis))
+    if not analysis.autoantibodies.empty:
+        activity.table(
+            analysis.autoantibodies,
+            caption="Autoantibody decline: log-linear half-life and time to normalisation (below the laboratory ULN)",
+        )
+
+    stop = doc.section("Immunosuppressants and glucocorticoids")
+    if not analysis.discontinuation.empty:
+        stop.table(
+            analysis.discontinuation,
+            caption="Drug-free status at the last visit and the study day since "
+            "which each category has been stopped (disease-directed drugs)",
         )
 
     safe = doc.section("Safety")
-    grade_columns = [c for c in safety.columns if c.endswith("_grade")]
-    if grade_columns:
-        tallies = []
-        for column in grade_columns:
-            grade_counts = safety[column].value_counts(dropna=False).sort_index()
-            for grade, n in grade_counts.items():
-                tallies.append({"measure": column.replace("_", " "), "grade": grade, "patients": int(n)})
-        safe.table(pd.DataFrame(tallies), caption="Patients by maximum grade")
+    safe.table(
+        analysis.safety_summary,
+        caption="Patients by maximum grade (CRS/ICANS: ASTCT 2019; ICAHT: EHA/EBMT 2023; infections: CTCAE v5.0)",
+    )
+    safe.table(analysis.safety, caption="Per patient")
 
-    if published:
-        compare = doc.section("Simulated vs published")
-        series = load_published(published)
-        table = series.table()
-        observed: dict[str, str] = {}
-        final = visits[visits["study_day"] == visits.groupby("patient")["study_day"].transform("max")]
-        sle_final = final[final["disease"] == "SLE"]
-        if "doris_remission" in visits.columns and len(sle_final):
-            ever = visits[visits["disease"] == "SLE"].groupby("patient")["doris_remission"].any()
-            observed["sle_doris_remission"] = f"{int(ever.sum())}/{len(ever)}"
-        if "sledai2k" in visits.columns:
-            m6 = visits[(visits["disease"] == "SLE") & (visits["study_day"] == 180)]
-            if len(m6):
-                observed["sle_sledai_zero_month6"] = f"{int((m6['sledai2k'] == 0).sum())}/{len(m6)}"
-        if "drug_free" in visits.columns:
-            free = final.groupby("patient")["drug_free"].any()
-            observed["immunosuppression_stopped"] = f"{int(free.sum())}/{len(free)}"
-        n_safety = len(safety)
-        if "crs_max_grade" in safety.columns and n_safety:
-            grades = safety["crs_max_grade"].fillna(0)
-            observed["crs_any"] = f"{int((grades >= 1).sum())}/{n_safety}"
-            observed["crs_grade_2_or_more"] = f"{int((grades >= 2).sum())}/{n_safety}"
-            observed["crs_grade_3_or_more"] = f"{int((grades >= 3).sum())}/{n_safety}"
-        if "icans_max_grade" in safety.columns and n_safety:
-            observed["icans_any"] = f"{int((safety['icans_max_grade'].fillna(0) >= 1).sum())}/{n_safety}"
-        table["this series"] = table["key"].map(observed).fillna("not simulated")
-        compare.table(table[["result", "disease", "published", "this series", "confidence", "source"]])
-        compare.text(series.study, note=True)
+    prov = doc.section("Provenance")
+    prov.table(pd.DataFrame({"item": list(provenance), "value": [str(v) for v in provenance.values()]}))
     return doc
 
 
-def _rate_text(row: pd.Series) -> str:
-    if row["evaluable"] == 0:
-        return "—"
-    return f"{row['rate'] * 100:.0f}% ({row['ci_lower'] * 100:.0f}–{row['ci_upper'] * 100:.0f})"
-
-
 def write_tables(tables: Mapping[str, pd.DataFrame], folder: Path) -> list[Path]:
-    """Write each table as CSV (nested input columns are left out) and return the paths."""
+    """Write each table as CSV and return the paths."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name, frame in tables.items():
-        flat = frame[[c for c in frame.columns if not c.endswith("_input")]]
         path = folder / f"{name}.csv"
-        flat.to_csv(path, index=False)
+        frame.to_csv(path, index=False)
         written.append(path)
     return written

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-25 09:07:51.065015
+Create Date: 2026-11-25 09:27:38.449960
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ def upgrade() -> None:
         sa.Column("product", sa.String(length=200), nullable=False),
         sa.Column("target_antigen", sa.String(length=20), nullable=False),
         sa.Column("dose_cells_per_kg", immunoreset.registry.schema.DecimalText(length=64), nullable=True),
-        sa.Column("date", sa.Date(), nullable=False),
+        sa.Column("date", sa.Date(), nullable=True),
         sa.ForeignKeyConstraint(["patient_id"], ["patient.id"], name=op.f("fk_infusion_patient_id_patient")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_infusion")),
         sa.UniqueConstraint("patient_id", name=op.f("uq_infusion_patient_id")),

@@ -1,0 +1,40 @@
+"""``immunoreset report``: the case-series report of a registry (real or virtual patients)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from immunoreset.cli.registry import DB_HELP, USER_HELP, open_registry, progress_bar
+
+__all__ = ["register"]
+
+
+def report(
+    out: Path = typer.Option(Path("report.html"), "--out", help="The HTML report to write."),
+    study: str | None = typer.Option(None, "--study", help="Study code (default: the only one)."),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    user: str | None = typer.Option(None, "--user", help=USER_HELP),
+) -> None:
+    """Write the case-series report of a registry (outcomes and tables go beside it, in OUT_files/)."""
+    from immunoreset.pipeline import report_study
+
+    registry = open_registry(db, user)
+    record = registry.read_study(study)
+    url = registry.engine.url.render_as_string(hide_password=True)
+    with progress_bar("reporting") as advance:
+        result = report_study(
+            record,
+            out.parent / f"{out.stem}_files",
+            report_path=out,
+            provenance={"Data source": f"registry {url}, read as user {registry.user.name}"},
+            progress=lambda stage, done, total: advance(done, total),
+        )
+    typer.echo(f"outcomes and tables in {result.outcomes.parent}")
+    typer.echo(str(result.report))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``report`` command to ``app``."""
+    app.command("report")(report)
