@@ -118,9 +118,13 @@ def test_report_on_the_imported_sample_redcap_project(tmp_path: Path) -> None:
     )
     assert imported.returncode == 0, imported.stderr
     out = tmp_path / "report.html"
-    done = run("report", "--db", db, "--out", str(out))
+    pdf = ["--pdf"] if shutil.which("chromium") else []
+    done = run("report", "--db", db, "--out", str(out), *pdf)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith("report.html")
+    if pdf:  # the optional PDF, printed by the headless browser
+        printed = (tmp_path / "report.pdf").read_bytes()
+        assert printed.startswith(b"%PDF-") and printed.count(b"/Type /Page") + printed.count(b"/Type/Page") > 3
     rates = pd.read_csv(tmp_path / "report_files" / "tables" / "response_rates.csv")
     doris_m6 = rates[(rates["endpoint"] == "DORIS 2021 remission") & (rates["visit"] == "month_6")].iloc[0]
     assert (doris_m6["responders"], doris_m6["evaluable"]) == (8, 8)  # sample README: all SLE in remission

@@ -26,6 +26,7 @@ from immunoreset.registry.outcomes import compute_outcomes, write_outcomes
 from immunoreset.registry.records import StudyRecord
 from immunoreset.registry.store import Registry, initialise
 from immunoreset.report.case_series import case_series_report, write_tables
+from immunoreset.report.document import html_to_pdf
 
 __all__ = ["MainJobResult", "report_study", "run_virtual_trial"]
 
@@ -43,6 +44,7 @@ class MainJobResult:
     analysis: CohortAnalysis
     registry_url: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    pdf: Path | None = None
 
 
 def report_study(
@@ -54,8 +56,9 @@ def report_study(
     daily: pd.DataFrame | None = None,
     report_path: Path | None = None,
     progress: Step | None = None,
+    pdf: bool = False,
 ) -> MainJobResult:
-    """Outcomes, analysis, tables and the HTML report of one study into ``out_dir``."""
+    """Outcomes, analysis, tables and the HTML report of one study into ``out_dir`` (and a PDF if asked)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     start = time.perf_counter()
@@ -85,8 +88,11 @@ def report_study(
         daily=daily,
     )
     report = doc.write(report_path or out_dir / "report.html")
+    pdf_path = html_to_pdf(report) if pdf else None
     timings["report_s"] = time.perf_counter() - start - timings["outcomes_s"] - timings["analysis_s"]
-    return MainJobResult(report=report, outcomes=Path(outcomes_path), tables=tables, analysis=analysis, timings=timings)
+    return MainJobResult(
+        report=report, outcomes=Path(outcomes_path), tables=tables, analysis=analysis, timings=timings, pdf=pdf_path
+    )
 
 
 def run_virtual_trial(
@@ -96,6 +102,7 @@ def run_virtual_trial(
     seed: int | None = None,
     patients: int | None = None,
     progress: Step | None = None,
+    pdf: bool = False,
 ) -> MainJobResult:
     """Simulate ``design`` (built-in name or file), register the virtual patients, report (module docstring)."""
     from immunoreset.trial import load_design, simulate_trial
@@ -138,7 +145,7 @@ def run_virtual_trial(
         "Data source": f"virtual patients written to {registry_file.name} (SQLite registry) and read back",
         **{str(k): str(v) for k, v in trial.provenance.items()},
     }
-    result = report_study(stored, out_dir, provenance=provenance, daily=trial.daily, progress=progress)
+    result = report_study(stored, out_dir, provenance=provenance, daily=trial.daily, progress=progress, pdf=pdf)
     result.registry_url = url
     result.timings = {"simulate_s": simulated, "registry_s": registered, **result.timings}
     return result

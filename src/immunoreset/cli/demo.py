@@ -38,6 +38,7 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("immunoreset-demo"), "--out", help="Output folder."),
         patients: int | None = typer.Option(None, "--patients", min=1, help="Resize the design (quick runs)."),
         seed: int | None = typer.Option(None, "--seed", min=0, help="Random seed (default: the design's)."),
+        pdf: bool = typer.Option(False, "--pdf", help="Also print the report to PDF (needs a headless Chromium)."),
         examples: bool = typer.Option(False, "--examples", help="Only score the bundled example visits (fast)."),
         output_format: str = typer.Option("table", "--format", help="With --examples: table (default) or json."),
     ) -> None:
@@ -47,7 +48,7 @@ def register(app: typer.Typer) -> None:
             return
         from immunoreset.cli.trial import run_with_progress
 
-        result = run_with_progress("erlangen2024", out, patients=patients, seed=seed)
+        result = run_with_progress("erlangen2024", out, patients=patients, seed=seed, pdf=pdf)
         console = Console()
         console.print(f"[bold]Report:[/bold] {result.report.resolve()}")
         console.print("Open it in a browser; every table is also in the tables/ folder beside it.")

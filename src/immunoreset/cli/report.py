@@ -16,6 +16,7 @@ def report(
     study: str | None = typer.Option(None, "--study", help="Study code (default: the only one)."),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
     user: str | None = typer.Option(None, "--user", help=USER_HELP),
+    pdf: bool = typer.Option(False, "--pdf", help="Also print the report to PDF (needs a headless Chromium)."),
 ) -> None:
     """Write the case-series report of a registry (outcomes and tables go beside it, in OUT_files/)."""
     from immunoreset.pipeline import report_study
@@ -30,8 +31,11 @@ def report(
             report_path=out,
             provenance={"Data source": f"registry {url}, read as user {registry.user.name}"},
             progress=lambda stage, done, total: advance(done, total),
+            pdf=pdf,
         )
     typer.echo(f"outcomes and tables in {result.outcomes.parent}")
+    if result.pdf is not None:
+        typer.echo(str(result.pdf))
     typer.echo(str(result.report))
 
 

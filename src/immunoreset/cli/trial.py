@@ -37,13 +37,16 @@ def run(
     out: Path = typer.Option(Path("immunoreset-trial"), "--out", help="Output folder."),
     patients: int | None = typer.Option(None, "--patients", min=1, help="Resize the design to N patients."),
     seed: int | None = typer.Option(None, "--seed", min=0, help="Random seed (default: the design's)."),
+    pdf: bool = typer.Option(False, "--pdf", help="Also print the report to PDF (needs a headless Chromium)."),
 ) -> None:
     """Run a design: simulate, write the virtual patients to a registry, compute outcomes, report."""
-    result = run_with_progress(design, out, patients=patients, seed=seed)
+    result = run_with_progress(design, out, patients=patients, seed=seed, pdf=pdf)
     typer.echo(str(result.report))
 
 
-def run_with_progress(design: str, out: Path, *, patients: int | None = None, seed: int | None = None) -> MainJobResult:
+def run_with_progress(
+    design: str, out: Path, *, patients: int | None = None, seed: int | None = None, pdf: bool = False
+) -> MainJobResult:
     """:func:`immunoreset.pipeline.run_virtual_trial` with a progress bar per stage and a summary."""
     from immunoreset.pipeline import run_virtual_trial
 
@@ -64,7 +67,7 @@ def run_with_progress(design: str, out: Path, *, patients: int | None = None, se
                 tasks[stage] = bar.add_task(stage, total=max(total, 1))
             bar.update(tasks[stage], completed=done, total=max(total, 1))
 
-        result = run_virtual_trial(design, out, seed=seed, patients=patients, progress=progress)
+        result = run_virtual_trial(design, out, seed=seed, patients=patients, progress=progress, pdf=pdf)
         for task in tasks.values():
             bar.update(task, completed=bar.tasks[task].total or 1)
     analysis = result.analysis
@@ -74,6 +77,8 @@ def run_with_progress(design: str, out: Path, *, patients: int | None = None, se
     )
     timing = ", ".join(f"{k.removesuffix('_s')} {v:.1f} s" for k, v in result.timings.items())
     console.print(f"time: {timing}")
+    if result.pdf is not None:
+        console.print(f"PDF: {result.pdf}")
     return result
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-__all__ = ["Document", "Section"]
+__all__ = ["Document", "Section", "html_to_pdf"]
 
 _STYLE = """
 body { font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; margin: 0; color: #1d2733; }
@@ -117,3 +117,38 @@ class Document:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(self.render(), encoding="utf-8")
         return target
+
+
+def html_to_pdf(report: str | Path, pdf: str | Path | None = None, *, browser: str | None = None) -> Path:
+    """Print a written HTML report to PDF with a headless Chromium (Playwright), A4, backgrounds on.
+
+    ``browser`` is the Chromium executable (default: ``chromium``/``chromium-browser``/``google-chrome`` on
+    the PATH). Without an installed browser this raises :class:`~immunoreset.errors.ImmunoresetError` with
+    what to install; the HTML report itself never needs one.
+    """
+    import shutil
+
+    from immunoreset.errors import ImmunoresetError
+
+    source = Path(report).resolve()
+    target = Path(pdf) if pdf is not None else source.with_suffix(".pdf")
+    executable = browser or next(
+        (found for name in ("chromium", "chromium-browser", "google-chrome") if (found := shutil.which(name))), None
+    )
+    if executable is None:
+        raise ImmunoresetError("PDF needs a headless Chromium: install Debian 'chromium' (the HTML report is written)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        raise ImmunoresetError("PDF needs the 'playwright' package: pip install playwright") from None
+    with sync_playwright() as pw:
+        launched = pw.chromium.launch(executable_path=executable, args=["--no-sandbox", "--disable-gpu"])
+        page = launched.new_page(viewport={"width": 1200, "height": 900})
+        page.goto(source.as_uri())
+        page.wait_for_load_state("load")
+        if page.locator(".js-plotly-plot").count():
+            page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60000)
+        page.emulate_media(media="screen")
+        page.pdf(path=str(target), format="A4", print_background=True, margin={"top": "12mm", "bottom": "12mm"})
+        launched.close()
+    return target
