@@ -167,6 +167,15 @@ def test_lldas_with_non_sledai_items_assumed_absent() -> None:
     assert failed == "sledai2k_at_most_4_no_major_organ, pga_at_most_1, prednisolone_at_most_7_5"
 
 
+@pytest.mark.parametrize(("hemolysis", "expected"), [(0, "true"), (1, "false")])
+def test_lldas_reads_recorded_haemolysis_and_gi_items(hemolysis: int, expected: str) -> None:
+    sle = sle_patient("S1", prednisolone=None)
+    sle.visit("month_6").observations += [obs("sle_hemolytic_anemia", hemolysis), obs("sle_gi_activity", 0)]
+    row = value(compute_outcomes(study(sle)), "S1", "month_6", "lldas", "lldas")
+    assert row.evaluable and row.value == expected
+    assert "assumed absent" not in row.source
+
+
 def test_sri4_against_baseline(sle_table: pd.DataFrame) -> None:
     row = value(sle_table, "S1", "month_6", "sri4", "responder")
     # SLEDAI 14 -> 2 and PGA 2.0 -> 0.3, but BILAG is not a registry code: not evaluable, named

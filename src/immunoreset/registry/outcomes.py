@@ -217,8 +217,9 @@ class OutcomeOptions(BaseModel):
     )
     lldas_non_sledai_items: Literal["not_recorded", "assume_absent"] = Field(
         default="not_recorded",
-        description="LLDAS needs haemolytic anaemia and gastrointestinal activity, which are not registry codes: "
-        "'not_recorded' (default; LLDAS is not evaluable unless another criterion fails) or 'assume_absent'.",
+        description="LLDAS needs haemolytic anaemia and gastrointestinal activity (codes sle_hemolytic_anemia, "
+        "sle_gi_activity). When a visit does not record them: 'not_recorded' (default; LLDAS is not evaluable "
+        "unless another criterion fails) or 'assume_absent'.",
     )
     lldas: LLDASOptions = Field(default_factory=LLDASOptions, description="LLDAS options.")
     sri: SRI4Options = Field(default_factory=SRI4Options, description="SRI options (reduction 4 = SRI-4).")
@@ -634,8 +635,8 @@ def _sle(e: _Emitter, visits: list[_Visit], meds: _Medications, o: OutcomeOption
                     "previous_sledai2k": _sledai_input(previous) if previous is not None else None,
                     "pga": pga,
                     "prednisolone_mg_per_day": dose,
-                    "hemolytic_anemia": False if assume else None,
-                    "gastrointestinal_activity": False if assume else None,
+                    "hemolytic_anemia": _lldas_item(v, "sle_hemolytic_anemia", assume),
+                    "gastrointestinal_activity": _lldas_item(v, "sle_gi_activity", assume),
                     "maintenance_therapy_acceptable": maintenance,
                 },
                 options=o.lldas,
@@ -647,7 +648,8 @@ def _sle(e: _Emitter, visits: list[_Visit], meds: _Medications, o: OutcomeOption
             )
             for item in ("hemolytic_anemia", "gastrointestinal_activity"):
                 reason = reason.replace(
-                    f"{item} not recorded", f"{item} not recorded (no registry code; option lldas_non_sledai_items)"
+                    f"{item} not recorded",
+                    f"{item} not recorded (codes sle_hemolytic_anemia, sle_gi_activity; option lldas_non_sledai_items)",
                 )
             if maintenance is None:
                 taken = [d for d in drugs if d] or ["a drug of unknown class"]
@@ -665,6 +667,14 @@ def _sle(e: _Emitter, visits: list[_Visit], meds: _Medications, o: OutcomeOption
         if e.want("sri4") and v.day > 0:
             _sri(e, v, baseline, scores, o)
         previous = v if v.has_any(SLEDAI_CODES) else previous
+
+
+def _lldas_item(v: _Visit, code: str, assume_absent: bool) -> bool | None:
+    """A recorded LLDAS yes/no item; when not recorded: absent under 'assume_absent', else unknown."""
+    value = v.flag(code)
+    if value is not None:
+        return value
+    return False if assume_absent else None
 
 
 def _sri(

@@ -350,12 +350,26 @@ def sdtm_test_name(entry: ObservationCode) -> str:
     return name
 
 
+def _short_reason(reason: str, limit: int = 200) -> str:
+    """A derived result's not-evaluable reason cut to ``limit`` UTF-8 bytes for QSREASND (ending in "...").
+
+    The full reason stays in the outcome table; the 200-byte limit of SAS XPORT v5 character values is
+    enforced as an error for recorded data, but a generated explanation is shortened, not refused.
+    """
+    if len(reason.encode("utf-8")) <= limit:
+        return reason
+    cut = reason.encode("utf-8")[: limit - 3].decode("utf-8", errors="ignore")
+    return cut.rstrip() + "..."
+
+
 def _qs_category(entry: ObservationCode) -> str:
     name = entry.code
     if name.startswith("sledai_"):
         return "SLEDAI-2K"
     if name == "sle_pga":
         return "SLE PGA"
+    if name in ("sle_hemolytic_anemia", "sle_gi_activity"):
+        return "LLDAS"
     if name.startswith("mrss_"):
         return "MRSS"
     if name.startswith("mmt8_"):
@@ -848,7 +862,7 @@ def _score_rows(
         }
         if not _present(value):
             row["QSSTAT"] = "NOT DONE"
-            row["QSREASND"] = str(fields["reason"]) if _present(fields.get("reason")) else ""
+            row["QSREASND"] = _short_reason(str(fields["reason"])) if _present(fields.get("reason")) else ""
         key = (_day_key(day), row["QSTESTCD"], row["VISITNUM"], label)
         out.setdefault(subject.usubjid, []).append((key, row))
     if problems:

@@ -267,6 +267,8 @@ _CODES: list[ObservationCode] = [
         for d in SLEDAI_DESCRIPTORS
     ],
     _item("sle_pga", "SLE physician global assessment (0-3)", 3, testcd="SLEPGA"),
+    _yesno("sle_hemolytic_anemia", "Haemolytic anaemia due to SLE (LLDAS)", testcd="SLEHEMAN"),
+    _yesno("sle_gi_activity", "Gastrointestinal SLE activity (LLDAS)", testcd="SLEGIACT"),
     # --- SSc
     *[
         _item(f"mrss_{a}", f"mRSS: {a.replace('_', ' ')}", 3, integer=True, testcd="MRSS" + _MRSS_TESTCD[a])
