@@ -15,7 +15,8 @@ Endpoints and conventions
 * **Drug-free response** = disease response and the ``drug_free`` outcome (no disease-directed
   immunosuppressant or glucocorticoid) at the same visit.
 * Rates per disease and visit use exact Clopper-Pearson 95% intervals; not-evaluable visits are counted
-  apart, never as non-response (:func:`immunoreset.analysis.rates.response_rates`).
+  apart, never as non-response (:func:`immunoreset.analysis.rates.response_rates`). Visits at which an
+  endpoint was evaluable in no patient (e.g. inpatient days, daily CRS assessments) are left out of its rates.
 * **Time to first response**: study day of the first visit with a response (event) or the last visit
   (censored). **Sustained drug-free response**: Kaplan-Meier of the onset of the drug-free response that
   holds at every later evaluable visit (:mod:`immunoreset.analysis.survival`; lifelines, Greenwood CI,
@@ -243,6 +244,7 @@ def _rates(visits: pd.DataFrame) -> pd.DataFrame:
         if subset.empty or subset[column].isna().all():
             continue
         table = response_rates(subset, column, by=("disease", "visit"))
+        table = table[table["evaluable"] > 0]  # visits at which the endpoint was not assessed at all are left out
         table.insert(0, "endpoint", label)
         frames.append(table)
     if not frames:

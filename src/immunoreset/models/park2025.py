@@ -558,6 +558,12 @@ OUTPUTS = [
         unit="cells/uL",
         description="total CD19+ B cells, blood (reactive + reconstituted naive)",
     ),
+    OutputSpec(
+        name="bReconstituted",
+        expression="cd19b_rev_pb*1e-6",
+        unit="cells/uL",
+        description="B cells of the reconstituted pool, blood (returning naive cells; output added for reporting)",
+    ),
     OutputSpec(name="ifnaConc", expression="ifna/1000", unit="pg/mL", description="interferon-alpha"),
     OutputSpec(name="cd4T", expression="cd4t", unit="cells/uL", description="host CD4+ T cells"),
     OutputSpec(name="cd8T", expression="cd8t", unit="cells/uL", description="host CD8+ T cells"),

@@ -431,6 +431,11 @@ def _kinetics(own: dict[str, np.ndarray], day: int, rng: np.random.Generator) ->
     ]
     if "bNaiveFraction" in own and b_cells >= NAIVE_MIN_B_CELLS:
         out.append(numeric("naive_b_cell_pct", 100.0 * float(own["bNaiveFraction"][at]), 1))
+    elif "bReconstituted" in own and day > 0 and b_cells >= NAIVE_MIN_B_CELLS:
+        # Park 2025 (SLE) has no B-cell phenotype: after the infusion, the reconstituted pool is the naive
+        # share and the surviving pre-existing pool is counted as non-naive (assumption, docs/trial.md).
+        total = max(float(own["bCell"][at]), 1e-12)
+        out.append(numeric("naive_b_cell_pct", min(100.0, 100.0 * float(own["bReconstituted"][at]) / total), 1))
     if "IgG" in own:
         out.append(numeric("igg", lab_noise(float(own["IgG"][at]), ANC_CV, rng), 2))
     if not 0 <= day <= DAILY_WINDOW:
@@ -510,6 +515,8 @@ def _sle_visits(design: TrialDesign, own: dict[str, np.ndarray], rng: np.random.
                 yes_no("sledai_increased_dna_binding", items["anti_dsdna"] > items["anti_dsdna_uln"]),
             ]
             observations.append(ObservationRecord(code="sle_pga", value=obs["pga"], unit="1", source="simulation"))
+            # LLDAS items outside SLEDAI-2K: not part of the virtual cohort's disease (not modelled) -> recorded No
+            observations += [yes_no("sle_hemolytic_anemia", False), yes_no("sle_gi_activity", False)]
         observations += _kinetics(own, day, rng)
         visits.append(
             VisitRecord(label=_label(day), study_day=day, visitnum=Decimal(number), observations=observations)
