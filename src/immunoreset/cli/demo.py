@@ -17,9 +17,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from immunoreset import instruments
-from immunoreset.cli.score import score_many
-
 __all__ = ["example_assessments", "register"]
 
 
@@ -56,6 +53,9 @@ def register(app: typer.Typer) -> None:
 
 def _score_examples(output_format: str) -> None:
     """Score the bundled example visits with every instrument each lists; print one table."""
+    from immunoreset import instruments
+    from immunoreset.cli.score import score_many
+
     data = example_assessments()
     visits = data["assessments"]
     names: list[str] = []

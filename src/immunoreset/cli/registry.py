@@ -10,14 +10,16 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from immunoreset.registry.records import StudyRecord
-from immunoreset.registry.store import LoadSummary, Registry
+if TYPE_CHECKING:
+    from immunoreset.registry.records import StudyRecord
+    from immunoreset.registry.store import LoadSummary, Registry
 
 __all__ = ["DB_HELP", "USER_HELP", "open_registry", "progress_bar", "register"]
 
@@ -39,6 +41,8 @@ _err = Console(stderr=True)
 
 
 def open_registry(db: str | None, user: str | None) -> Registry:
+    from immunoreset.registry.store import Registry
+
     return Registry.open(db, user or os.environ.get("IMMUNORESET_USER"))
 
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 import yaml
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from immunoreset.pipeline import MainJobResult
-from immunoreset.trial import builtin_designs, load_design
+if TYPE_CHECKING:
+    from immunoreset.pipeline import MainJobResult
 
 __all__ = ["register", "run_with_progress"]
 
@@ -20,6 +21,8 @@ trial_app = typer.Typer(help="Virtual trials: designs as files, run into tables 
 @trial_app.command("list")
 def list_designs() -> None:
     """List the built-in designs."""
+    from immunoreset.trial import builtin_designs
+
     for name in builtin_designs():
         typer.echo(name)
 
@@ -27,6 +30,8 @@ def list_designs() -> None:
 @trial_app.command("show")
 def show(design: str = typer.Argument(..., help="Built-in design name or a YAML/TOML file.")) -> None:
     """Print a design as YAML (copy it to start your own)."""
+    from immunoreset.trial import load_design
+
     loaded = load_design(design)
     typer.echo(yaml.safe_dump(loaded.model_dump(mode="json"), sort_keys=False, allow_unicode=True))
 
