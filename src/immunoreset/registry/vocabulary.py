@@ -22,11 +22,15 @@ score without translation.
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
 
 from immunoreset.errors import InvalidInput
+from immunoreset.instruments.myositis import MMT8_GROUPS as _MMT8_GROUPS
+from immunoreset.instruments.sle import DescriptorName
+from immunoreset.instruments.ssc import MRSS_AREAS as _MRSS_AREAS
 from immunoreset.units import canonical_unit, convert
 
 __all__ = [
@@ -42,61 +46,10 @@ __all__ = [
 
 CATEGORIES: tuple[str, ...] = ("lab", "vital", "item", "crs", "icans", "kinetics")
 
-SLEDAI_DESCRIPTORS: tuple[str, ...] = (
-    "seizure",
-    "psychosis",
-    "organic_brain_syndrome",
-    "visual_disturbance",
-    "cranial_nerve_disorder",
-    "lupus_headache",
-    "cva",
-    "vasculitis",
-    "arthritis",
-    "myositis",
-    "urinary_casts",
-    "hematuria",
-    "proteinuria",
-    "pyuria",
-    "rash",
-    "alopecia",
-    "mucosal_ulcers",
-    "pleurisy",
-    "pericarditis",
-    "low_complement",
-    "increased_dna_binding",
-    "fever",
-    "thrombocytopenia",
-    "leukopenia",
-)
-MRSS_AREAS: tuple[str, ...] = (
-    "face",
-    "anterior_chest",
-    "abdomen",
-    "fingers_right",
-    "fingers_left",
-    "dorsum_hand_right",
-    "dorsum_hand_left",
-    "forearm_right",
-    "forearm_left",
-    "upper_arm_right",
-    "upper_arm_left",
-    "thigh_right",
-    "thigh_left",
-    "lower_leg_right",
-    "lower_leg_left",
-    "dorsum_foot_right",
-    "dorsum_foot_left",
-)
-MMT8_GROUPS: tuple[str, ...] = (
-    "neck_flexors",
-    "deltoid",
-    "biceps",
-    "wrist_extensors",
-    "gluteus_maximus",
-    "gluteus_medius",
-    "quadriceps",
-    "ankle_dorsiflexors",
-)
+# The item names are the instruments' own (one place: immunoreset.instruments).
+SLEDAI_DESCRIPTORS: tuple[str, ...] = typing.get_args(DescriptorName)
+MRSS_AREAS: tuple[str, ...] = _MRSS_AREAS
+MMT8_GROUPS: tuple[str, ...] = _MMT8_GROUPS
 
 
 @dataclass(frozen=True)
