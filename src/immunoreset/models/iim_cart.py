@@ -23,8 +23,8 @@ Baselines (``ck0``, ``mmt0``, ``haq0``, globals) are per-patient inputs; the tri
 
 from __future__ import annotations
 
-from immunoreset.models.spec import InputSpec, ModelSpec, OutputSpec, ParameterSpec, StateSpec
-from immunoreset.models.ssc_iim_core import car_t_core
+from immunoreset.models.spec import InputSpec, ModelSpec, OutputSpec, StateSpec
+from immunoreset.models.ssc_iim_core import baseline_input, car_t_core, parameter
 
 __all__ = ["IIM_CART"]
 
@@ -34,61 +34,54 @@ MULLER2023 = "Müller F et al. Lancet 2023;401:815 (MMT 149/150 at 6 months; lun
 PECHER2023 = "Pecher AC et al. JAMA 2023;329:2154 (CK normalised; anti-Jo-1 fell fourfold at 8 months)"
 
 
-def _par(name: str, value: float, unit: str, description: str, source: str) -> ParameterSpec:
-    return ParameterSpec(name=name, value=value, unit=unit, description=description, source=source)
-
-
 def _base(name: str, value: float, unit: str, description: str, low: float, high: float) -> InputSpec:
-    return InputSpec(
-        name=name,
-        kind="baseline",
-        value=value,
-        unit=unit,
-        description=description,
-        source="assumption (refractory IIM; the trial design draws per-patient values)",
-        minimum=low,
-        maximum=high,
-    )
+    return baseline_input(name, value, unit, description, low, high, population="refractory IIM")
 
 
 def _build() -> ModelSpec:
     states, parameters, inputs, derived, switches, outputs = car_t_core()
     parameters += [
-        _par(
+        parameter(
             "k_infl",
             0.1,
             "1/d",
             "relaxation of muscle inflammation toward the disease drive",
             f"{A} CK within the ULN by month 2-3 after CAR-T ({PECHER2023}; {MULLER2024})",
         ),
-        _par(
+        parameter(
             "k_ext",
             0.022,
             "1/d",
             "relaxation of extramuscular activity toward the drive (~45 d time constant)",
             f"{A} {MULLER2023}",
         ),
-        _par("k_musc", 0.023, "1/d", "recovery of muscle strength (30 d half-life)", f"{A} {MULLER2023}"),
-        _par("f_dmg", 0.05, "1", "share of the baseline weakness that is irreversible damage", f"{A} {MULLER2023}"),
-        _par("f_aab_llpc", 0.25, "1", "long-lived plasma-cell share of the myositis autoantibody", f"{A} {PECHER2023}"),
-        _par(
+        parameter("k_musc", 0.023, "1/d", "recovery of muscle strength (30 d half-life)", f"{A} {MULLER2023}"),
+        parameter(
+            "f_dmg", 0.05, "1", "share of the baseline weakness that is irreversible damage", f"{A} {MULLER2023}"
+        ),
+        parameter(
+            "f_aab_llpc", 0.25, "1", "long-lived plasma-cell share of the myositis autoantibody", f"{A} {PECHER2023}"
+        ),
+        parameter(
             "kdeg_aab",
             0.033,
             "1/d",
             "autoantibody catabolism (IgG half-life 21 d)",
             "PMC11448508 Table 1 (IgG1 21-24 d), via ../shared/reference/kinetics.md",
         ),
-        _par(
+        parameter(
             "f_haq_res",
             0.2,
             "1",
             "share of baseline HAQ-DI not due to myositis (damage, comorbidity)",
             f"{A} {MULLER2023} (walking > 5 km at 6 months)",
         ),
-        _par(
+        parameter(
             "w_phga_infl", 0.5, "1", "weight of inflammation (vs weakness) in the physician global", f"{A} {MULLER2024}"
         ),
-        _par("f_ptga_res", 0.15, "1", "share of the patient global not due to myositis activity", f"{A} {MULLER2024}"),
+        parameter(
+            "f_ptga_res", 0.15, "1", "share of the patient global not due to myositis activity", f"{A} {MULLER2024}"
+        ),
     ]
     inputs += [
         _base("ck0", 3000.0, "U/L", "baseline creatine kinase", 20.0, 200000.0),

@@ -18,8 +18,8 @@ parameter is an assumption calibrated to a published aggregate (named in its ``s
 
 from __future__ import annotations
 
-from immunoreset.models.spec import InputSpec, ModelSpec, OutputSpec, ParameterSpec, StateSpec
-from immunoreset.models.ssc_iim_core import car_t_core
+from immunoreset.models.spec import InputSpec, ModelSpec, OutputSpec, StateSpec
+from immunoreset.models.ssc_iim_core import baseline_input, car_t_core, parameter
 
 __all__ = ["SSC_CART"]
 
@@ -31,72 +31,63 @@ AUTH2024 = (
 )
 
 
-def _par(name: str, value: float, unit: str, description: str, source: str) -> ParameterSpec:
-    return ParameterSpec(name=name, value=value, unit=unit, description=description, source=source)
-
-
 def _base(name: str, value: float, unit: str, description: str, low: float, high: float) -> InputSpec:
-    return InputSpec(
-        name=name,
-        kind="baseline",
-        value=value,
-        unit=unit,
-        description=description,
-        source="assumption (refractory diffuse cutaneous SSc; the trial design draws per-patient values)",
-        minimum=low,
-        maximum=high,
-    )
+    return baseline_input(name, value, unit, description, low, high, population="refractory diffuse cutaneous SSc")
 
 
 def _build() -> ModelSpec:
     states, parameters, inputs, derived, switches, outputs = car_t_core()
     parameters += [
-        _par(
+        parameter(
             "k_infl",
             0.07,
             "1/d",
             "relaxation of systemic inflammation toward the disease drive (~14 d time constant)",
             f"{A} CRP normal and EUSTAR-AI falling within 3 months ({MULLER2024})",
         ),
-        _par("k_skin", 0.0073, "1/d", "skin remodelling rate (95 d half-life)", f"{A} {AUTH2024}"),
-        _par("f_skin_irr", 0.3, "1", "irreversible share of the baseline skin score", f"{A} {AUTH2024}"),
-        _par(
+        parameter("k_skin", 0.0073, "1/d", "skin remodelling rate (95 d half-life)", f"{A} {AUTH2024}"),
+        parameter("f_skin_irr", 0.3, "1", "irreversible share of the baseline skin score", f"{A} {AUTH2024}"),
+        parameter(
             "k_lung",
             0.017,
             "1/d",
             "resolution of reversible lung inflammation (~60 d time constant)",
             f"{A} {AUTH2024}",
         ),
-        _par(
+        parameter(
             "d_fvc",
             6.0,
             "%",
             "FVC gain (% predicted) when lung inflammation resolves",
             f"{A} {AUTH2024} (~6% of 3.3 L)",
         ),
-        _par(
+        parameter(
             "d_dlco",
             5.0,
             "%",
             "DLCO gain (% predicted) when lung inflammation resolves",
             f"{A} {AUTH2024} (HRCT involvement -4%)",
         ),
-        _par(
+        parameter(
             "f_aab_llpc",
             0.5,
             "1",
             "long-lived plasma-cell share of anti-Scl-70",
             f"{A} 'autoantibodies fell' ({MULLER2024}); no SSc titre time course retrieved",
         ),
-        _par(
+        parameter(
             "kdeg_aab",
             0.033,
             "1/d",
             "autoantibody catabolism (IgG half-life 21 d)",
             "PMC11448508 Table 1 (IgG1 21-24 d), via ../shared/reference/kinetics.md",
         ),
-        _par("f_haq_res", 0.3, "1", "share of baseline HAQ-DI not reversible with skin", f"{A} {AUTH2024} (CRISS)"),
-        _par("f_ptga_res", 0.2, "1", "share of the patient global not due to SSc activity", f"{A} {AUTH2024} (CRISS)"),
+        parameter(
+            "f_haq_res", 0.3, "1", "share of baseline HAQ-DI not reversible with skin", f"{A} {AUTH2024} (CRISS)"
+        ),
+        parameter(
+            "f_ptga_res", 0.2, "1", "share of the patient global not due to SSc activity", f"{A} {AUTH2024} (CRISS)"
+        ),
     ]
     inputs += [
         _base("mrss0", 22.0, "1", "baseline modified Rodnan skin score (0-51)", 0.0, 51.0),

@@ -27,7 +27,7 @@ from __future__ import annotations
 from immunoreset.models.park2025 import PARK2025
 from immunoreset.models.spec import DerivedSpec, InputSpec, OutputSpec, ParameterSpec, StateSpec, SwitchSpec
 
-__all__ = ["CoreParts", "car_t_core"]
+__all__ = ["CoreParts", "baseline_input", "car_t_core", "parameter"]
 
 SLE_STATES = {"ifna", "aab", "c3", "ptu"}
 SLE_PARAMETERS = {
@@ -162,3 +162,24 @@ def car_t_core() -> CoreParts:
         OutputSpec(name="diseaseDrive", expression="drive", unit="1", description="disease drive (1 = baseline)"),
     ]
     return states, parameters, inputs, derived, switches, outputs
+
+
+def parameter(name: str, value: float, unit: str, description: str, source: str) -> ParameterSpec:
+    """A fixed disease-layer parameter with its source (or the assumption it is calibrated under)."""
+    return ParameterSpec(name=name, value=value, unit=unit, description=description, source=source)
+
+
+def baseline_input(
+    name: str, value: float, unit: str, description: str, low: float, high: float, *, population: str
+) -> InputSpec:
+    """A per-patient baseline input (typical value and plausible range) that trial designs may draw."""
+    return InputSpec(
+        name=name,
+        kind="baseline",
+        value=value,
+        unit=unit,
+        description=description,
+        source=f"assumption ({population}; the trial design draws per-patient values)",
+        minimum=low,
+        maximum=high,
+    )
