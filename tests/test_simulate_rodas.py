@@ -167,3 +167,20 @@ def test_second_model_stein2019_runs_through_the_same_engine() -> None:
     assert [(s, on) for _, s, on in res.events[0]] == [(e.switch, e.on) for e in ref.events]
     for (t1, _, _), e in zip(res.events[0], ref.events, strict=True):
         assert t1 == pytest.approx(e.time, abs=1e-9)
+
+
+def test_cli_simulate_uses_the_compiled_engine(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`immunoreset simulate park2025` writes exactly what simulate_population's default (Rodas4) gives."""
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from immunoreset.cli import app
+
+    out = tmp_path / "p.csv"
+    args = ["simulate", "park2025", "--patients", "3", "--days", "30", "--seed", "3", "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    cli = pd.read_csv(out)
+    api = simulate_population(sample_population(SPEC, 3, seed=3), np.arange(0.0, 30.5, 1.0))
+    assert api.attrs["solver"].startswith("Rodas4")
+    np.testing.assert_allclose(cli[SPEC.output_names].to_numpy(), api[SPEC.output_names].to_numpy(), rtol=1e-12)
