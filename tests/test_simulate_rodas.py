@@ -184,3 +184,33 @@ def test_cli_simulate_uses_the_compiled_engine(tmp_path) -> None:  # type: ignor
     api = simulate_population(sample_population(SPEC, 3, seed=3), np.arange(0.0, 30.5, 1.0))
     assert api.attrs["solver"].startswith("Rodas4")
     np.testing.assert_allclose(cli[SPEC.output_names].to_numpy(), api[SPEC.output_names].to_numpy(), rtol=1e-12)
+
+
+def test_model_without_switches_or_inputs_matches_closed_form() -> None:
+    """A two-compartment chain (no switches, no inputs) through the generated engine: exact solution."""
+    from immunoreset.models import ModelSpec, OutputSpec, ParameterSpec, StateSpec
+
+    spec = ModelSpec(
+        name="chain_test",
+        title="two-compartment chain",
+        citation="test",
+        states=[
+            StateSpec(name="a", unit="1", description="a", initial="A0", rhs="-k1*a"),
+            StateSpec(name="b", unit="1", description="b", initial="0", rhs="k1*a - k2*b"),
+        ],
+        parameters=[
+            ParameterSpec(name="k1", value=0.7, unit="1/d", description="k1", source="test"),
+            ParameterSpec(name="k2", value=0.2, unit="1/d", description="k2", source="test"),
+            ParameterSpec(name="A0", value=100.0, unit="1", description="A0", source="test"),
+        ],
+        outputs=[OutputSpec(name="total", expression="a + b", unit="1", description="a + b")],
+    )
+    model = compile_model(spec)
+    t = np.linspace(0.0, 30.0, 61)
+    res = solve_batch(model, np.array([0.7, 0.2, 100.0]), np.zeros((1, 0)), t, rtol=1e-9, atol=1e-12, states=True)
+    assert res.status[0] == 0 and res.events == [[]]
+    a = 100.0 * np.exp(-0.7 * t)
+    b = 100.0 * 0.7 / (0.2 - 0.7) * (np.exp(-0.7 * t) - np.exp(-0.2 * t))
+    np.testing.assert_allclose(res.outputs[0, 0], a + b, rtol=1e-7)
+    assert res.states is not None
+    np.testing.assert_allclose(res.states[0, 1], b, rtol=1e-7, atol=1e-9)
