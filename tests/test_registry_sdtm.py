@@ -638,3 +638,18 @@ def test_redcap_sample_project_exports_and_reads_back(tmp_path: Path) -> None:
         assert meta.table_name == domain
         pd.testing.assert_frame_equal(back, frame, check_dtype=False)
     assert {"dm.xpt", "ex.xpt", "ae.xpt", "lb.xpt", "cm.xpt", "qs.xpt", "pc.xpt"} <= {p.name for p in paths}
+
+
+def test_a_second_export_removes_datasets_the_study_no_longer_has(tmp_path: Path) -> None:
+    from immunoreset.registry.records import PatientRecord, SiteRecord, StudyRecord
+
+    only = StudyRecord(
+        code="S", sites=[SiteRecord(code="1")], patients=[PatientRecord(code="1", site="1", disease="SLE")]
+    )
+    (tmp_path / "ae.csv").write_text("old\n")
+    (tmp_path / "ae.xpt").write_bytes(b"old")
+    (tmp_path / "notes.txt").write_text("kept\n")
+    written = write_sdtm(only, tmp_path, xpt=True)
+    assert {p.name for p in written} >= {"dm.csv", "dm.xpt"}
+    assert not (tmp_path / "ae.csv").exists() and not (tmp_path / "ae.xpt").exists()
+    assert (tmp_path / "notes.txt").exists()

@@ -1108,15 +1108,23 @@ def write_sdtm(
 ) -> list[Path]:
     """Write the SDTM datasets of ``study`` into ``out_dir`` (created if needed); returns the files.
 
-    One ``<domain>.csv`` per domain (lower-case name, UTF-8, ``\\n`` line ends, blank for missing) and,
-    with ``xpt=True``, one SAS XPORT v5 ``<domain>.xpt`` with SDTMIG variable labels. All datasets
-    are built and checked before the first file is written. ``created`` is the timestamp written into
-    the XPT headers (default :data:`XPT_TIMESTAMP`, so that identical data give identical files).
+        One ``<domain>.csv`` per domain (lower-case name, UTF-8, ``\\n`` line ends, blank for missing) and,
+        with ``xpt=True``, one SAS XPORT v5 ``<domain>.xpt`` with SDTMIG variable labels. All datasets
+        are built and checked before the first file is written; files of domains an earlier export wrote into the
+    same folder and this one does not are removed. ``created`` is the timestamp written into
+        the XPT headers (default :data:`XPT_TIMESTAMP`, so that identical data give identical files).
     """
     frames = sdtm_domains(study, scores=scores)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     moment = created or XPT_TIMESTAMP
+    # A dataset of an earlier export that this study no longer has (e.g. no AE rows now) would be read as
+    # current: remove the files of every SDTM domain this module writes before writing the new set.
+    for domain in DOMAIN_VARIABLES:
+        for suffix in (".csv", ".xpt"):
+            stale = out / f"{domain.lower()}{suffix}"
+            if stale.exists() and (domain not in frames or (suffix == ".xpt" and not xpt)):
+                stale.unlink()
     written: list[Path] = []
     for domain, frame in frames.items():
         csv_path = out / f"{domain.lower()}.csv"
