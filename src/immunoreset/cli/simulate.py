@@ -85,7 +85,11 @@ def park2025(
     typical: bool = typer.Option(False, "--typical", help="simulate the typical patient only (no IIV)"),
     out: Path | None = typer.Option(None, "--out", help="write the table (.parquet or .csv)"),
     plot: Path | None = typer.Option(None, "--plot", help="write a PNG of median and 90% band"),
-    workers: int | None = typer.Option(None, "--workers", help="processes (default: all cores)"),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        help="threads of the compiled solver (default: all cores; 1 = a single-threaded loop)",
+    ),
 ) -> None:
     """Simulate the Park 2025 SLE QSP model (Clin Transl Sci 2025;18:e70146)."""
     from immunoreset.simulate.population import sample_population, simulate_population
