@@ -169,11 +169,18 @@ def test_a_failing_load_writes_nothing(admin: Registry, registry_url: str) -> No
 
 def test_failed_sqlite_import_leaves_the_file_byte_for_byte_unchanged(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'r.db'}"
-    initialise(url)
+    initialise(url).dispose()
     registry = Registry.open(url)
     registry.load(make_study())
+    with registry.engine.begin() as conn:  # fold the WAL into the file so that it alone holds the state
+        conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
     registry.engine.dispose()
-    digest = hashlib.sha256((tmp_path / "r.db").read_bytes()).hexdigest()
+
+    def digest_of_files() -> str:
+        parts = [(tmp_path / name).read_bytes() for name in ("r.db", "r.db-wal") if (tmp_path / name).exists()]
+        return hashlib.sha256(b"".join(parts)).hexdigest()
+
+    digest = digest_of_files()
     registry = Registry.open(url)
     bad = StudyRecord(
         code="CART-AI",
@@ -183,7 +190,7 @@ def test_failed_sqlite_import_leaves_the_file_byte_for_byte_unchanged(tmp_path: 
     with pytest.raises(InvalidInput):
         registry.load(bad)
     registry.engine.dispose()
-    assert hashlib.sha256((tmp_path / "r.db").read_bytes()).hexdigest() == digest
+    assert digest_of_files() == digest
 
 
 def test_site_scoped_access_is_enforced_by_the_store(admin: Registry) -> None:
@@ -254,6 +261,22 @@ def test_audit_log_records_who_what_old_and_new(admin: Registry) -> None:
     assert all(e.user == "admin" for e in history)
     assert any(e.table == "observation" and e.new and e.new["code"] == "crp" for e in history)
     assert admin.read_study().patients[0].code == "A-001" and len(admin.read_study().patients) == 1
+    assert admin.verify_audit().ok
+
+
+def test_audit_log_of_a_patient_never_shows_another_studys_patient_with_the_same_code(admin: Registry) -> None:
+    admin.load(make_study(n_per_site=1))
+    other = make_study(n_per_site=1, crp="5")
+    other = StudyRecord(code="OTHER", sites=other.sites, patients=other.patients)  # same patient codes
+    admin.load(other)
+    admin.add_user("alice", "investigator", study="CART-AI", sites=["A"])
+    alice = Registry(admin.engine, "alice")
+    mine = alice.audit_log(study="CART-AI", patient="A-001")
+    assert mine and all(e.patient == "A-001" for e in mine)
+    crps = {e.new["value"] for e in mine if e.new and e.new.get("code") == "crp"}
+    assert crps == {"1.2"}  # the OTHER study's A-001 (CRP 5) is not in it
+    with pytest.raises(AccessDenied):
+        alice.audit_log(study="OTHER", patient="A-001")
     assert admin.verify_audit().ok
 
 

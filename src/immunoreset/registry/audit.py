@@ -1,11 +1,17 @@
 """The audit trail: append-only, hash-chained, and checked against the live data.
 
 Every insert, update and delete the store makes writes one ``audit_log`` row in the same transaction:
-who (user name), when (UTC), what (table, row id, the patient it belongs to) and the row's old and new
-*image* — every column except the surrogate id, as canonical JSON (sorted keys; decimals as their exact
-text, dates ISO 8601). Each entry's hash is ``SHA-256(previous hash + canonical JSON of the entry)``;
-the first entry chains to 64 zeros, and ``audit_head`` holds the last sequence number and hash (updating
-it first serialises concurrent writers on PostgreSQL).
+who (user name), when (UTC), what (table, row id, the patient it belongs to: study id and code) and the
+row's old and new *image* — every column except the surrogate id, as canonical JSON (sorted keys;
+decimals as their exact text, dates ISO 8601). Each entry's hash is
+``SHA-256(previous hash + canonical JSON of the entry)``; the first entry chains to 64 zeros, and
+``audit_head`` holds the last sequence number and hash (updating it first serialises concurrent writers on
+PostgreSQL).
+
+Limit: the chain is a plain hash chain kept in the same database. It detects changes made by anyone who
+does not also recompute every later hash and the head; a database administrator who rewrites the whole
+chain is not detected unless the head hash is kept elsewhere (e.g. printed by ``audit verify`` into the
+trial master file) and compared.
 
 :func:`verify_audit` detects tampering of two kinds:
 
@@ -88,7 +94,8 @@ class AuditEntry:
 
 def entry_hash(prev_hash: str, entry: dict[str, Any]) -> str:
     """SHA-256 of the previous hash followed by the entry's canonical JSON."""
-    payload = {k: entry[k] for k in ("seq", "at", "user_name", "action", "table_name", "row_id", "patient_code")}
+    keys = ("seq", "at", "user_name", "action", "table_name", "row_id", "study_id", "patient_code")
+    payload = {k: entry[k] for k in keys}
     payload["at"] = _plain(payload["at"])
     payload["old"] = entry["old"]
     payload["new"] = entry["new"]

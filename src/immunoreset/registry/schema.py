@@ -225,6 +225,7 @@ class AuditLog(Base):
     action: Mapped[str] = mapped_column(String(10))  # insert | update | delete
     table_name: Mapped[str] = mapped_column(String(40))
     row_id: Mapped[int] = mapped_column(Integer)
+    study_id: Mapped[int | None] = mapped_column(Integer, index=True)  # with patient_code: whose entry
     patient_code: Mapped[str | None] = mapped_column(String(40), index=True)
     old: Mapped[str | None] = mapped_column(Text)  # canonical JSON
     new: Mapped[str | None] = mapped_column(Text)

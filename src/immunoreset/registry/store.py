@@ -79,6 +79,10 @@ AUDIT_LOG: Table = Base.metadata.tables["audit_log"]
 AUDIT_HEAD: Table = Base.metadata.tables["audit_head"]
 
 
+PatientKey = tuple[int, str]
+"""(study id, patient code): the patient an audit entry belongs to (codes are unique within a study)."""
+
+
 class AccessDenied(ImmunoresetError):
     """The user may not read or change this (role or site)."""
 
@@ -149,7 +153,7 @@ class _Writer:
         self.pending: list[dict[str, Any]] = []
 
     def _audit(
-        self, action: str, table: str, row_id: int, patient: str | None, old: dict[str, Any] | None, new: Any
+        self, action: str, table: str, row_id: int, patient: PatientKey | None, old: dict[str, Any] | None, new: Any
     ) -> None:
         self.seq += 1
         entry = {
@@ -159,7 +163,8 @@ class _Writer:
             "action": action,
             "table_name": table,
             "row_id": row_id,
-            "patient_code": patient,
+            "study_id": patient[0] if patient else None,
+            "patient_code": patient[1] if patient else None,
             "old": json.loads(canonical_json(old)) if old is not None else None,
             "new": json.loads(canonical_json(new)) if new is not None else None,
         }
@@ -187,7 +192,7 @@ class _Writer:
         head = AUDIT_HEAD
         self.conn.execute(update(head).where(head.c.id == 1).values(seq=self.seq, hash=self.hash))
 
-    def insert_many(self, table: str, rows: Sequence[dict[str, Any]], patient: str | None) -> list[int]:
+    def insert_many(self, table: str, rows: Sequence[dict[str, Any]], patient: PatientKey | None) -> list[int]:
         if not rows:
             return []
         tab = T[table]
@@ -199,7 +204,7 @@ class _Writer:
         self.summary._bump(self.summary.inserted, table, len(rows))
         return ids
 
-    def update_row(self, table: str, row: Any, values: dict[str, Any], patient: str | None) -> bool:
+    def update_row(self, table: str, row: Any, values: dict[str, Any], patient: PatientKey | None) -> bool:
         tab = T[table]
         old = row_image(tab, row)
         merged = {**dict(row._mapping), **values}
@@ -212,7 +217,7 @@ class _Writer:
         self.summary._bump(self.summary.updated, table)
         return True
 
-    def delete_rows(self, table: str, rows: Iterable[Any], patient: str | None) -> None:
+    def delete_rows(self, table: str, rows: Iterable[Any], patient: PatientKey | None) -> None:
         tab = T[table]
         rows = list(rows)
         if not rows:
@@ -456,7 +461,7 @@ class Registry:
         parent: dict[str, int],
         key: str,
         desired: dict[Any, dict[str, Any]],
-        patient: str,
+        patient: PatientKey,
         prune: bool,
         rows: list[Any] | None = None,
     ) -> dict[Any, int]:
@@ -497,21 +502,20 @@ class Registry:
     ) -> None:
         tab = T["patient"]
         row = conn.execute(select(tab).where(tab.c.study_id == study_id, tab.c.code == p.code)).first()
+        key: PatientKey = (study_id, p.code)
         values = _patient_values(p)
         if row is None:
-            patient_id = writer.insert_many("patient", [{"study_id": study_id, "site_id": site_id, **values}], p.code)[
-                0
-            ]
+            patient_id = writer.insert_many("patient", [{"study_id": study_id, "site_id": site_id, **values}], key)[0]
         else:
             if row.site_id != site_id:
                 raise InvalidInput(
                     f"patient {p.code} site", p.site, "the site the patient is registered at (patients do not move)"
                 )
-            writer.update_row("patient", row, values, p.code)
+            writer.update_row("patient", row, values, key)
             patient_id = int(row.id)
         owner = {"patient_id": patient_id}
         infusion = {patient_id: _infusion_values(p.infusion)} if p.infusion else {}
-        self._sync(conn, writer, "infusion", owner, "patient_id", infusion, p.code, prune)
+        self._sync(conn, writer, "infusion", owner, "patient_id", infusion, key, prune)
         self._sync(
             conn,
             writer,
@@ -519,11 +523,11 @@ class Registry:
             owner,
             "agent",
             {ld.agent: _ld_values(ld) for ld in p.lymphodepletion},
-            p.code,
+            key,
             prune,
         )
         visit_ids = self._sync(
-            conn, writer, "visit", owner, "label", {v.label: _visit_values(v) for v in p.visits}, p.code, prune
+            conn, writer, "visit", owner, "label", {v.label: _visit_values(v) for v in p.visits}, key, prune
         )
         otab = T["observation"]
         current: dict[int, list[Any]] = {}
@@ -539,7 +543,7 @@ class Registry:
                 {"visit_id": visit_id},
                 "code",
                 desired,
-                p.code,
+                key,
                 prune,
                 current.get(visit_id, []),
             )
@@ -550,7 +554,7 @@ class Registry:
             owner,
             "source_key",
             {m.key: _med_values(m) for m in p.medications},
-            p.code,
+            key,
             prune,
         )
         self._sync(
@@ -560,7 +564,7 @@ class Registry:
             owner,
             "source_key",
             {a.key: _ae_values(a) for a in p.adverse_events},
-            p.code,
+            key,
             prune,
         )
 
@@ -573,10 +577,11 @@ class Registry:
                 raise AccessDenied(f"user {self.user.name} may not change patient {code}")
             writer = _Writer(conn, self.user.name, summary)
             owner = {"patient_id": row.id}
+            key: PatientKey = (int(row.study_id), code)
             for table in ("infusion", "lymphodepletion", "medication", "adverse_event"):
-                self._sync(conn, writer, table, owner, "id", {}, code, True)
-            self._sync(conn, writer, "visit", owner, "id", {}, code, True)
-            writer.delete_rows("patient", [row], code)
+                self._sync(conn, writer, table, owner, "id", {}, key, True)
+            self._sync(conn, writer, "visit", owner, "id", {}, key, True)
+            writer.delete_rows("patient", [row], key)
             writer.finish()
 
     def _patient_row(self, conn: Connection, study: str, code: str) -> Any:
@@ -771,8 +776,8 @@ class Registry:
                     study = self.read_study().code if len(self.studies()) == 1 else None
                 if study is None:
                     raise InvalidInput("study", None, "a study code (several studies hold patients)")
-                self._patient_row(conn, study, patient)  # access check
-                query = query.where(log.c.patient_code == patient)
+                row = self._patient_row(conn, study, patient)  # access check
+                query = query.where(log.c.study_id == row.study_id, log.c.patient_code == patient)
             elif self.user.role != "admin":
                 raise AccessDenied(f"user {self.user.name} ({self.user.role}) may only read a patient's audit log")
             rows = conn.execute(query).all()

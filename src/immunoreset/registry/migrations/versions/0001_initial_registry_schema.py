@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-25 09:27:38.449960
+Create Date: 2026-11-25 10:39:39.284421
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ def upgrade() -> None:
         sa.Column("action", sa.String(length=10), nullable=False),
         sa.Column("table_name", sa.String(length=40), nullable=False),
         sa.Column("row_id", sa.Integer(), nullable=False),
+        sa.Column("study_id", sa.Integer(), nullable=True),
         sa.Column("patient_code", sa.String(length=40), nullable=True),
         sa.Column("old", sa.Text(), nullable=True),
         sa.Column("new", sa.Text(), nullable=True),
@@ -53,6 +54,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_audit_log_patient_code"), ["patient_code"], unique=False)
+        batch_op.create_index(batch_op.f("ix_audit_log_study_id"), ["study_id"], unique=False)
 
     op.create_table(
         "study",
@@ -205,6 +207,7 @@ def downgrade() -> None:
     op.drop_table("site")
     op.drop_table("study")
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_audit_log_study_id"))
         batch_op.drop_index(batch_op.f("ix_audit_log_patient_code"))
 
     op.drop_table("audit_log")
