@@ -12,7 +12,6 @@ One path for real and virtual patients:
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -137,10 +136,8 @@ def run_virtual_trial(
     stored = registry.read_study(trial.study.code)
     registry.engine.dispose()
     registered = time.perf_counter() - start - simulated
-    design_text = Path(str(design)).read_bytes() if Path(str(design)).is_file() else str(design).encode()
     provenance = {
         "Design": f"{loaded.name} — {loaded.description}",
-        "Design file SHA-256": hashlib.sha256(design_text).hexdigest()[:16],
         "Random seed": str(loaded.seed if seed is None else seed),
         "Data source": f"virtual patients written to {registry_file.name} (SQLite registry) and read back",
         **{str(k): str(v) for k, v in trial.provenance.items()},

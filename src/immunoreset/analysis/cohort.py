@@ -316,6 +316,7 @@ def _antibodies(samples: pd.DataFrame) -> pd.DataFrame:
         table = antibody_table(tidy_frame(sub.drop(columns="disease"), source="registry"), [analyte])
         table.insert(1, "disease", disease)
         frames.append(table)
+    frames = [f.dropna(axis=1, how="all") for f in frames if not f.empty]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 

@@ -230,9 +230,9 @@ class OutcomeOptions(BaseModel):
     criss: CRISSOptions = Field(default_factory=CRISSOptions, description="CRISS options.")
     criss_step1_events: Literal["not_recorded", "assume_absent"] = Field(
         default="not_recorded",
-        description="CRISS step 1 (new renal crisis, ILD progression, LV failure, PAH) is not recorded in the "
-        "registry: 'not_recorded' (default; 'improved' is decided only when step 2 already fails) or "
-        "'assume_absent' (no step-1 event; stated in the row's source).",
+        description="CRISS step 1 events (codes ssc_new_renal_crisis, ssc_ild_progression, ssc_new_lv_failure, "
+        "ssc_new_pah at the follow-up visit). When a visit does not record them: 'not_recorded' (default; "
+        "'improved' is decided only when step 2 already fails) or 'assume_absent' (stated in the row's source).",
     )
     tis: TISOptions = Field(default_factory=TISOptions, description="2016 ACR/EULAR TIS options (adult).")
     imacs_doi: IMACSDOIOptions = Field(default_factory=IMACSDOIOptions, description="IMACS DOI options.")
@@ -790,21 +790,21 @@ def _criss(e: _Emitter, v: _Visit, baseline: _Visit | None, o: OutcomeOptions) -
         return
     before, after = _criss_measures(baseline, o), _criss_measures(v, o)
     assume = o.criss_step1_events == "assume_absent"
-    events = {
-        n: (False if assume else None) for n in ("new_renal_crisis", "ild_progression", "new_lv_failure", "new_pah")
-    }
+    step1 = ("new_renal_crisis", "ild_progression", "new_lv_failure", "new_pah")
+    recorded = {n: v.flag(f"ssc_{n}") for n in step1}  # yes/no at the follow-up visit: since baseline
+    events = {n: (x if x is not None else (False if assume else None)) for n, x in recorded.items()}
+    unrecorded = [f"ssc_{n}" for n, x in recorded.items() if x is None]
     result = criss({"baseline": before, "follow_up": after, **events}, options=o.criss)
     missing = [f"{_CRISS_CODES[k]} at baseline {baseline.label}" for k, x in before.items() if x is None]
     missing += [_CRISS_CODES[k] for k, x in after.items() if x is None]
     reasons = [_not_recorded(missing)] if missing else []
-    if not assume:
-        reasons.append(
-            "step-1 organ events (new renal crisis, ILD progression, new LV failure, new PAH) are not recorded in "
-            "the registry (option criss_step1_events)"
-        )
+    if unrecorded and not assume:
+        reasons.append(f"step-1 organ events not recorded: {', '.join(unrecorded)} (option criss_step1_events)")
     if result.fvc_relative_decline_percent is not None and result.reason and "ILD" in result.reason:
         reasons.append("FVC fell >= 15% (relative) to < 80% predicted")
-    note = f"; baseline visit {baseline.label}" + ("; step-1 events assumed absent" if assume else "")
+    note = f"; baseline visit {baseline.label}" + (
+        "; unrecorded step-1 events assumed absent" if assume and unrecorded else ""
+    )
     source = _source(result, note)
     e.results(
         v, "criss", [("improved", result.improved), ("probability", result.probability)], "; ".join(reasons), source

@@ -233,6 +233,10 @@ _CODES: list[ObservationCode] = [
     _item("ssc_patient_global", "SSc patient global assessment (0-10)", 10, testcd="SSCPTGA"),
     _item("ssc_physician_global", "SSc physician global assessment (0-10)", 10, testcd="SSCPHGA"),
     _item("ssc_haq_di", "HAQ disability index (SSc)", 3, testcd="SSCHAQDI"),
+    _yesno("ssc_new_renal_crisis", "New renal crisis since baseline (CRISS)", testcd="SSCRENAL"),
+    _yesno("ssc_ild_progression", "ILD progression since baseline (CRISS)", testcd="SSCILDPR"),
+    _yesno("ssc_new_lv_failure", "New LV failure since baseline (CRISS)", testcd="SSCLVF"),
+    _yesno("ssc_new_pah", "New PAH since baseline (CRISS)", testcd="SSCPAH"),
     # --- IIM
     *[
         _item(

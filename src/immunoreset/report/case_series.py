@@ -88,6 +88,31 @@ def published_comparison(analysis: CohortAnalysis, published: str = "muller2024"
         observed["crs_grade_3_or_more"] = _fraction(crs.map(lambda g: None if g != g or g is None else g >= 3))
         icans = safety["icans_max_grade"]
         observed["icans_any"] = _fraction(icans.map(lambda g: None if g != g or g is None else g >= 1))
+    if not safety.empty:
+        hospitalised = safety["serious_adverse_events"].map(lambda n: n > 0)
+        infected = safety["infection_max_grade"].map(lambda g: g >= 3)
+        observed["infection_hospitalisation"] = f"{int((hospitalised & infected).sum())}/{len(safety)}"
+    follow = analysis.patients["last_visit_day"].dropna().astype(float) / (365.25 / 12)
+    if len(follow):
+        observed["follow_up_months"] = f"{follow.median():.0f} ({follow.min():.0f}–{follow.max():.0f})"
+    b = analysis.bcells
+    if not b.empty:
+        # aplasia duration and return: the middle of each interval, over patients in whom both are known
+        known = b[b["aplasia_reached"].astype(bool) & b["reconstitution_upper"].notna()]
+        label = f"of {len(b)} patients; aplasia < {b['aplasia_below'].iloc[0]} /µL"
+        if len(known):
+            mid = (known["aplasia_duration_min"].astype(float) + known["aplasia_duration_max"].astype(float)) / 2
+            observed["b_cell_aplasia_days"] = (
+                f"{mid.mean():.0f} ± {mid.std(ddof=1) if len(mid) > 1 else 0:.0f} (n = {len(known)} {label})"
+            )
+            back = (known["reconstitution_lower"].astype(float) + known["reconstitution_upper"].astype(float)) / 2
+            sle = back[known["patient"].isin(visits.loc[visits["disease"] == "SLE", "patient"])]
+            if len(sle):
+                observed["sle_b_cell_return_days_mackensen"] = (
+                    f"{sle.mean():.0f} ± {sle.std(ddof=1) if len(sle) > 1 else 0:.0f} (n = {len(sle)})"
+                )
+        else:
+            observed["b_cell_aplasia_days"] = f"no patient with aplasia and reconstitution ({label})"
     column = "this series (simulated)" if analysis.source == "simulation" else "this series"
     table[column] = table["key"].map(observed).fillna("not computed")
     return table[["result", "disease", "published", column, "confidence", "source"]]
@@ -235,7 +260,12 @@ def case_series_report(
             )
             if c in analysis.bcells.columns
         ]
-        kinetics.table(analysis.bcells[columns], caption="B-cell aplasia and reconstitution (interval between visits)")
+        kinetics.table(
+            analysis.bcells[columns],
+            caption="B-cell aplasia and reconstitution, each dated by the interval between two samples "
+            f"(aplasia: count < {analysis.bcells['aplasia_below'].iloc[0]} /µL; reconstitution: count ≥ "
+            f"{analysis.bcells['reconstitution_at_least'].iloc[0]} /µL; docs/kinetics.md)",
+        )
 
     activity = doc.section("Disease activity")
     for disease, column, label, axis in (

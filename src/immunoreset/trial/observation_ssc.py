@@ -177,4 +177,9 @@ def observe_visit(
     ]
     haq = _bounded(state["haqDi"] + float(rng.normal(0.0, p.haq_sd)), 0.0, 3.0)
     out.append(numeric("ssc_haq_di", round(haq * 8) / 8, 3))
+    # CRISS step 1: renal crisis, LV failure and PAH are not part of the model (assumption: none occur);
+    # ILD progression is judged by the CRISS instrument from the recorded FVC as well.
+    out += [
+        yes_no(f"ssc_{event}", False) for event in ("new_renal_crisis", "ild_progression", "new_lv_failure", "new_pah")
+    ]
     return out
