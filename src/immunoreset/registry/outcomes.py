@@ -1035,25 +1035,25 @@ def _crs(e: _Emitter, visits: list[_Visit]) -> None:
         if grade is None and why:
             reasons.append((v.day, f"day {v.day} ({v.label}): " + _codes(why, _CRS_NAMES)))
     result = crs({"assessments": assessments})
+    _emit_course(e, "crs", result, days, reasons)
+
+
+def _emit_course(e: _Emitter, name: str, result: Any, days: list[_Visit], reasons: list[tuple[int, str]]) -> None:
+    """The CRS or ICANS course rows: maximum grade, its day, onset, duration, and the reported-grade check."""
     course = [(d.day, d.grade) for d in result.course or []]
-    reported = _max_by_day((v.day, v.num("crs_grade_reported")) for v in days)
+    reported = _max_by_day((v.day, v.num(f"{name}_grade_reported")) for v in days)
     reported_max, agrees, detail = _reported_agreement(course, reported)
     ungraded = {d for d, g in course if g is None}
     course_reason = "; ".join(r for d, r in reasons if d in ungraded) or result.reason
     onset: list[tuple[str, Any]] = [("duration_days", result.duration_days)]
     if result.max_grade != 0:
         onset = [("max_grade_day", result.max_grade_day), ("onset_day", result.onset_day), *onset]
-    e.results(
-        None,
-        "crs",
-        [("max_grade", result.max_grade), *onset],
-        course_reason,
-        _source(result),
-    )
-    e.results(None, "crs", [("reported_max_grade", reported_max)], "crs_grade_reported not recorded", _source(result))
-    e.results(None, "crs", [("reported_grade_agrees", agrees)], detail, _source(result))
+    source = _source(result)
+    e.results(None, name, [("max_grade", result.max_grade), *onset], course_reason, source)
+    e.results(None, name, [("reported_max_grade", reported_max)], f"{name}_grade_reported not recorded", source)
+    e.results(None, name, [("reported_grade_agrees", agrees)], detail, source)
     if agrees is False:
-        e.results(None, "crs", [("reported_grade_disagreements", detail)], None, _source(result))
+        e.results(None, name, [("reported_grade_disagreements", detail)], None, source)
 
 
 def _max_by_day(values: Iterable[tuple[int, Decimal | None]]) -> dict[int, int]:
@@ -1095,27 +1095,7 @@ def _icans(e: _Emitter, visits: list[_Visit]) -> None:
     except InvalidInput as err:
         e.results(None, "icans", [(r, None) for r in rows], f"inconsistent ICANS assessment: {err}", "ASTCT 2019")
         return
-    course = [(d.day, d.grade) for d in result.course or []]
-    reported = _max_by_day((v.day, v.num("icans_grade_reported")) for v in days)
-    reported_max, agrees, detail = _reported_agreement(course, reported)
-    ungraded = {d for d, g in course if g is None}
-    course_reason = "; ".join(r for d, r in reasons if d in ungraded) or result.reason
-    onset: list[tuple[str, Any]] = [("duration_days", result.duration_days)]
-    if result.max_grade != 0:
-        onset = [("max_grade_day", result.max_grade_day), ("onset_day", result.onset_day), *onset]
-    e.results(
-        None,
-        "icans",
-        [("max_grade", result.max_grade), *onset],
-        course_reason,
-        _source(result),
-    )
-    e.results(
-        None, "icans", [("reported_max_grade", reported_max)], "icans_grade_reported not recorded", _source(result)
-    )
-    e.results(None, "icans", [("reported_grade_agrees", agrees)], detail, _source(result))
-    if agrees is False:
-        e.results(None, "icans", [("reported_grade_disagreements", detail)], None, _source(result))
+    _emit_course(e, "icans", result, days, reasons)
 
 
 def _icaht(e: _Emitter, visits: list[_Visit], o: OutcomeOptions) -> None:
