@@ -34,8 +34,9 @@ import datetime as dt
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, update
 
 from immunoreset.errors import ImmunoresetError, InvalidInput
@@ -79,6 +80,7 @@ AUDIT_LOG: Table = Base.metadata.tables["audit_log"]
 AUDIT_HEAD: Table = Base.metadata.tables["audit_head"]
 
 
+RecordT = TypeVar("RecordT", bound=BaseModel)
 PatientKey = tuple[int, str]
 """(study id, patient code): the patient an audit entry belongs to (codes are unique within a study)."""
 
@@ -226,6 +228,12 @@ class _Writer:
             self._audit("delete", table, row.id, patient, row_image(tab, row), None)
         self.conn.execute(delete(tab).where(tab.c.id.in_([r.id for r in rows])))
         self.summary._bump(self.summary.deleted, table, len(rows))
+
+
+def _from_row(model: type[RecordT], row: Any, **given: Any) -> RecordT:
+    """A stored row as a record: every field of ``model`` read from the column of the same name (or ``given``)."""
+    mapping = row._mapping
+    return model.model_construct(**{f: given[f] if f in given else mapping[f] for f in model.model_fields})
 
 
 def _patient_values(p: PatientRecord) -> dict[str, Any]:
@@ -666,69 +674,23 @@ class Registry:
                     birth_year=r.birth_year,
                     weight_kg=r.weight_kg,
                     height_cm=r.height_cm,
-                    infusion=InfusionRecord.model_construct(
-                        product=inf[0].product,
-                        target_antigen=inf[0].target_antigen,
-                        dose_cells_per_kg=inf[0].dose_cells_per_kg,
-                        date=inf[0].date,
-                    )
-                    if inf
-                    else None,
+                    infusion=_from_row(InfusionRecord, inf[0]) if inf else None,
                     lymphodepletion=[
-                        LymphodepletionRecord.model_construct(
-                            agent=x.agent, dose_mg_per_m2=x.dose_mg_per_m2, first_day=x.first_day, last_day=x.last_day
-                        )
-                        for x in children["lymphodepletion"].get(r.id, [])
+                        _from_row(LymphodepletionRecord, x) for x in children["lymphodepletion"].get(r.id, [])
                     ],
                     visits=[
-                        VisitRecord.model_construct(
-                            label=v.label,
-                            study_day=v.study_day,
-                            date=v.date,
-                            visitnum=v.visitnum,
-                            kind=v.kind,
-                            observations=[
-                                ObservationRecord.model_construct(
-                                    code=o.code,
-                                    value=o.value,
-                                    unit=o.unit,
-                                    value_text=o.value_text,
-                                    method=o.method,
-                                    source=o.source,
-                                )
-                                for o in obs_by_visit.get(v.id, [])
-                            ],
+                        _from_row(
+                            VisitRecord,
+                            v,
+                            observations=[_from_row(ObservationRecord, o) for o in obs_by_visit.get(v.id, [])],
                         )
                         for v in sorted(children["visit"].get(r.id, []), key=lambda v: (v.study_day, v.label))
                     ],
                     medications=[
-                        MedicationRecord.model_construct(
-                            key=m.source_key,
-                            drug=m.drug,
-                            dose=m.dose,
-                            unit=m.unit,
-                            route=m.route,
-                            frequency=m.frequency,
-                            start_day=m.start_day,
-                            stop_day=m.stop_day,
-                            start_date=m.start_date,
-                            stop_date=m.stop_date,
-                            indication=m.indication,
-                        )
-                        for m in children["medication"].get(r.id, [])
+                        _from_row(MedicationRecord, m, key=m.source_key) for m in children["medication"].get(r.id, [])
                     ],
                     adverse_events=[
-                        AdverseEventRecord.model_construct(
-                            key=a.source_key,
-                            term=a.term,
-                            grade=a.grade,
-                            grading=a.grading,
-                            onset_day=a.onset_day,
-                            resolution_day=a.resolution_day,
-                            onset_date=a.onset_date,
-                            resolution_date=a.resolution_date,
-                            serious=a.serious,
-                        )
+                        _from_row(AdverseEventRecord, a, key=a.source_key)
                         for a in children["adverse_event"].get(r.id, [])
                     ],
                 )
