@@ -43,10 +43,17 @@ def test_sparse_sampling_reports_the_interval_not_a_day() -> None:
 
 
 def test_thresholds_both_sides_of_the_boundary() -> None:
-    at = bcell_kinetics(counts([(0, 100), (7, 1), (14, 0)]))  # exactly 1 /µL: not aplastic (< 1)
+    # default: Looney 2004, aplastic when < 5 /µL, reconstituted when ≥ 5 /µL
+    assert BCellOptions().aplasia_below == 5 and BCellOptions().reconstitution_at_least == 5
+    at = bcell_kinetics(counts([(0, 100), (7, 5), (14, 0)]))  # exactly 5 /µL: not aplastic (< 5)
     assert at.aplasia_onset_upper == 14
-    below = bcell_kinetics(counts([(0, 100), (7, 0.99), (14, 0.99), (30, 1)]))  # 1 is reconstituted (≥ 1)
+    below = bcell_kinetics(counts([(0, 100), (7, 4.99), (14, 4.99), (30, 5)]))  # 5 is reconstituted (≥ 5)
     assert below.aplasia_onset_upper == 7 and below.reconstitution_upper == 30
+    strict = BCellOptions(aplasia_below=D(1), reconstitution_at_least=D(1))
+    at1 = bcell_kinetics(counts([(0, 100), (7, 1), (14, 0)]), options=strict)
+    assert at1.aplasia_onset_upper == 14
+    below1 = bcell_kinetics(counts([(0, 100), (7, 0.99), (14, 0.99), (30, 1)]), options=strict)
+    assert below1.aplasia_onset_upper == 7 and below1.reconstitution_upper == 30
     custom = BCellOptions(aplasia_below=D(5), reconstitution_at_least=D(20))
     hyst = bcell_kinetics(counts([(0, 100), (7, 4.99), (30, 19.99), (60, 20)]), options=custom)
     assert hyst.aplasia_onset_upper == 7
@@ -57,7 +64,7 @@ def test_thresholds_both_sides_of_the_boundary() -> None:
 def test_blq_counts_aplastic_only_if_the_limit_is_low_enough() -> None:
     low = [CountSample(time=D(0), value=D(90)), CountSample(time=D(7), blq=True, lloq=D("0.5"))]
     assert bcell_kinetics(low).aplasia_onset_upper == 7
-    high = [CountSample(time=D(0), value=D(90)), CountSample(time=D(7), blq=True, lloq=D(5))]
+    high = [CountSample(time=D(0), value=D(90)), CountSample(time=D(7), blq=True, lloq=D(10))]
     res = bcell_kinetics(high)
     assert res.aplasia_reached is False and res.n_indeterminate == 1
 
@@ -75,7 +82,7 @@ def test_never_aplastic_and_no_post_infusion_data() -> None:
 
 
 def test_confirmation_ignores_a_transient_blip() -> None:
-    pairs = [(0.0, 80.0), (7.0, 0.0), (28.0, 3.0), (56.0, 0.0), (90.0, 12.0), (120.0, 40.0)]
+    pairs = [(0.0, 80.0), (7.0, 0.0), (28.0, 6.0), (56.0, 0.0), (90.0, 12.0), (120.0, 40.0)]
     one = bcell_kinetics(counts(pairs))
     two = bcell_kinetics(counts(pairs), options=BCellOptions(confirm_samples=2))
     assert one.reconstitution_upper == 28

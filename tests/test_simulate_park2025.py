@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from immunoreset.errors import InvalidInput
 from immunoreset.models import get_model
 from immunoreset.simulate import (
     REFERENCE,
@@ -254,3 +255,36 @@ def test_sbml_export_is_generic_stein2019_round_trip() -> None:
     res = rr.simulate(0, 56, 57, selections=["time", *spec.output_names])
     for j, name in enumerate(spec.output_names, start=1):
         assert _close(res[:, j], ours[name].to_numpy(), 1e-6, 0.0), name
+
+
+def test_lymphodepletion_option_removes_the_early_naive_seeding(reference: pd.DataFrame) -> None:
+    """Emax_LDC_Bnaive = 0 is Park 2025 as published (the early gate window seeds a naive plateau of a few
+    cells/uL); = 1 suppresses naive output while the lymphodepletion signal is high, so blood B cells stay
+    near zero until the CAR-T decline re-opens the gate, and reconstitution afterwards is unchanged."""
+    assert SPEC.parameter("Emax_LDC_Bnaive").value == 0.0
+    published = reference.set_index("time")["bCell"]
+    pop = sample_population(SPEC, 1, iiv=False, typical={"Emax_LDC_Bnaive": 1.0})
+    option = simulate_population(pop, DAYS).set_index("time")["bCell"]
+    assert published.loc[14:45].min() > 1.0  # published: seeded naive plateau through aplasia
+    assert option.loc[14:45].max() < 0.1  # option: no B cells until the gate re-opens
+    assert published.loc[:7].idxmin() < 10 and option.loc[:7].min() < published.loc[:7].min()
+    # reconstitution starts when total CAR-T falls below CARTrev_min, with or without the option
+    gate = reference.set_index("time")["totalCart"]
+    reopen = float(gate[(gate.index > 14) & (gate < SPEC.parameter("CARTrev_min").value)].index[0])
+    first = float(option[(option.index > 14) & (option >= 5.0)].index[0])
+    assert reopen < first <= reopen + 10
+    assert option.loc[365] == pytest.approx(published.loc[365], rel=0.02)
+
+
+def test_typical_overrides_keep_the_random_draws() -> None:
+    base = sample_population(SPEC, 20, seed=3)
+    moved = sample_population(SPEC, 20, seed=3, typical={"CARTrev_min": 4.76, "Emax_LDC_Bnaive": 1.0})
+    j = SPEC.parameter_names.index("CARTrev_min")
+    assert np.allclose(moved.params[:, j], 2 * base.params[:, j])  # same eta around the new typical value
+    k = SPEC.parameter_names.index("Emax_LDC_Bnaive")
+    assert (moved.params[:, k] == 1.0).all() and (base.params[:, k] == 0.0).all()
+    with pytest.raises(InvalidInput) as err:
+        sample_population(SPEC, 2, typical={"Emax_B": 1.0})
+    assert err.value.value == "Emax_B"
+    with pytest.raises(InvalidInput):
+        sample_population(SPEC, 2, typical={"K12": float("nan")})

@@ -61,6 +61,28 @@ def test_bad_designs_name_the_field(tmp_path: Path, changes: dict[str, object], 
     assert err.value.field.split(".")[0] == field
 
 
+def test_model_parameters_are_checked_against_the_disease_model(tmp_path: Path) -> None:
+    design = load_design("erlangen2024")
+    # the default design switches on the documented lymphodepletion option in every cohort
+    assert all(c.model_parameters == {"Emax_LDC_Bnaive": 1.0} for c in design.cohorts)
+    data = yaml.safe_load(edited(tmp_path).read_text())
+    data["cohorts"][1]["model_parameters"] = {"Emax_LDC_Bnaive": 1.0, "Kkill_maxx": 3.0}
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(data))
+    with pytest.raises(InvalidInput) as err:
+        load_design(str(tmp_path / "bad.yaml"))
+    assert err.value.field == "cohorts.1.model_parameters" and err.value.value == "Kkill_maxx"
+    assert "iim_cart" in str(err.value)
+
+
+def test_b_cell_definition_defaults_to_looney_2004_and_can_be_set(tmp_path: Path) -> None:
+    assert load_design("erlangen2024").b_cell_definition.aplasia_below == 5
+    custom = load_design(str(edited(tmp_path, b_cell_definition={"aplasia_below": 1, "reconstitution_at_least": 10})))
+    assert (custom.b_cell_definition.aplasia_below, custom.b_cell_definition.reconstitution_at_least) == (1, 10)
+    with pytest.raises(InvalidInput) as err:
+        load_design(str(edited(tmp_path, b_cell_definition={"aplasia_below": 10, "reconstitution_at_least": 1})))
+    assert "reconstitution_at_least" in err.value.field
+
+
 def test_unknown_design_name() -> None:
     with pytest.raises(InvalidInput) as err:
         load_design("nosuch")

@@ -217,3 +217,27 @@ def test_registry_outcomes_score_the_virtual_patients(trial: VirtualTrial) -> No
     before, after = value("eustar_ai", "total", -7), value("eustar_ai", "total", 180)
     assert set(before) == {"SSc-01", "SSc-02"} and all(float(after[p]) < float(before[p]) for p in before)
     assert len(value("sledai2k", "total", 180)) == len(sle)  # all 24 descriptors recorded
+
+
+def test_default_design_reproduces_the_published_pattern() -> None:
+    """The full default design (15 patients, 24 months, default seed), analysed exactly as a real registry:
+    Müller 2024's pattern — DORIS in all SLE patients by month 6, CAR-T peak in the second week, B-cell
+    aplasia then reconstitution after months with naive cells, every patient drug-free — from the models."""
+    from immunoreset.analysis.cohort import analyse_cohort
+    from immunoreset.registry.outcomes import compute_outcomes
+
+    full = simulate_trial(load_design("erlangen2024"), workers=1)
+    analysis = analyse_cohort(full.study, compute_outcomes(full.study))
+    visits = analysis.visits
+    sle = visits[(visits.disease == "SLE") & (visits.study_day == 180)]
+    assert len(sle) == 8 and sle["doris_remission"].astype(bool).all()
+    flow = analysis.nca[analysis.nca["analyte"] == "cart_flow"]
+    assert len(flow) == 15 and flow["tmax"].astype(float).between(7, 14).all()
+    assert analysis.discontinuation["drug_free_at_last_visit"].all()
+    b = analysis.bcells
+    assert len(b) == 15 and b["aplasia_reached"].astype(bool).all()  # < 5 /µL (Looney 2004) in everyone
+    back = b[b["reconstituted"].astype(bool)]
+    assert len(back) >= 12  # the rest are right-censored with CAR-T persisting (Park 2025 IIV)
+    assert back["naive_fraction_at_reconstitution"].astype(float).min() >= 0.9
+    days = back["reconstitution_upper"].astype(float)
+    assert days.min() >= 21 and 42 <= days.median() <= 180  # months, not days, after infusion

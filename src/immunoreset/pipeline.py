@@ -21,6 +21,7 @@ import pandas as pd
 
 from immunoreset import __version__
 from immunoreset.analysis.cohort import CohortAnalysis, analyse_cohort
+from immunoreset.kinetics.bcells import BCellOptions
 from immunoreset.registry.outcomes import compute_outcomes, write_outcomes
 from immunoreset.registry.records import StudyRecord
 from immunoreset.registry.store import Registry, initialise
@@ -56,8 +57,10 @@ def report_study(
     report_path: Path | None = None,
     progress: Step | None = None,
     pdf: bool = False,
+    b_cells: BCellOptions | None = None,
 ) -> MainJobResult:
-    """Outcomes, analysis, tables and the HTML report of one study into ``out_dir`` (and a PDF if asked)."""
+    """Outcomes, analysis, tables and the HTML report of one study into ``out_dir`` (and a PDF if asked);
+    ``b_cells`` is the B-cell aplasia/reconstitution definition (default :class:`BCellOptions`)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     start = time.perf_counter()
@@ -72,7 +75,7 @@ def report_study(
     timings["outcomes_s"] = time.perf_counter() - start
     if progress is not None:
         progress("Analysing the cohort", 0, 1)
-    analysis = analyse_cohort(study, outcomes)
+    analysis = analyse_cohort(study, outcomes, b_cells=b_cells)
     tables = write_tables(analysis.tables(), out_dir / "tables")
     if daily is not None:
         daily.to_parquet(out_dir / "tables" / "model_daily.parquet", index=False)
@@ -142,7 +145,15 @@ def run_virtual_trial(
         "Data source": f"virtual patients written to {registry_file.name} (SQLite registry) and read back",
         **{str(k): str(v) for k, v in trial.provenance.items()},
     }
-    result = report_study(stored, out_dir, provenance=provenance, daily=trial.daily, progress=progress, pdf=pdf)
+    result = report_study(
+        stored,
+        out_dir,
+        provenance=provenance,
+        daily=trial.daily,
+        progress=progress,
+        pdf=pdf,
+        b_cells=loaded.b_cell_definition,
+    )
     result.registry_url = url
     result.timings = {"simulate_s": simulated, "registry_s": registered, **result.timings}
     return result

@@ -39,7 +39,7 @@ from immunoreset.analysis.rates import response_rates
 from immunoreset.analysis.survival import KaplanMeier, kaplan_meier, time_to_sustained_remission
 from immunoreset.errors import InvalidInput
 from immunoreset.kinetics.autoantibodies import antibody_table
-from immunoreset.kinetics.bcells import bcell_table
+from immunoreset.kinetics.bcells import BCellOptions, bcell_table
 from immunoreset.kinetics.data import tidy_frame
 from immunoreset.kinetics.nca import nca_table
 from immunoreset.registry.records import StudyRecord, natural_key
@@ -300,11 +300,11 @@ def _nca(samples: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return table, pd.DataFrame(summary)
 
 
-def _bcells(samples: pd.DataFrame) -> pd.DataFrame:
+def _bcells(samples: pd.DataFrame, options: BCellOptions | None) -> pd.DataFrame:
     b = samples[samples["analyte"].isin(["cd19", "cd19_naive"])]
     if b.empty or "cd19" not in set(b["analyte"]):
         return pd.DataFrame()
-    return bcell_table(tidy_frame(b.drop(columns="disease"), source="registry"))
+    return bcell_table(tidy_frame(b.drop(columns="disease"), source="registry"), options=options)
 
 
 def _antibodies(samples: pd.DataFrame) -> pd.DataFrame:
@@ -424,8 +424,12 @@ def _discontinuation(visits: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFra
     return pd.DataFrame(rows)
 
 
-def analyse_cohort(study: StudyRecord, outcomes: pd.DataFrame) -> CohortAnalysis:
-    """Analyse one study (see the module docstring). ``outcomes`` is ``compute_outcomes(study)``."""
+def analyse_cohort(
+    study: StudyRecord, outcomes: pd.DataFrame, *, b_cells: BCellOptions | None = None
+) -> CohortAnalysis:
+    """Analyse one study (see the module docstring). ``outcomes`` is ``compute_outcomes(study)``;
+    ``b_cells`` sets the aplasia/reconstitution definition (default :class:`BCellOptions`: < 5 and
+    ≥ 5 CD19⁺ cells/µL, Looney et al., Arthritis Rheum 2004)."""
     visits = visit_table(outcomes)
     samples = kinetics_samples(study)
     nca, nca_summary = _nca(samples)
@@ -454,7 +458,7 @@ def analyse_cohort(study: StudyRecord, outcomes: pd.DataFrame) -> CohortAnalysis
         sustained_km=km,
         nca=nca,
         nca_summary=nca_summary,
-        bcells=_bcells(samples),
+        bcells=_bcells(samples, b_cells),
         autoantibodies=_antibodies(samples),
         discontinuation=_discontinuation(visits, outcomes),
         safety=safety,

@@ -182,9 +182,11 @@ def bcells_command(
     naive_analyte: str = typer.Option(
         "cd19_naive", "--naive-analyte", help="Analyte with naive B cells (% of B cells or a count), if recorded."
     ),
-    aplasia_below: str = typer.Option("1", "--aplasia-below", help="Aplastic when count < this (cells/µL)."),
+    aplasia_below: str = typer.Option(
+        "5", "--aplasia-below", help="Aplastic when count < this (cells/µL; default Looney 2004)."
+    ),
     reconstitution_at_least: str = typer.Option(
-        "1", "--reconstitution-at-least", help="Reconstituted when count ≥ this (cells/µL)."
+        "5", "--reconstitution-at-least", help="Reconstituted when count ≥ this (cells/µL)."
     ),
     confirm: int = typer.Option(1, "--confirm", min=1, help="Consecutive reconstituted samples required."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the table to this .csv/.parquet file."),

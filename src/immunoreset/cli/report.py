@@ -17,9 +17,27 @@ def report(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
     user: str | None = typer.Option(None, "--user", help=USER_HELP),
     pdf: bool = typer.Option(False, "--pdf", help="Also print the report to PDF (needs a headless Chromium)."),
+    aplasia_below: str = typer.Option(
+        "5", "--aplasia-below", help="B-cell aplasia when CD19+ count < this (cells/µL; default Looney 2004)."
+    ),
+    reconstitution_at_least: str = typer.Option(
+        "5", "--reconstitution-at-least", help="B-cell reconstitution when CD19+ count ≥ this (cells/µL)."
+    ),
+    confirm: int = typer.Option(1, "--confirm", min=1, help="Consecutive samples needed to call reconstitution."),
 ) -> None:
     """Write the case-series report of a registry (outcomes and tables go beside it, in OUT_files/)."""
+    from immunoreset.instruments.base import parse
+    from immunoreset.kinetics.bcells import BCellOptions
     from immunoreset.pipeline import report_study
+
+    b_cells = parse(
+        BCellOptions,
+        {
+            "aplasia_below": aplasia_below,
+            "reconstitution_at_least": reconstitution_at_least,
+            "confirm_samples": confirm,
+        },
+    )
 
     registry = open_registry(db, user)
     record = registry.read_study(study)
@@ -32,6 +50,7 @@ def report(
             provenance={"Data source": f"registry {url}, read as user {registry.user.name}"},
             progress=lambda stage, done, total: advance(done, total),
             pdf=pdf,
+            b_cells=b_cells,
         )
     typer.echo(f"outcomes and tables in {result.outcomes.parent}")
     if result.pdf is not None:

@@ -3,16 +3,17 @@
 Published anchors: Mackensen A et al., Nat Med 2022;28:2124 (SLE, n = 5: B cells reappeared at
 110 ± 32 days, reappearing B cells naive); Müller F et al., N Engl J Med 2024;390:687 (SLE, IIM,
 SSc, n = 15: B-cell aplasia 112 ± 47 days, returning B cells naive). Neither abstract states a
-numeric cut-off for "aplasia" or "reappearance"; the thresholds here are therefore named options
-whose defaults are this toolkit's convention (see ``docs/kinetics.md``), and every result
-carries the thresholds it used.
+numeric cut-off for "aplasia" or "reappearance". The default cut-off is the published definition of
+profound B-cell depletion in SLE, fewer than 5 CD19⁺ B cells per µL (Looney RJ et al., Arthritis Rheum
+2004;50:2580-9, rituximab in SLE), which is also the usual limit of conventional flow cytometry; the
+thresholds are named options (see ``docs/kinetics.md``) and every result carries the ones it used.
 
 Definitions (counts in CD19⁺ B cells per µL, compared as exact decimals):
 
-* A sample is **aplastic** when count **<** ``aplasia_below`` (default 1 /µL), or when it is
+* A sample is **aplastic** when count **<** ``aplasia_below`` (default 5 /µL), or when it is
   reported below a limit of quantification that is ≤ ``aplasia_below`` (a BLQ sample with a
   higher or unknown limit cannot show aplasia and is counted as *indeterminate*).
-* A sample is **reconstituted** when count **≥** ``reconstitution_at_least`` (default 1 /µL).
+* A sample is **reconstituted** when count **≥** ``reconstitution_at_least`` (default 5 /µL).
   Counts between the two thresholds (when they differ) are neither.
 * Only samples on or after day 0 (infusion) count; earlier ones give the baseline.
 * **Aplasia onset** is the first aplastic sample. It happened in the interval
@@ -44,7 +45,8 @@ __all__ = ["BCellOptions", "BCellResult", "CountSample", "bcell_kinetics", "bcel
 
 SOURCE = (
     "Mackensen et al., Nat Med 2022 (B-cell reappearance 110 ± 32 d); Müller et al., N Engl J Med 2024 "
-    "(B-cell aplasia 112 ± 47 d); thresholds are options (toolkit convention, see docs/kinetics.md)"
+    "(B-cell aplasia 112 ± 47 d); default threshold < 5 CD19+ cells/µL from Looney et al., Arthritis Rheum "
+    "2004 (profound depletion in SLE); thresholds are options (docs/kinetics.md)"
 )
 
 
@@ -54,10 +56,16 @@ class BCellOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     aplasia_below: Decimal = Field(
-        Decimal(1), gt=0, description="Aplastic when count < this (cells/µL). Toolkit convention, not published."
+        Decimal(5),
+        gt=0,
+        description="Aplastic when count < this (cells/µL). Default: profound B-cell depletion, < 5 CD19+ "
+        "cells/µL (Looney et al., Arthritis Rheum 2004).",
     )
     reconstitution_at_least: Decimal = Field(
-        Decimal(1), gt=0, description="Reconstituted when count ≥ this (cells/µL). Toolkit convention, not published."
+        Decimal(5),
+        gt=0,
+        description="Reconstituted when count ≥ this (cells/µL). Default: the complement of the aplasia "
+        "default (no published CAR-T cut-off).",
     )
     confirm_samples: int = Field(
         1, ge=1, description="Consecutive reconstituted samples needed to call reconstitution."

@@ -13,6 +13,18 @@ baseline; marrow CAR-T and complexes start at 1e-12. 37 states, time in days.
 
 Switches (exact operators): B-cell reconstitution runs while TotCART < CARTrev_min (closed at equality);
 anti-dsDNA release (and its degradation) is on while B > 1e6 cells/L (off at equality). Neither latches.
+
+One extension, off by default so that the spec *is* the published model: ``Emax_LDC_Bnaive`` (default 0)
+inhibits the naive B-cell output ``k_rev`` by the lymphodepletion concentration,
+``k_rev = K0_rev * gate * (1 - Emax_LDC_Bnaive * C_LDC / (EC50_LDC_Bnaive + C_LDC))``. In the published
+model the gate also opens for one to five days right after infusion, while the infused CAR-T cells
+distribute to the marrow and blood CAR-T dip below CARTrev_min before expanding; the naive pool seeded in
+that window (about 1-11 cells/uL with the published IIV) is never killed and persists through the months
+of aplasia, whereas the Erlangen patients had no detectable B cells until reconstitution (Mackensen 2022,
+Müller 2024). With ``Emax_LDC_Bnaive = 1`` (assumption: fludarabine/cyclophosphamide suppress marrow
+B lymphopoiesis as they suppress host lymphocytes, with the CD8 EC50) the early window produces no naive
+cells and reconstitution starts only when the CAR-T decline closes the gate for good. Trial designs set it
+per cohort (``model_parameters``); docs/models.md.
 """
 
 from __future__ import annotations
@@ -34,6 +46,10 @@ T1 = f"{CIT}, Table 1"
 CS = f"{CIT}, Appendix S2 control stream"
 S1 = f"{CIT}, Methods 2.1 / Appendix S1"
 EPS = "1e-12"
+EXTENSION = (
+    "immunoreset extension (assumption, not Park 2025): lymphodepleting chemotherapy suppresses marrow "
+    "B lymphopoiesis as it does host lymphocytes; 0 reproduces the published model (docs/models.md)"
+)
 
 
 def _p(
@@ -127,6 +143,21 @@ PARAMETERS = [
     _p("gam_NT", 0.14, "1", "neutrophil feedback exponent", T1, "estimated"),
     _p("Emax_NT", 27.32, "1", "maximum LDC effect on neutrophil proliferation", T1, "estimated", 0.26),
     _p("EC50_NT", 1203.42, "mg/L", "LDC concentration for 50% of Emax_NT", T1),
+    # immunoreset extension, off by default (0 = Park 2025 as published); see the module docstring
+    _p(
+        "Emax_LDC_Bnaive",
+        0.0,
+        "1",
+        "maximum lymphodepletion inhibition of naive B-cell output (0 = Park 2025 as published)",
+        EXTENSION,
+    ),
+    _p(
+        "EC50_LDC_Bnaive",
+        0.067,
+        "mg/L",
+        "LDC concentration for 50% of Emax_LDC_Bnaive (assumed equal to EC50_CD8)",
+        EXTENSION,
+    ),
     # 3.4 biomarkers
     _p("Ksyn_AAb", 15875.77, "[IU]/cell/d", "anti-dsDNA release per reactive B cell", T1, "estimated", 0.4),
     _p("Kdeg_IFN", 23.04, "1/d", "interferon-alpha degradation", T1 + " ref 28", "fixed", 0.2, True),
@@ -491,8 +522,13 @@ DERIVED = [
     _d("Kdeg_PTU", "Ksyn_PTU/(Vu*PTU0)", "1/d", "proteinuria loss rate"),
     _d("k_gen", "Ksyn_AAb*aab_release", "[IU]/cell/d", "anti-dsDNA release (0 when the switch is off)"),
     _d("Kdeg_AAb", "B0*k_gen/AAb0", "1/d", "anti-dsDNA degradation (0 when the switch is off)"),
-    _d("k_rev", "K0_rev*reconstitution_gate", "cells/L/d", "naive B-cell generation (gated)"),
     _d("C_LDC", "ldc/Vb", "mg/L", "lymphodepletion concentration"),
+    _d(
+        "k_rev",
+        "K0_rev*reconstitution_gate*(1 - Emax_LDC_Bnaive*C_LDC/(EC50_LDC_Bnaive + C_LDC))",
+        "cells/L/d",
+        "naive B-cell generation (gated; inhibited by lymphodepletion when Emax_LDC_Bnaive > 0)",
+    ),
     _d("E_CD4", "Emax_CD4*C_LDC/(EC50_CD4 + C_LDC)"),
     _d("E_CD8", "Emax_CD8*C_LDC/(EC50_CD8 + C_LDC)"),
     _d("E_NT", "Emax_NT*C_LDC/(EC50_NT + C_LDC)"),

@@ -137,18 +137,31 @@ def sample_population(
     seed: int | None = 0,
     inputs: Mapping[str, float] | None = None,
     iiv: bool = True,
+    typical: Mapping[str, float] | None = None,
 ) -> Population:
-    """Draw ``n`` virtual patients from the spec's log-normal IIV (typical values if ``iiv`` is False)."""
+    """Draw ``n`` virtual patients from the spec's log-normal IIV (typical values if ``iiv`` is False).
+
+    ``typical`` replaces the typical value of the named parameters (e.g. a model option that is off in
+    the published model); the spec's IIV is applied around the new value, and the random draws are the
+    same as without it, so a seed gives the same patients."""
     if n < 1:
         raise InvalidInput("patients", n, "an integer >= 1")
-    typical = np.array([p.value for p in spec.parameters], dtype=float)
-    params = np.tile(typical, (n, 1))
+    values = {p.name: p.value for p in spec.parameters}
+    for name, value in (typical or {}).items():
+        if name not in values:
+            raise InvalidInput("typical", name, f"a parameter of model {spec.name} ({', '.join(values)})")
+        v = float(value)
+        if not np.isfinite(v):
+            raise InvalidInput(name, value, f"a finite number in {spec.parameter(name).unit}")
+        values[name] = v
+    typical_values = np.array([values[p.name] for p in spec.parameters], dtype=float)
+    params = np.tile(typical_values, (n, 1))
     if iiv:
         rng = np.random.default_rng(seed)
         cols = [j for j, p in enumerate(spec.parameters) if p.omega]
         omega = np.array([spec.parameters[j].omega or 0.0 for j in cols])
         eta = rng.standard_normal((n, len(cols))) * omega
-        params[:, cols] = typical[cols] * np.exp(eta)
+        params[:, cols] = typical_values[cols] * np.exp(eta)
     u = np.tile(input_vector(spec, inputs), (n, 1))
     return Population(spec=spec, params=params, inputs=u, seed=seed)
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from immunoreset import instruments
 from immunoreset.errors import InvalidInput
 from immunoreset.instruments.base import parse
+from immunoreset.kinetics.bcells import BCellOptions
 
 __all__ = [
     "BackgroundDrug",
@@ -34,6 +35,9 @@ __all__ = [
 ]
 
 Disease = Literal["SLE", "SSc", "IIM"]
+
+#: The disease model (model spec name) each cohort is simulated with.
+DISEASE_MODELS: dict[str, str] = {"SLE": "park2025", "IIM": "iim_cart", "SSc": "ssc_cart"}
 
 
 class _Strict(BaseModel):
@@ -126,6 +130,11 @@ class Cohort(_Strict):
         default_factory=list,
         description="Drugs taken before the trial; a patient drawing none takes the first immunosuppressant.",
     )
+    model_parameters: dict[str, float] = Field(
+        default_factory=dict,
+        description="Typical values that replace the disease model's own (e.g. a model option that is off in "
+        "the published model); the model's IIV applies around them. Names: immunoreset model show MODEL.",
+    )
 
     @field_validator("covariates")
     @classmethod
@@ -133,6 +142,23 @@ class Cohort(_Strict):
         if "weight_kg" not in value:
             raise ValueError("a weight_kg distribution (the dose is per kg)")
         return value
+
+    @model_validator(mode="after")
+    def _known_model_parameters(self) -> Cohort:
+        from immunoreset.models import get_model
+
+        model = DISEASE_MODELS[self.disease]
+        known = set(get_model(model).parameter_names)
+        for name, value in self.model_parameters.items():
+            if name not in known:
+                raise InvalidInput(
+                    "model_parameters",
+                    name,
+                    f"a parameter of the {self.disease} model {model} (immunoreset model show {model})",
+                )
+            if not math.isfinite(value):
+                raise InvalidInput(f"model_parameters.{name}", value, "a finite number")
+        return self
 
 
 class Product(_Strict):
@@ -234,6 +260,11 @@ class TrialDesign(_Strict):
     concomitant: Concomitant
     cohorts: list[Cohort] = Field(min_length=1)
     endpoints: list[str] = Field(min_length=1)
+    b_cell_definition: BCellOptions = Field(
+        default_factory=BCellOptions,
+        description="B-cell aplasia/reconstitution thresholds of the analysis (default < 5 and ≥ 5 CD19+ "
+        "cells/µL, Looney et al., Arthritis Rheum 2004; docs/kinetics.md).",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> TrialDesign:

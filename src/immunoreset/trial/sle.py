@@ -96,7 +96,7 @@ def run_sle_arm(
     ldc_per_m2 = sum(a.dose_mg_per_m2 * len(a.days) for a in design.lymphodepletion)
     product = design.product
     spec = get_model("park2025")
-    pop = sample_population(spec, n, seed=int(rng.integers(0, 2**31 - 1)))
+    pop = sample_population(spec, n, seed=int(rng.integers(0, 2**31 - 1)), typical=cohort.model_parameters)
     names = spec.input_names
     overrides = {
         "Dose": product.dose_car_cells_per_kg,

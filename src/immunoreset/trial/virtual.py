@@ -55,7 +55,7 @@ from immunoreset.registry.records import (
 )
 from immunoreset.simulate import Population, input_vector, sample_population, simulate_population
 from immunoreset.trial import observation_iim, observation_ssc
-from immunoreset.trial.design import Cohort, TrialDesign, load_design
+from immunoreset.trial.design import DISEASE_MODELS, Cohort, TrialDesign, load_design
 from immunoreset.trial.emit import coded, decimal, lab_noise, numeric, yes_no
 from immunoreset.trial.infections import InfectionModelParameters, simulate_infections
 from immunoreset.trial.observation_sle import SLEObservationParameters, draw_traits, lagged_activity, observe_visit
@@ -64,7 +64,6 @@ from immunoreset.trial.safety_model import CRSModelParameters, simulate_crs_ican
 __all__ = ["DISEASE_MODELS", "SITE", "VirtualTrial", "simulate_trial"]
 
 SITE = SiteRecord(code="VIRTUAL", name="Virtual site (simulation)")
-DISEASE_MODELS: dict[str, str] = {"SLE": "park2025", "IIM": "iim_cart", "SSc": "ssc_cart"}
 _DISEASE_INDEX = {"SLE": 1, "IIM": 2, "SSc": 3}
 REFERENCE_YEAR = 2024
 """Nominal infusion year used only to turn an age into a birth year (no calendar dates are written)."""
@@ -190,7 +189,8 @@ def simulate_trial(
         models[spec.name] = {
             "title": spec.title,
             "citation": spec.citation,
-            "parameters": {p.name: p.value for p in spec.parameters},
+            "parameters": {p.name: cohort.model_parameters.get(p.name, p.value) for p in spec.parameters},
+            "changed_from_spec": dict(cohort.model_parameters),
             "omega": {p.name: p.omega for p in spec.iiv_parameters()},
         }
         individual.update(arm.individual)
@@ -282,7 +282,12 @@ def _prepare_cohort(design: TrialDesign, cohort: Cohort, seed: int) -> _Prepared
     product = design.product
     ldc_per_m2 = sum(a.dose_mg_per_m2 * len(a.days) for a in design.lymphodepletion)
     bsa = [body_surface_area(c["weight_kg"], c.get("height_cm", 170.0)) for c in covariates]
-    pop = sample_population(spec, n, seed=int(np.random.default_rng([seed, _DISEASE_INDEX[disease]]).integers(2**31)))
+    pop = sample_population(
+        spec,
+        n,
+        seed=int(np.random.default_rng([seed, _DISEASE_INDEX[disease]]).integers(2**31)),
+        typical=cohort.model_parameters,
+    )
     for i, cov in enumerate(covariates):
         overrides = {
             "Dose": product.dose_car_cells_per_kg,
