@@ -131,6 +131,18 @@ def test_report_on_the_imported_sample_redcap_project(tmp_path: Path) -> None:
     tis = rates[(rates["endpoint"] == "TIS major response") & (rates["visit"] == "month_6")].iloc[0]
     assert tis["evaluable"] == 3
     open_in_chromium(out, "sample_registry_report_first_screen.png", "Observed vs published")
+    # the B-cell definition: Looney 2004 by default, any other on the command line; the report states it
+    b_cells = pd.read_csv(tmp_path / "report_files" / "tables" / "b_cells.csv")
+    assert set(b_cells["aplasia_below"]) == {5} and b_cells["aplasia_reached"].all()
+    strict = tmp_path / "strict.html"
+    again = run("report", "--db", db, "--out", str(strict), "--aplasia-below", "0.5", "--reconstitution-at-least", "20")
+    assert again.returncode == 0, again.stderr
+    other = pd.read_csv(tmp_path / "strict_files" / "tables" / "b_cells.csv")
+    assert set(other["aplasia_below"]) == {0.5} and set(other["reconstitution_at_least"]) == {20}
+    assert (other["reconstitution_upper"].dropna() >= b_cells["reconstitution_upper"].dropna().min()).all()
+    assert "aplasia &lt; 0.5 /µL" in strict.read_text() or "aplasia < 0.5 /µL" in strict.read_text()
+    bad = run("report", "--db", db, "--out", str(tmp_path / "x.html"), "--aplasia-below", "ten")
+    assert bad.returncode == 2 and "aplasia_below" in bad.stderr
 
 
 def test_bad_design_exits_2_naming_the_field(tmp_path: Path) -> None:
