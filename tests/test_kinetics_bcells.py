@@ -64,6 +64,8 @@ def test_thresholds_both_sides_of_the_boundary() -> None:
 def test_blq_counts_aplastic_only_if_the_limit_is_low_enough() -> None:
     low = [CountSample(time=D(0), value=D(90)), CountSample(time=D(7), blq=True, lloq=D("0.5"))]
     assert bcell_kinetics(low).aplasia_onset_upper == 7
+    at_limit = [CountSample(time=D(0), value=D(90)), CountSample(time=D(7), blq=True, lloq=D(5))]
+    assert bcell_kinetics(at_limit).aplasia_onset_upper == 7  # < 5 is below the default 5 /µL: aplastic
     high = [CountSample(time=D(0), value=D(90)), CountSample(time=D(7), blq=True, lloq=D(10))]
     res = bcell_kinetics(high)
     assert res.aplasia_reached is False and res.n_indeterminate == 1

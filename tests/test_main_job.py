@@ -142,7 +142,7 @@ def test_report_on_the_imported_sample_redcap_project(tmp_path: Path) -> None:
     assert (other["reconstitution_upper"].dropna() >= b_cells["reconstitution_upper"].dropna().min()).all()
     assert "aplasia &lt; 0.5 /µL" in strict.read_text() or "aplasia < 0.5 /µL" in strict.read_text()
     bad = run("report", "--db", db, "--out", str(tmp_path / "x.html"), "--aplasia-below", "ten")
-    assert bad.returncode == 2 and "aplasia_below" in bad.stderr
+    assert bad.returncode == 2 and "--aplasia-below" in bad.stderr
 
 
 def test_bad_design_exits_2_naming_the_field(tmp_path: Path) -> None:

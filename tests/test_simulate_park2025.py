@@ -199,6 +199,10 @@ def test_cli_typical_and_population(tmp_path: Path) -> None:
         (["--days", "-5"], "days"),
         (["--dose", "-1"], "Dose"),
         (["--weight", "0"], "WT"),
+        (["-P", "Emax_LDC_Bnaive=1.5"], "Emax_LDC_Bnaive"),
+        (["-P", "Emax_LDC_Bnaive=high"], "Emax_LDC_Bnaive"),
+        (["-P", "Kkill=1"], "parameter"),
+        (["-P", "CARTrev_min=0"], "CARTrev_min"),
     ],
 )
 def test_cli_bad_input_exit_2(tmp_path: Path, args: list[str], field: str) -> None:
@@ -288,3 +292,13 @@ def test_typical_overrides_keep_the_random_draws() -> None:
     assert err.value.value == "Emax_B"
     with pytest.raises(InvalidInput):
         sample_population(SPEC, 2, typical={"K12": float("nan")})
+
+
+def test_cli_parameter_option_reaches_the_simulation(tmp_path: Path) -> None:
+    on, off = tmp_path / "on.csv", tmp_path / "off.csv"
+    assert _cli("simulate", "park2025", "--typical", "--days", "40", "--out", str(off)).returncode == 0
+    r = _cli("simulate", "park2025", "--typical", "--days", "40", "-P", "Emax_LDC_Bnaive=1", "--out", str(on))
+    assert r.returncode == 0, r.stderr
+    b_on = pd.read_csv(on).set_index("time")["bCell"]
+    b_off = pd.read_csv(off).set_index("time")["bCell"]
+    assert b_off.loc[30] > 1.0 and b_on.loc[30] < 0.1

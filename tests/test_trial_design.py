@@ -72,6 +72,13 @@ def test_model_parameters_are_checked_against_the_disease_model(tmp_path: Path) 
         load_design(str(tmp_path / "bad.yaml"))
     assert err.value.field == "cohorts.1.model_parameters" and err.value.value == "Kkill_maxx"
     assert "iim_cart" in str(err.value)
+    for value, why in ((1.5, "<= 1"), (-0.1, ">= 0"), ("high", "a number")):
+        data["cohorts"][0]["model_parameters"] = {"Emax_LDC_Bnaive": value}
+        data["cohorts"][1]["model_parameters"] = {}
+        (tmp_path / "bad.yaml").write_text(yaml.safe_dump(data))
+        with pytest.raises(InvalidInput) as err:
+            load_design(str(tmp_path / "bad.yaml"))
+        assert err.value.field.endswith("model_parameters.Emax_LDC_Bnaive") and why in str(err.value), err.value
 
 
 def test_b_cell_definition_defaults_to_looney_2004_and_can_be_set(tmp_path: Path) -> None:

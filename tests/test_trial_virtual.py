@@ -241,3 +241,22 @@ def test_default_design_reproduces_the_published_pattern() -> None:
     assert back["naive_fraction_at_reconstitution"].astype(float).min() >= 0.9
     days = back["reconstitution_upper"].astype(float)
     assert days.min() >= 21 and 42 <= days.median() <= 180  # months, not days, after infusion
+
+
+def test_without_the_lymphodepletion_option_the_published_model_keeps_a_naive_plateau() -> None:
+    """The regression behind the default design's Emax_LDC_Bnaive = 1: as published, Park 2025 seeds naive
+    B cells in the first days, and some virtual patients never fall below 5 cells/µL."""
+    from immunoreset.analysis.cohort import analyse_cohort
+    from immunoreset.registry.outcomes import compute_outcomes
+
+    design = load_design("erlangen2024")
+    published = design.model_copy(
+        update={"cohorts": [c.model_copy(update={"model_parameters": {}}) for c in design.cohorts]}
+    )
+    trial = simulate_trial(published, workers=1)
+    assert all(not m["changed_from_spec"] for m in trial.provenance["models"].values())
+    b = analyse_cohort(trial.study, compute_outcomes(trial.study)).bcells
+    assert not b["aplasia_reached"].astype(bool).all()
+    with_option = simulate_trial(design, workers=1).provenance["models"]
+    assert {m["changed_from_spec"]["Emax_LDC_Bnaive"] for m in with_option.values()} == {1.0}
+    assert {m["parameters"]["Emax_LDC_Bnaive"] for m in with_option.values()} == {1.0}

@@ -19,7 +19,7 @@ import sys
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,9 @@ from rich.console import Console
 from rich.table import Table
 
 from immunoreset.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from immunoreset.kinetics.bcells import BCellOptions
 
 __all__ = ["register"]
 
@@ -64,6 +67,31 @@ def _decimal(value: str, name: str) -> Decimal:
     if not number.is_finite() or number <= 0:
         raise InvalidInput(name, value, "a positive number")
     return number
+
+
+APLASIA_BELOW_OPTION = typer.Option(
+    None, "--aplasia-below", help="B-cell aplasia when CD19+ count < this (cells/µL; default 5, Looney 2004)."
+)
+RECONSTITUTION_OPTION = typer.Option(
+    None, "--reconstitution-at-least", help="B-cell reconstitution when CD19+ count ≥ this (cells/µL; default 5)."
+)
+CONFIRM_OPTION = typer.Option(None, "--confirm", min=1, help="Consecutive samples needed to call reconstitution.")
+
+
+def b_cell_options(aplasia_below: str | None, reconstitution_at_least: str | None, confirm: int | None) -> BCellOptions:
+    """The B-cell definition from command-line values; anything not given keeps the
+    :class:`~immunoreset.kinetics.bcells.BCellOptions` default (one place for the defaults)."""
+    from immunoreset.instruments.base import parse
+    from immunoreset.kinetics.bcells import BCellOptions
+
+    given = {
+        "aplasia_below": None if aplasia_below is None else _decimal(aplasia_below, "--aplasia-below"),
+        "reconstitution_at_least": None
+        if reconstitution_at_least is None
+        else _decimal(reconstitution_at_least, "--reconstitution-at-least"),
+        "confirm_samples": confirm,
+    }
+    return parse(BCellOptions, {k: v for k, v in given.items() if v is not None})
 
 
 def _emit(frame: pd.DataFrame, out: Path | None, fmt: OutputFormat, title: str) -> None:
@@ -182,29 +210,17 @@ def bcells_command(
     naive_analyte: str = typer.Option(
         "cd19_naive", "--naive-analyte", help="Analyte with naive B cells (% of B cells or a count), if recorded."
     ),
-    aplasia_below: str = typer.Option(
-        "5", "--aplasia-below", help="Aplastic when count < this (cells/µL; default Looney 2004)."
-    ),
-    reconstitution_at_least: str = typer.Option(
-        "5", "--reconstitution-at-least", help="Reconstituted when count ≥ this (cells/µL)."
-    ),
-    confirm: int = typer.Option(1, "--confirm", min=1, help="Consecutive reconstituted samples required."),
+    aplasia_below: str | None = APLASIA_BELOW_OPTION,
+    reconstitution_at_least: str | None = RECONSTITUTION_OPTION,
+    confirm: int | None = CONFIRM_OPTION,
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the table to this .csv/.parquet file."),
     fmt: OutputFormat = typer.Option(OutputFormat.csv, "--format", help="Standard-output format without --out."),
     plots: Path | None = typer.Option(None, "--plots", help="Write a B-cell profile plot into this folder."),
 ) -> None:
     """Time to B-cell aplasia, its duration and reconstitution, as intervals of study days."""
-    from immunoreset.instruments.base import parse
-    from immunoreset.kinetics.bcells import BCellOptions, bcell_table
+    from immunoreset.kinetics.bcells import bcell_table
 
-    options = parse(
-        BCellOptions,
-        {
-            "aplasia_below": _decimal(aplasia_below, "--aplasia-below"),
-            "reconstitution_at_least": _decimal(reconstitution_at_least, "--reconstitution-at-least"),
-            "confirm_samples": confirm,
-        },
-    )
+    options = b_cell_options(aplasia_below, reconstitution_at_least, confirm)
     frame = _read(file, db, study, user)
     table = bcell_table(frame, analyte=analyte, naive_analyte=naive_analyte or None, options=options)
     _emit(table, out, fmt, "B-cell aplasia and reconstitution")

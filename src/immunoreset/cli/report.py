@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from immunoreset.cli.kinetics import APLASIA_BELOW_OPTION, CONFIRM_OPTION, RECONSTITUTION_OPTION, b_cell_options
 from immunoreset.cli.registry import DB_HELP, USER_HELP, open_registry, progress_bar
 
 __all__ = ["register"]
@@ -17,27 +18,14 @@ def report(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
     user: str | None = typer.Option(None, "--user", help=USER_HELP),
     pdf: bool = typer.Option(False, "--pdf", help="Also print the report to PDF (needs a headless Chromium)."),
-    aplasia_below: str = typer.Option(
-        "5", "--aplasia-below", help="B-cell aplasia when CD19+ count < this (cells/µL; default Looney 2004)."
-    ),
-    reconstitution_at_least: str = typer.Option(
-        "5", "--reconstitution-at-least", help="B-cell reconstitution when CD19+ count ≥ this (cells/µL)."
-    ),
-    confirm: int = typer.Option(1, "--confirm", min=1, help="Consecutive samples needed to call reconstitution."),
+    aplasia_below: str | None = APLASIA_BELOW_OPTION,
+    reconstitution_at_least: str | None = RECONSTITUTION_OPTION,
+    confirm: int | None = CONFIRM_OPTION,
 ) -> None:
     """Write the case-series report of a registry (outcomes and tables go beside it, in OUT_files/)."""
-    from immunoreset.instruments.base import parse
-    from immunoreset.kinetics.bcells import BCellOptions
     from immunoreset.pipeline import report_study
 
-    b_cells = parse(
-        BCellOptions,
-        {
-            "aplasia_below": aplasia_below,
-            "reconstitution_at_least": reconstitution_at_least,
-            "confirm_samples": confirm,
-        },
-    )
+    b_cells = b_cell_options(aplasia_below, reconstitution_at_least, confirm)
 
     registry = open_registry(db, user)
     record = registry.read_study(study)

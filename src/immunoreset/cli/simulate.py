@@ -83,6 +83,12 @@ def park2025(
     ldc: float | None = typer.Option(None, "--ldc", help="lymphodepletion amount in mg (default 1935)"),
     seed: int = typer.Option(0, "--seed", help="random seed for the IIV draw"),
     typical: bool = typer.Option(False, "--typical", help="simulate the typical patient only (no IIV)"),
+    parameter: list[str] = typer.Option(
+        [],
+        "--parameter",
+        "-P",
+        help="NAME=VALUE: a typical value replacing the model's (repeatable), e.g. -P Emax_LDC_Bnaive=1",
+    ),
     out: Path | None = typer.Option(None, "--out", help="write the table (.parquet or .csv)"),
     plot: Path | None = typer.Option(None, "--plot", help="write a PNG of median and 90% band"),
     workers: int | None = typer.Option(
@@ -108,8 +114,14 @@ def park2025(
         raise InvalidInput("out", str(out), "a file name ending in .parquet or .csv")
     overrides = {k: v for k, v in (("Dose", dose), ("WT", weight), ("Dose_LDC", ldc)) if v is not None}
     spec = get_model("park2025")
+    changed: dict[str, float] = {}
+    for item in parameter:
+        name, sep, value = item.partition("=")
+        if not sep or name.strip() not in spec.parameter_names:
+            raise InvalidInput("parameter", item, f"NAME=VALUE with NAME a parameter of {spec.name}")
+        changed[name.strip()] = spec.parameter(name.strip()).checked(value.strip(), field=f"parameter {name}")
     n = 1 if typical else patients
-    pop = sample_population(spec, n, seed=seed, inputs=overrides, iiv=not typical)
+    pop = sample_population(spec, n, seed=seed, inputs=overrides, iiv=not typical, typical=changed)
     times = np.arange(0.0, days + step / 2, step)
     with Progress(transient=True) as bar:
         task = bar.add_task("simulating", total=n)

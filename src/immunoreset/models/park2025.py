@@ -21,10 +21,12 @@ model the gate also opens for one to five days right after infusion, while the i
 distribute to the marrow and blood CAR-T dip below CARTrev_min before expanding; the naive pool seeded in
 that window (about 1-11 cells/uL with the published IIV) is never killed and persists through the months
 of aplasia, whereas the Erlangen patients had no detectable B cells until reconstitution (Mackensen 2022,
-Müller 2024). With ``Emax_LDC_Bnaive = 1`` (assumption: fludarabine/cyclophosphamide suppress marrow
-B lymphopoiesis as they suppress host lymphocytes, with the CD8 EC50) the early window produces no naive
-cells and reconstitution starts only when the CAR-T decline closes the gate for good. Trial designs set it
-per cohort (``model_parameters``); docs/models.md.
+Müller 2024). With ``Emax_LDC_Bnaive = 1`` (an assumption without a published source, calibrated to that
+observation; rationale: fludarabine/cyclophosphamide suppress marrow lymphopoiesis as they suppress host
+lymphocytes; the CD8 EC50) the early window seeds about 60-fold fewer naive cells (typical patient
+0.05 cells/uL) and reconstitution starts when the CAR-T decline re-opens the gate. The effect relies on
+Park's dosing of lymphodepletion at t = 0 (not days -5 to -3). Trial designs set it per cohort
+(``model_parameters``); docs/models.md.
 """
 
 from __future__ import annotations
@@ -47,8 +49,9 @@ CS = f"{CIT}, Appendix S2 control stream"
 S1 = f"{CIT}, Methods 2.1 / Appendix S1"
 EPS = "1e-12"
 EXTENSION = (
-    "immunoreset extension (assumption, not Park 2025): lymphodepleting chemotherapy suppresses marrow "
-    "B lymphopoiesis as it does host lymphocytes; 0 reproduces the published model (docs/models.md)"
+    "immunoreset extension, not Park 2025 (assumption without a published source, calibrated to 'no "
+    "detectable B cells until reappearance', Mackensen 2022 / Müller 2024); 0 reproduces the published "
+    "model (docs/models.md)"
 )
 
 
@@ -144,19 +147,22 @@ PARAMETERS = [
     _p("Emax_NT", 27.32, "1", "maximum LDC effect on neutrophil proliferation", T1, "estimated", 0.26),
     _p("EC50_NT", 1203.42, "mg/L", "LDC concentration for 50% of Emax_NT", T1),
     # immunoreset extension, off by default (0 = Park 2025 as published); see the module docstring
-    _p(
-        "Emax_LDC_Bnaive",
-        0.0,
-        "1",
-        "maximum lymphodepletion inhibition of naive B-cell output (0 = Park 2025 as published)",
-        EXTENSION,
+    ParameterSpec(
+        name="Emax_LDC_Bnaive",
+        value=0.0,
+        unit="1",
+        description="maximum lymphodepletion inhibition of naive B-cell output (0 = Park 2025 as published)",
+        source=EXTENSION,
+        minimum=0.0,
+        maximum=1.0,
     ),
-    _p(
-        "EC50_LDC_Bnaive",
-        0.067,
-        "mg/L",
-        "LDC concentration for 50% of Emax_LDC_Bnaive (assumed equal to EC50_CD8)",
-        EXTENSION,
+    ParameterSpec(
+        name="EC50_LDC_Bnaive",
+        value=0.067,
+        unit="mg/L",
+        description="LDC concentration for 50% of Emax_LDC_Bnaive (assumed equal to EC50_CD8)",
+        source=EXTENSION,
+        minimum=1e-9,
     ),
     # 3.4 biomarkers
     _p("Ksyn_AAb", 15875.77, "[IU]/cell/d", "anti-dsDNA release per reactive B cell", T1, "estimated", 0.4),

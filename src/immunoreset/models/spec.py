@@ -12,6 +12,7 @@ the spec; nothing else knows a model's equations. Adding a model means writing a
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -46,6 +47,32 @@ class StateSpec(_Frozen):
     rhs: str = Field(description="right-hand side d(state)/dt per model time unit")
 
 
+def checked_number(
+    field: str,
+    value: object,
+    unit: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    positive: str | None = None,
+) -> float:
+    """``value`` as a finite float within [minimum, maximum] (and > 0 when ``positive`` is not None; its
+    text says why), else :class:`InvalidInput` naming ``field`` and the expected range in ``unit``."""
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InvalidInput(field, value, f"a number in {unit}") from None
+    if not math.isfinite(v):
+        raise InvalidInput(field, value, f"a finite number in {unit}")
+    if positive is not None and v <= 0:
+        raise InvalidInput(field, value, f"a number > 0 ({unit}{'; ' + positive if positive else ''})")
+    if minimum is not None and v < minimum:
+        raise InvalidInput(field, value, f"a number >= {minimum:g} ({unit})")
+    if maximum is not None and v > maximum:
+        raise InvalidInput(field, value, f"a number <= {maximum:g} ({unit})")
+    return v
+
+
 class ParameterSpec(_Frozen):
     """A model parameter with its provenance and inter-individual variability."""
 
@@ -61,6 +88,20 @@ class ParameterSpec(_Frozen):
         description="SD of eta on the log scale for log-normal IIV (P_i = P * exp(eta_i)); None = no IIV",
     )
     omega_fixed: bool = Field(default=False, description="True if omega was fixed rather than estimated")
+    minimum: float | None = Field(default=None, description="smallest allowed value (inclusive)")
+    maximum: float | None = Field(default=None, description="largest allowed value (inclusive)")
+
+    def checked(self, value: object, *, field: str | None = None) -> float:
+        """``value`` as a float if it is allowed for this parameter, else :class:`InvalidInput` naming
+        ``field`` (default: the parameter's name). A parameter with IIV must stay > 0 (log-normal)."""
+        return checked_number(
+            field or self.name,
+            value,
+            self.unit,
+            minimum=self.minimum,
+            maximum=self.maximum,
+            positive="the parameter has log-normal IIV" if self.omega else None,
+        )
 
 
 class InputSpec(_Frozen):
@@ -75,6 +116,18 @@ class InputSpec(_Frozen):
     minimum: float | None = Field(default=None, description="smallest allowed value (inclusive)")
     maximum: float | None = Field(default=None, description="largest allowed value (inclusive)")
     strictly_positive: bool = Field(default=False, description="value must be > 0")
+
+    def checked(self, value: object, *, field: str | None = None) -> float:
+        """``value`` as a float if it is in this input's range, else :class:`InvalidInput` naming ``field``
+        (default: the input's name)."""
+        return checked_number(
+            field or self.name,
+            value,
+            self.unit,
+            minimum=self.minimum,
+            maximum=self.maximum,
+            positive="" if self.strictly_positive else None,
+        )
 
 
 class DerivedSpec(_Frozen):

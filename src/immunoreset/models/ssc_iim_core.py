@@ -5,7 +5,8 @@ host-cell parts do not read any SLE biomarker: CAR-T expansion is driven by CAR-
 killing by the same complexes, reconstitution of naive B cells by the total blood CAR-T count, the host
 T cells and the neutrophil chain by the lymphodepletion signal. The SLE layer (interferon-alpha,
 anti-dsDNA, C3, proteinuria) only reads that core. So the core is a closed subsystem and is reused here
-*unchanged* (same equations, parameters, IIV and sources): :func:`car_t_core` returns the Park 2025
+*unchanged* (same equations, parameters, IIV and sources, including the off-by-default
+``Emax_LDC_Bnaive`` option of :mod:`immunoreset.models.park2025`): :func:`car_t_core` returns the Park 2025
 states, parameters, inputs, derived quantities, switches and outputs without the SLE layer.
 
 What the core adds (each a documented assumption, not part of Park 2025):

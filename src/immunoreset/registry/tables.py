@@ -12,7 +12,8 @@ Registry code → kinetics analyte: ``car_t_cells`` → ``cart_flow``, ``transge
 quantification" (the convention of flow-cytometry and qPCR case report forms, e.g. the sample REDCap
 project): CAR-T cells and transgene copies pass it on as BLQ (the NCA's BLQ rule applies). An undetectable
 CD19+ B-cell count stays 0 cells/µL: B-cell assays quantify well below the aplasia threshold of
-:mod:`immunoreset.kinetics.bcells` (1 cell/µL by default), so "not detected" is aplasia, as trials report it.
+:mod:`immunoreset.kinetics.bcells` (5 cells/µL by default, Looney 2004), so "not detected" is aplasia, as
+trials report it.
 """
 
 from __future__ import annotations

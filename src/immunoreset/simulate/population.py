@@ -116,17 +116,7 @@ def input_vector(spec: ModelSpec, overrides: Mapping[str, float] | None = None) 
     """Input vector in spec order: defaults with ``overrides`` applied and checked against each input's range."""
     values = {i.name: i.value for i in spec.inputs}
     for key, val in (overrides or {}).items():
-        inp = spec.input(key)
-        v = float(val)
-        if not np.isfinite(v):
-            raise InvalidInput(key, val, f"a finite number in {inp.unit}")
-        if inp.strictly_positive and v <= 0:
-            raise InvalidInput(key, val, f"a number > 0 ({inp.unit})")
-        if inp.minimum is not None and v < inp.minimum:
-            raise InvalidInput(key, val, f"a number >= {inp.minimum:g} ({inp.unit})")
-        if inp.maximum is not None and v > inp.maximum:
-            raise InvalidInput(key, val, f"a number <= {inp.maximum:g} ({inp.unit})")
-        values[key] = v
+        values[key] = spec.input(key).checked(val)
     return np.array([values[i.name] for i in spec.inputs], dtype=float)
 
 
@@ -150,10 +140,7 @@ def sample_population(
     for name, value in (typical or {}).items():
         if name not in values:
             raise InvalidInput("typical", name, f"a parameter of model {spec.name} ({', '.join(values)})")
-        v = float(value)
-        if not np.isfinite(v):
-            raise InvalidInput(name, value, f"a finite number in {spec.parameter(name).unit}")
-        values[name] = v
+        values[name] = spec.parameter(name).checked(value)
     typical_values = np.array([values[p.name] for p in spec.parameters], dtype=float)
     params = np.tile(typical_values, (n, 1))
     if iiv:

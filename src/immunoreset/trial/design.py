@@ -148,16 +148,15 @@ class Cohort(_Strict):
         from immunoreset.models import get_model
 
         model = DISEASE_MODELS[self.disease]
-        known = set(get_model(model).parameter_names)
+        spec = get_model(model)
         for name, value in self.model_parameters.items():
-            if name not in known:
+            if name not in spec.parameter_names:
                 raise InvalidInput(
                     "model_parameters",
                     name,
                     f"a parameter of the {self.disease} model {model} (immunoreset model show {model})",
                 )
-            if not math.isfinite(value):
-                raise InvalidInput(f"model_parameters.{name}", value, "a finite number")
+            spec.parameter(name).checked(value, field=f"model_parameters.{name}")
         return self
 
 
