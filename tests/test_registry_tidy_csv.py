@@ -99,6 +99,24 @@ def test_every_problem_with_file_row_and_column(tmp_path: Path) -> None:
     }
 
 
+def test_medications_and_events_end_after_they_start_and_keys_are_unique(tmp_path: Path) -> None:
+    meds = "patient,key,drug,start_day,stop_day\n"
+    meds += "P1,m1,prednisolone,-30,-10\nP1,m1,hydroxychloroquine,-30,-10\nP1,m2,methotrexate,-10,-30\n"
+    aes = "patient,key,term,grade,grading,onset_day,resolution_day,onset_date,resolution_date\n"
+    aes += "P1,a1,CRS,1,ASTCT,3,1,,\nP1,a2,Fever,1,CTCAE v5.0,,,2024-01-20,2024-01-12\nP1,a3,Fever,1,CTCAE v5.0,5,6,,\n"
+    aes += "P1,a3,Rash,1,CTCAE v5.0,7,8,,\n"
+    with pytest.raises(InvalidInput) as info:
+        read_tidy_csv(_files(tmp_path, medications=meds, adverse_events=aes))
+    found = {(p.location, p.expected) for p in info.value.problems}
+    assert found == {
+        ("medications.csv row 3, column key", "each key once per patient"),
+        ("medications.csv row 4, column stop_day", "on or after the start"),
+        ("adverse_events.csv row 2, column resolution_day", "on or after the onset"),
+        ("adverse_events.csv row 3, column resolution_date", "on or after the onset"),
+        ("adverse_events.csv row 5, column key", "each key once per patient"),
+    }
+
+
 def test_header_and_file_problems(tmp_path: Path) -> None:
     _files(tmp_path, observations="patient,visit,colour\n")
     (tmp_path / "notes.csv").write_text("x\n", encoding="utf-8")

@@ -538,19 +538,25 @@ def _medications(r: _Reader, rows: Sequence[_Row], owner: _Owner, infusion: dict
             stop_date=stop_date,
             indication=r.text(row, "indication"),
         )
-        if med is None or p is None or not (ok1 and ok2):
-            continue
-        if _before(med.stop_date, med.start_date) or _before(med.stop_day, med.start_day):
-            r.problem(row, "stop_date" if med.stop_date else "stop_day", "on or after the start")
-            continue
-        if any(m.key == med.key for m in p["medications"]):
-            r.problem(row, "key", "each key once per patient")
-            continue
-        p["medications"].append(med)
+        if med is not None and p is not None and ok1 and ok2:
+            _append_dated(r, row, p["medications"], med, "start", "stop")
 
 
 def _before(later: Any, earlier: Any) -> bool:
     return later is not None and earlier is not None and bool(later < earlier)
+
+
+def _append_dated(r: _Reader, row: _Row, bucket: list[Any], record: Any, start: str, stop: str) -> None:
+    """Append a keyed record with ``<start>_day/_date`` and ``<stop>_day/_date`` to the patient's ``bucket``,
+    unless it ends before it starts or its key is already there (each a problem on ``row``)."""
+    start_date, stop_date = getattr(record, f"{start}_date"), getattr(record, f"{stop}_date")
+    if _before(stop_date, start_date) or _before(getattr(record, f"{stop}_day"), getattr(record, f"{start}_day")):
+        r.problem(row, f"{stop}_date" if stop_date else f"{stop}_day", f"on or after the {start}")
+        return
+    if any(existing.key == record.key for existing in bucket):
+        r.problem(row, "key", "each key once per patient")
+        return
+    bucket.append(record)
 
 
 def _adverse_events(r: _Reader, rows: Sequence[_Row], owner: _Owner, infusion: dict[str, dt.date | None]) -> None:
@@ -576,15 +582,8 @@ def _adverse_events(r: _Reader, rows: Sequence[_Row], owner: _Owner, infusion: d
             resolution_date=res_date,
             serious=r.boolean(row, "serious"),
         )
-        if ae is None or p is None or not (ok1 and ok2):
-            continue
-        if _before(ae.resolution_date, ae.onset_date) or _before(ae.resolution_day, ae.onset_day):
-            r.problem(row, "resolution_date" if ae.resolution_date else "resolution_day", "on or after the onset")
-            continue
-        if any(a.key == ae.key for a in p["adverse_events"]):
-            r.problem(row, "key", "each key once per patient")
-            continue
-        p["adverse_events"].append(ae)
+        if ae is not None and p is not None and ok1 and ok2:
+            _append_dated(r, row, p["adverse_events"], ae, "onset", "resolution")
 
 
 # --------------------------------------------------------------------------------------------------
