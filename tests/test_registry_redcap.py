@@ -325,6 +325,8 @@ def test_unit_without_value_stop_before_start_and_instance_problems(tmp_path: Pa
     lines[b] = _set_cell(lines[b], "med_stop_date", "2017-01-01")
     lines[c] = _set_cell(lines[c], "crs_study_day", "0")  # same day as instance 1
     lines[c] = _set_cell(lines[c], "wbc", "5")  # labs field on a crs_daily row
+    e = _line_of("1", "infusion_arm_1", "adverse_events", "1")
+    lines[e] = _set_cell(lines[e], "ae_resolution_date", "2021-03-16")  # onset 2021-03-17
     with pytest.raises(InvalidInput) as info:
         rc.read_redcap_export(_write(tmp_path, lines), DICTIONARY, MAPPING)
     found = {p.location for p in info.value.problems}
@@ -333,7 +335,12 @@ def test_unit_without_value_stop_before_start_and_instance_problems(tmp_path: Pa
         f"export.csv row {b + 1}, column med_stop_date",
         f"export.csv row {c + 1}, column crs_study_day",
         f"export.csv row {c + 1}, column wbc",
+        f"export.csv row {e + 1}, column ae_resolution_date",
     }
+    expected = {p.location: p.expected for p in info.value.problems}
+    assert expected[f"export.csv row {e + 1}, column ae_resolution_date"].startswith(
+        "a resolution date on or after the onset date 2021-03-17"
+    )
 
 
 def test_lymphodepletion_days_out_of_order_are_located(tmp_path: Path) -> None:

@@ -1144,22 +1144,35 @@ class _Importer:
         fields = {r.field for r in refs.values()}
         return [c for col, c in row.cells.items() if col.split("___")[0] in fields]
 
+    def _dated_entry(
+        self,
+        row: _Row,
+        refs: Mapping[str, FieldRef],
+        kinds: Mapping[str, str],
+        required: str,
+        what: str,
+        start: str,
+        stop: str,
+    ) -> dict[str, Any] | None:
+        """The row's values, or None after recording a problem: ``required`` missing, or the
+        ``<stop>_date`` before the ``<start>_date``."""
+        values = self._row_values(row, refs, kinds)
+        if values.get(required) is None:
+            self.problems.append(Problem(refs[required].field, "", what, self.where(row.line, refs[required].field)))
+            return None
+        first, last = values.get(f"{start}_date"), values.get(f"{stop}_date")
+        if first is not None and last is not None and last < first:
+            self.problem(row.cells[refs[f"{stop}_date"].field], f"a {stop} date on or after the {start} date {first}")
+            return None
+        return values
+
     def medication(self, row: _Row, refs: Mapping[str, FieldRef]) -> MedicationRecord | None:
         kinds = {
             "drug": "text", "dose": "number", "unit": "text", "route": "text", "frequency": "text",
             "start_date": "date", "stop_date": "date", "indication": "checkbox",
         }  # fmt: skip
-        values = self._row_values(row, refs, kinds)
-        if values.get("drug") is None:
-            self.problems.append(
-                Problem(
-                    refs["drug"].field, "", "the drug of a medication entry", self.where(row.line, refs["drug"].field)
-                )
-            )
-            return None
-        start, stop = values.get("start_date"), values.get("stop_date")
-        if start is not None and stop is not None and stop < start:
-            self.problem(row.cells[refs["stop_date"].field], f"a stop date on or after the start date {start}")
+        values = self._dated_entry(row, refs, kinds, "drug", "the drug of a medication entry", "start", "stop")
+        if values is None:
             return None
         result: MedicationRecord | None = self.build(
             MedicationRecord, self._row_cells(row, refs), key=f"{row.instrument}:{row.event}:{row.instance}", **values
@@ -1168,17 +1181,8 @@ class _Importer:
 
     def adverse_event(self, row: _Row, refs: Mapping[str, FieldRef]) -> AdverseEventRecord | None:
         kinds = {"term": "text", "grade": "int", "onset_date": "date", "resolution_date": "date", "serious": "bool"}
-        values = self._row_values(row, refs, kinds)
-        if values.get("term") is None:
-            self.problems.append(
-                Problem(
-                    refs["term"].field, "", "the term of an adverse event", self.where(row.line, refs["term"].field)
-                )
-            )
-            return None
-        onset, resolution = values.get("onset_date"), values.get("resolution_date")
-        if onset is not None and resolution is not None and resolution < onset:
-            self.problem(row.cells[refs["resolution_date"].field], f"a resolution date on or after the onset {onset}")
+        values = self._dated_entry(row, refs, kinds, "term", "the term of an adverse event", "onset", "resolution")
+        if values is None:
             return None
         assert self.m.adverse_events is not None
         grading = "ASTCT" if values["term"] in self.m.adverse_events.astct_terms else "CTCAE v5.0"
