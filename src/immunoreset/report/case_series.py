@@ -103,7 +103,8 @@ def published_comparison(analysis: CohortAnalysis, published: str = "muller2024"
         if len(known):
             mid = (known["aplasia_duration_min"].astype(float) + known["aplasia_duration_max"].astype(float)) / 2
             observed["b_cell_aplasia_days"] = (
-                f"{mid.mean():.0f} ± {mid.std(ddof=1) if len(mid) > 1 else 0:.0f} (n = {len(known)} {label})"
+                f"{mid.mean():.0f} ± {mid.std(ddof=1) if len(mid) > 1 else 0:.0f} (median {mid.median():.0f}; "
+                f"n = {len(known)} {label})"
             )
             back = (known["reconstitution_lower"].astype(float) + known["reconstitution_upper"].astype(float)) / 2
             sle = back[known["patient"].isin(visits.loc[visits["disease"] == "SLE", "patient"])]
