@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from immunoreset.errors import InvalidInput
 from immunoreset.instruments.myositis import myositis_tis
 from immunoreset.instruments.safety import crs, icans
 from immunoreset.instruments.sle import sledai2k
@@ -268,3 +269,20 @@ def test_without_the_lymphodepletion_option_the_published_model_keeps_a_naive_pl
     with_option = simulate_trial(design, workers=1).provenance["models"]
     assert {m["changed_from_spec"]["Emax_LDC_Bnaive"] for m in with_option.values()} == {1.0}
     assert {m["parameters"]["Emax_LDC_Bnaive"] for m in with_option.values()} == {1.0}
+
+
+def test_lymphodepletion_amount_scales_with_body_surface_area(trial: VirtualTrial) -> None:
+    """Dose_LDC = Σ dose_mg_per_m2 × days × BSA (Mosteller), the reconstruction Park 2025 used at 1.8 m²."""
+    from immunoreset.trial.virtual import body_surface_area
+
+    design = load_design("erlangen2024")
+    per_m2 = sum(a.dose_mg_per_m2 * len(a.days) for a in design.lymphodepletion)
+    assert per_m2 == 1075
+    assert body_surface_area(70, 180) == pytest.approx(1.8708, abs=1e-4)
+    for patient in trial.study.patients:
+        dose = trial.provenance["individual_parameters"][patient.code]["input:Dose_LDC"]
+        assert patient.weight_kg is not None and patient.height_cm is not None
+        bsa = body_surface_area(float(patient.weight_kg), float(patient.height_cm))
+        assert dose == pytest.approx(per_m2 * bsa, rel=2e-3)  # weight and height are recorded rounded
+    with pytest.raises(InvalidInput):
+        body_surface_area(0, 170)
