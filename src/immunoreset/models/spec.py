@@ -73,7 +73,32 @@ def checked_number(
     return v
 
 
-class ParameterSpec(_Frozen):
+class _Bounded(_Frozen):
+    """A named number with a unit and an optional range; :meth:`checked` validates a value for it."""
+
+    name: str
+    unit: str
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def _positive(self) -> str | None:
+        """None, or why the value must be > 0 ('' = no reason given)."""
+        return None
+
+    def checked(self, value: object, *, field: str | None = None) -> float:
+        """``value`` as a float if it is allowed here, else :class:`InvalidInput` naming ``field`` (default:
+        the name). A parameter with IIV must stay > 0 (log-normal); an input obeys its own range."""
+        return checked_number(
+            field or self.name,
+            value,
+            self.unit,
+            minimum=self.minimum,
+            maximum=self.maximum,
+            positive=self._positive(),
+        )
+
+
+class ParameterSpec(_Bounded):
     """A model parameter with its provenance and inter-individual variability."""
 
     name: str = Field(pattern=_NAME)
@@ -91,20 +116,11 @@ class ParameterSpec(_Frozen):
     minimum: float | None = Field(default=None, description="smallest allowed value (inclusive)")
     maximum: float | None = Field(default=None, description="largest allowed value (inclusive)")
 
-    def checked(self, value: object, *, field: str | None = None) -> float:
-        """``value`` as a float if it is allowed for this parameter, else :class:`InvalidInput` naming
-        ``field`` (default: the parameter's name). A parameter with IIV must stay > 0 (log-normal)."""
-        return checked_number(
-            field or self.name,
-            value,
-            self.unit,
-            minimum=self.minimum,
-            maximum=self.maximum,
-            positive="the parameter has log-normal IIV" if self.omega else None,
-        )
+    def _positive(self) -> str | None:
+        return "the parameter has log-normal IIV" if self.omega else None
 
 
-class InputSpec(_Frozen):
+class InputSpec(_Bounded):
     """A per-patient or per-scenario input: covariate, dose, product composition, individual baseline."""
 
     name: str = Field(pattern=_NAME)
@@ -117,17 +133,8 @@ class InputSpec(_Frozen):
     maximum: float | None = Field(default=None, description="largest allowed value (inclusive)")
     strictly_positive: bool = Field(default=False, description="value must be > 0")
 
-    def checked(self, value: object, *, field: str | None = None) -> float:
-        """``value`` as a float if it is in this input's range, else :class:`InvalidInput` naming ``field``
-        (default: the input's name)."""
-        return checked_number(
-            field or self.name,
-            value,
-            self.unit,
-            minimum=self.minimum,
-            maximum=self.maximum,
-            positive="" if self.strictly_positive else None,
-        )
+    def _positive(self) -> str | None:
+        return "" if self.strictly_positive else None
 
 
 class DerivedSpec(_Frozen):
