@@ -68,13 +68,15 @@ def _print_summary(summary: LoadSummary) -> None:
     Console().print(table)
 
 
-def _load(study: StudyRecord, db: str | None, user: str | None, prune: bool) -> None:
+def _load(study: StudyRecord, db: str | None, user: str | None, prune: bool, notes: list[str] | None = None) -> None:
     registry = open_registry(db, user)
     # Announced before the transaction starts (one line, flushed), so a watcher knows the write has begun.
     _err.print(f"importing {len(study.patients)} patient(s) of study {study.code} into the registry")
     with progress_bar("writing patients") as advance:
         summary = registry.load(study, prune=prune, progress=advance)
     _print_summary(summary)
+    for note in notes or []:
+        typer.echo(note)
 
 
 @db_app.command("init")
@@ -113,10 +115,10 @@ def import_redcap(
     user: str | None = typer.Option(None, "--user", help=USER_HELP),
 ) -> None:
     """Import a REDCap project export (all or nothing; every problem listed)."""
-    from immunoreset.registry.redcap import load_mapping, read_redcap_export
+    from immunoreset.registry.redcap import import_redcap_export, load_mapping
 
-    study = read_redcap_export(export, dictionary, load_mapping(mapping), events_csv=events)
-    _load(study, db, user, prune=not keep_missing)
+    result = import_redcap_export(export, dictionary, load_mapping(mapping), events_csv=events)
+    _load(result.study, db, user, prune=not keep_missing, notes=result.notes())
 
 
 @import_app.command("csv")

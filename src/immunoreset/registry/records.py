@@ -69,6 +69,9 @@ class InfusionRecord(_Record):
     product: str = Field(min_length=1, max_length=200, description="CAR-T product.")
     target_antigen: str = Field(default="CD19", max_length=20)
     dose_cells_per_kg: Decimal | None = Field(default=None, gt=0, description="CAR+ cells per kg body weight.")
+    dose_cells_total: Decimal | None = Field(
+        default=None, gt=0, description="Flat dose: CAR+ cells infused in total (products dosed per patient)."
+    )
     date: dt.date | None = Field(default=None, description="Infusion date (study day 0).")
 
 

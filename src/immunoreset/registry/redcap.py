@@ -55,7 +55,9 @@ from immunoreset.units import canonical_unit, same_dimension
 
 __all__ = [
     "DictionaryField",
+    "RedcapImport",
     "RedcapMapping",
+    "import_redcap_export",
     "load_mapping",
     "read_dictionary",
     "read_redcap_api",
@@ -221,8 +223,9 @@ class PatientMap(_Model):
 
 class InfusionMap(_Model):
     product: FieldRef | str
-    target_antigen: str = "CD19"
+    target_antigen: FieldRef | str = Field(default="CD19", description="Constant text, or a coded field.")
     dose_cells_per_kg: FieldRef | None = None
+    dose_cells_total: FieldRef | None = Field(default=None, description="Flat dose: CAR+ cells in total.")
     date: FieldRef | None = None
 
 
@@ -258,6 +261,15 @@ class DailyMap(_Model):
     label: str = Field(default="daily_d{day}", description="Visit label template; {day} is the study day.")
 
 
+class SampleMap(_Model):
+    day_field: str = Field(description="Field holding the study day the sample was taken.")
+    label: str = Field(
+        default="day {day}",
+        description="Visit label template; {day} is the study day. A sample joins the visit of that label "
+        "(a scheduled visit on that day), otherwise it makes an unscheduled visit.",
+    )
+
+
 class MedicationMap(_Model):
     instrument: str
     drug: FieldRef
@@ -267,7 +279,9 @@ class MedicationMap(_Model):
     frequency: FieldRef | None = None
     start_date: FieldRef | None = None
     stop_date: FieldRef | None = None
-    indication: FieldRef | None = Field(default=None, description="Checkbox field; ticked choices joined by '; '.")
+    indication: FieldRef | None = Field(
+        default=None, description="Checkbox field (ticked choices joined by '; ') or free text."
+    )
 
 
 class AdverseEventMap(_Model):
@@ -292,6 +306,9 @@ class RedcapMapping(_Model):
     visits: VisitsMap
     observations: dict[str, ObservationMap] = Field(default_factory=dict)
     daily: dict[str, DailyMap] = Field(default_factory=dict, description="Repeating instrument -> daily visits.")
+    samples: dict[str, SampleMap] = Field(
+        default_factory=dict, description="Repeating instrument -> samples joined to the visit of their day."
+    )
     medications: MedicationMap | None = None
     adverse_events: AdverseEventMap | None = None
     ignore: list[str] = Field(default_factory=list, description="Dictionary fields deliberately not imported.")
@@ -305,7 +322,7 @@ class RedcapMapping(_Model):
             if ref is not None:
                 out.setdefault(ref.field, (f"patient.{attr}", ref))
         if self.infusion is not None:
-            for attr in ("product", "dose_cells_per_kg", "date"):
+            for attr in ("product", "target_antigen", "dose_cells_per_kg", "dose_cells_total", "date"):
                 ref = getattr(self.infusion, attr)
                 if isinstance(ref, FieldRef):
                     out.setdefault(ref.field, (f"infusion.{attr}", ref))
@@ -315,6 +332,10 @@ class RedcapMapping(_Model):
                 if ref is not None:
                     out.setdefault(ref.field, (f"lymphodepletion[{i}].{attr}", ref))
         return out
+
+    def visit_instruments(self) -> dict[str, DailyMap | SampleMap]:
+        """Repeating instruments whose instances are visits (daily assessments) or join visits (samples)."""
+        return {**self.daily, **self.samples}
 
     def repeat_maps(self) -> dict[str, tuple[str, dict[str, FieldRef]]]:
         """Medication/AE instrument -> (kind, {attribute: ref})."""
@@ -383,7 +404,8 @@ class _MappingChecker:
         if f is None:
             self.problem(where, ref.field, "a field of the data dictionary")
             return None
-        if ref.field in self.used:
+        shared_unit = where.endswith(".unit_field") and self.used.get(ref.field, "").endswith(".unit_field")
+        if ref.field in self.used and not shared_unit:  # one unit field may serve several values of a form
             self.problem(where, ref.field, f"a field not already mapped (used by {self.used[ref.field]})")
         self.used.setdefault(ref.field, where)
         if form is not None and f.form != form:
@@ -437,22 +459,28 @@ class _MappingChecker:
         if "{record_id" not in p.code:
             self.problem("patient.code", p.code, "a template containing {record_id}")
         if m.infusion is not None:
-            if isinstance(m.infusion.product, FieldRef):
-                self.ref("infusion.product", m.infusion.product, "choice" if m.infusion.product.choices else "text")
+            for attr in ("product", "target_antigen"):
+                ref = getattr(m.infusion, attr)
+                if isinstance(ref, FieldRef):
+                    self.ref(f"infusion.{attr}", ref, "choice" if ref.choices else "text")
             self.ref("infusion.dose_cells_per_kg", m.infusion.dose_cells_per_kg, "number")
+            self.ref("infusion.dose_cells_total", m.infusion.dose_cells_total, "number")
             self.ref("infusion.date", m.infusion.date, "date")
         for i, ld in enumerate(m.lymphodepletion):
             self.ref(f"lymphodepletion[{i}].dose_mg_per_m2", ld.dose_mg_per_m2, "number")
             self.ref(f"lymphodepletion[{i}].first_day", ld.first_day, "number")
             self.ref(f"lymphodepletion[{i}].last_day", ld.last_day, "number")
         self.ref("visits.date_field", FieldRef(field=m.visits.date_field), "date")
-        repeating = set(m.daily) | set(m.repeat_maps())
-        for inst, daily in m.daily.items():
-            if not any(f.form == inst for f in d.values()):
-                self.problem(f"daily.{inst}", inst, "an instrument of the data dictionary")
-            self.ref(f"daily.{inst}.day_field", FieldRef(field=daily.day_field), "number", form=inst)
-            if "{day}" not in daily.label:
-                self.problem(f"daily.{inst}.label", daily.label, "a template containing {day}")
+        repeating = set(m.visit_instruments()) | set(m.repeat_maps())
+        for section, maps in (("daily", m.daily), ("samples", m.samples)):
+            for inst, visit_map in maps.items():
+                if inst in m.repeat_maps() or (section == "samples" and inst in m.daily):
+                    self.problem(f"{section}.{inst}", inst, "an instrument named in one section of the mapping only")
+                if not any(f.form == inst for f in d.values()):
+                    self.problem(f"{section}.{inst}", inst, "an instrument of the data dictionary")
+                self.ref(f"{section}.{inst}.day_field", FieldRef(field=visit_map.day_field), "number", form=inst)
+                if "{day}" not in visit_map.label:
+                    self.problem(f"{section}.{inst}.label", visit_map.label, "a template containing {day}")
         for fname, obs in m.observations.items():
             self._observation(fname, obs, repeating)
         if m.medications is not None:
@@ -464,9 +492,10 @@ class _MappingChecker:
             self.ref("medications.frequency", md.frequency, "choice", form=inst)
             self.ref("medications.start_date", md.start_date, "date", form=inst)
             self.ref("medications.stop_date", md.stop_date, "date", form=inst)
-            ind = self.ref("medications.indication", md.indication, "checkbox", form=inst)
-            if ind is not None and ind.type != "checkbox":
-                self.problem("medications.indication", ind.name, f"a checkbox field (it is {ind.type})")
+            kind = "checkbox" if md.indication and md.indication.choices else "text"
+            ind = self.ref("medications.indication", md.indication, kind, form=inst)
+            if ind is not None and ind.type not in ("checkbox", "text", "notes"):
+                self.problem("medications.indication", ind.name, f"a checkbox or text field (it is {ind.type})")
         if m.adverse_events is not None:
             ae, inst = m.adverse_events, m.adverse_events.instrument
             self.ref("adverse_events.term", ae.term, "text", form=inst)
@@ -563,7 +592,27 @@ def read_redcap_project(
     """Import from a PyCap ``Project`` (or any object with the same two export methods)."""
     records = project.export_records(format_type="csv", raw_or_label="raw")
     metadata = project.export_metadata(format_type="csv")
-    return _import(str(records), str(metadata), mapping, None, f"{source_name} records", f"{source_name} metadata")
+    result = _import(str(records), str(metadata), mapping, None, f"{source_name} records", f"{source_name} metadata")
+    return result.study
+
+
+@dataclass(frozen=True)
+class RedcapImport:
+    """What an import read: the study, and what it deliberately left out."""
+
+    study: StudyRecord
+    empty_instances: tuple[tuple[int, str, int | None], ...] = ()
+    """Repeating instances saved with nothing entered (unticked checkboxes and a form status only):
+    ``(row, instrument, instance)``. They carry no data and are skipped, not refused."""
+
+    def notes(self) -> list[str]:
+        """One line per kind of thing skipped, for the load summary."""
+        n = len(self.empty_instances)
+        if not n:
+            return []
+        where = ", ".join(f"row {row} ({inst} #{instance})" for row, inst, instance in self.empty_instances[:5])
+        more = f" and {n - 5} more" if n > 5 else ""
+        return [f"{n} empty repeating instance{'s' if n != 1 else ''} skipped: {where}{more}"]
 
 
 def read_redcap_export(
@@ -578,8 +627,23 @@ def read_redcap_export(
     ``events_csv`` (REDCap's event list: ``unique_event_name`` and optionally ``day_offset``) supplies
     events the mapping does not list; their visit label is the unique event name without ``_arm_N``
     and their visit number the position in that file. Raises :class:`InvalidInput` with every problem.
+    :func:`import_redcap_export` also says what was skipped.
     """
+    return import_redcap_export(export_csv, dictionary_csv, mapping, events_csv=events_csv).study
+
+
+def import_redcap_export(
+    export_csv: str | Path,
+    dictionary_csv: str | Path,
+    mapping: RedcapMapping | str | Path,
+    *,
+    events_csv: str | Path | None = None,
+) -> RedcapImport:
+    """:func:`read_redcap_export`, with the empty repeating instances it skipped."""
     export_path, dict_path = Path(export_csv), Path(dictionary_csv)
+    for path, what in ((export_path, "REDCap export"), (dict_path, "data dictionary")):
+        if not path.is_file():
+            raise InvalidInput(what, str(path), "an existing CSV file")
     events = _read_events(Path(events_csv)) if events_csv is not None else None
     return _import(_text(export_path), _text(dict_path), mapping, events, export_path.name, dict_path.name)
 
@@ -636,7 +700,7 @@ def _import(
     events: list[tuple[str, int | None]] | None,
     export_name: str,
     dictionary_name: str,
-) -> StudyRecord:
+) -> RedcapImport:
     dictionary = read_dictionary(dictionary_text, name=dictionary_name)
     if not isinstance(mapping, RedcapMapping):
         mapping = load_mapping(mapping)
@@ -660,7 +724,9 @@ class _Importer:
         self.problems: list[Problem] = []
         self.events = self._events(events)
         self.repeat = mapping.repeat_maps()
-        self.repeating = set(mapping.daily) | set(self.repeat)
+        self.repeating = set(mapping.visit_instruments()) | set(self.repeat)
+        self.skipped_empty: list[tuple[int, str, int | None]] = []
+        """Empty saved repeating instances (row, instrument, instance) left out of the import."""
         self.record_fields = mapping.record_fields()
         self.ignored = set(mapping.ignore)
         self.checkbox_columns: dict[str, tuple[str, str]] = {}
@@ -826,9 +892,17 @@ class _Importer:
                     cells[col] = cell
                 else:
                     invalid.add(col)
+            if ok and instrument and not invalid and self._empty_instance(cells):
+                # an instance opened and saved with nothing entered: unticked boxes and a form status only
+                self.skipped_empty.append((line, instrument, instance))
+                continue
             if ok:
                 rows.append(_Row(line, record, event, instrument, instance, cells, invalid))
         return rows
+
+    def _empty_instance(self, cells: Mapping[str, _Cell]) -> bool:
+        """Whether a repeating instance holds nothing but unticked checkboxes."""
+        return all(col.lower() in self.checkbox_columns and cell.value == "0" for col, cell in cells.items())
 
     def _valid(self, cell: _Cell, fname: str) -> bool:
         f = self.d[fname]
@@ -862,7 +936,7 @@ class _Importer:
         return None
 
     # -- building ------------------------------------------------------------------------------
-    def run(self, text: str) -> StudyRecord:
+    def run(self, text: str) -> RedcapImport:
         rows = self.read_rows(text)
         by_record: dict[str, list[_Row]] = {}
         for row in rows:
@@ -875,7 +949,7 @@ class _Importer:
         if self.problems:
             raise InvalidInput(problems=self.problems)
         try:
-            return StudyRecord(
+            study = StudyRecord(
                 code=self.m.study.code,
                 name=self.m.study.name,
                 sites=[SiteRecord(code=s.code, name=s.name) for s in self.m.sites],
@@ -883,6 +957,7 @@ class _Importer:
             )
         except ValidationError as exc:
             raise InvalidInput(problems=_validation_problems(exc, self.name)) from None
+        return RedcapImport(study, tuple(self.skipped_empty))
 
     def value(self, cell: _Cell, ref: FieldRef, kind: str) -> Any:
         """Convert a (dictionary-valid) cell for a registry attribute: number, int, date, text, bool."""
@@ -942,20 +1017,18 @@ class _Importer:
         im = self.m.infusion
         if im is not None:
             product = im.product if isinstance(im.product, str) else val(im.product, "text")
+            target = im.target_antigen if isinstance(im.target_antigen, str) else val(im.target_antigen, "text")
             dose, date = val(im.dose_cells_per_kg, "number"), val(im.date, "date")
-            if product is not None or dose is not None or date is not None:
+            flat = val(im.dose_cells_total, "number")
+            if product is not None or dose is not None or flat is not None or date is not None:
+                infusion_refs = (im.product, im.target_antigen, im.dose_cells_per_kg, im.dose_cells_total, im.date)
                 infusion = self.build(
                     InfusionRecord,
-                    [
-                        c
-                        for r in (im.product, im.dose_cells_per_kg, im.date)
-                        if isinstance(r, FieldRef)
-                        for c in [rec.get(r.field)]
-                        if c
-                    ],
+                    [c for r in infusion_refs if isinstance(r, FieldRef) for c in [rec.get(r.field)] if c],
                     product=product,
-                    target_antigen=im.target_antigen,
+                    target_antigen=target or "CD19",
                     dose_cells_per_kg=dose,
+                    dose_cells_total=flat,
                     date=date,
                 )
         for ld in self.m.lymphodepletion:
@@ -1058,9 +1131,12 @@ class _Importer:
             return None
 
     def visits(self, rows: list[_Row]) -> list[VisitRecord]:
-        visits: list[VisitRecord] = []
+        """Scheduled visits (one per event with data), daily assessment visits (one per study day) and
+        samples (joined to the visit of their label, else an unscheduled visit of their study day)."""
+        scheduled: list[tuple[list[_Cell], dict[str, Any]]] = []
         daily: dict[int, dict[str, Any]] = {}
-        daily_rows: dict[tuple[int, str], int] = {}
+        samples: dict[str, tuple[list[_Cell], dict[str, Any]]] = {}
+        instance_rows: dict[tuple[int, str], int] = {}
         date_field = self.m.visits.date_field
         for row in rows:
             if row.instrument in self.repeat:
@@ -1075,26 +1151,31 @@ class _Importer:
                     owners = [f for f, o in self.m.observations.items() if o.unit_field == col]
                     if not any(f in row.cells for f in owners):
                         self.problem(cell, f"empty: a unit without a value in {', '.join(owners)}")
-            if row.instrument:  # daily instrument
-                dm = self.m.daily[row.instrument]
-                day_cell = row.cells.get(dm.day_field)
+            if row.instrument:  # a daily assessment or a sample
+                vm = self.m.visit_instruments()[row.instrument]
+                day_cell = row.cells.get(vm.day_field)
                 if day_cell is None:
+                    what = "assessment" if row.instrument in self.m.daily else "sample"
                     self.problems.append(
-                        Problem(dm.day_field, "", "the study day of the assessment", self.where(row.line, dm.day_field))
+                        Problem(vm.day_field, "", f"the study day of the {what}", self.where(row.line, vm.day_field))
                     )
                     continue
                 day = int(day_cell.value)
-                if (day, row.instrument) in daily_rows:
-                    self.problem(
-                        day_cell,
-                        f"one {row.instrument} instance per study day (also at row {daily_rows[day, row.instrument]})",
-                    )
+                if (day, row.instrument) in instance_rows:
+                    first = instance_rows[day, row.instrument]
+                    self.problem(day_cell, f"one {row.instrument} instance per study day (also at row {first})")
                     continue
-                daily_rows[day, row.instrument] = row.line
-                entry = daily.setdefault(
-                    day, {"label": dm.label.format(day=day), "study_day": day, "kind": "daily", "observations": []}
-                )
-                entry["observations"].extend(observations)
+                instance_rows[day, row.instrument] = row.line
+                label = vm.label.format(day=day)
+                if row.instrument in self.m.daily:
+                    entry = daily.setdefault(
+                        day, {"label": label, "study_day": day, "kind": "daily", "observations": []}
+                    )
+                    entry["observations"].extend(observations)
+                else:
+                    cells, sample = samples.setdefault(label, ([], {"study_day": day, "observations": []}))
+                    cells.append(day_cell)
+                    sample["observations"].extend(observations)
                 continue
             date_cell = row.cells.get(date_field)
             if not observations and date_cell is None:
@@ -1105,15 +1186,25 @@ class _Importer:
                     Problem(date_field, "", "the visit date of a visit with data", self.where(row.line, date_field))
                 )
                 continue
-            visit = self.build(
-                VisitRecord,
-                [date_cell],
-                label=event.label,
-                date=self._date(date_cell),
-                visitnum=event.visitnum,
-                kind="scheduled",
-                observations=observations,
-            )
+            values: dict[str, Any] = {
+                "label": event.label,
+                "date": self._date(date_cell),
+                "visitnum": event.visitnum,
+                "kind": "scheduled",
+                "observations": observations,
+            }
+            scheduled.append(([date_cell], values))
+        visits: list[VisitRecord] = []
+        for cells, values in scheduled:
+            joined = samples.pop(values["label"], None)
+            if joined is not None:
+                values["observations"] = values["observations"] + joined[1]["observations"]
+                cells = cells + joined[0]
+            visit = self.build(VisitRecord, cells, **values)
+            if visit is not None:
+                visits.append(visit)
+        for label, (cells, values) in samples.items():
+            visit = self.build(VisitRecord, cells, label=label, kind="unscheduled", **values)
             if visit is not None:
                 visits.append(visit)
         for day in sorted(daily):
@@ -1167,9 +1258,10 @@ class _Importer:
         return values
 
     def medication(self, row: _Row, refs: Mapping[str, FieldRef]) -> MedicationRecord | None:
+        checkbox = refs.get("indication") is not None and self.d[refs["indication"].field].type == "checkbox"
         kinds = {
             "drug": "text", "dose": "number", "unit": "text", "route": "text", "frequency": "text",
-            "start_date": "date", "stop_date": "date", "indication": "checkbox",
+            "start_date": "date", "stop_date": "date", "indication": "checkbox" if checkbox else "text",
         }  # fmt: skip
         values = self._dated_entry(row, refs, kinds, "drug", "the drug of a medication entry", "start", "stop")
         if values is None:

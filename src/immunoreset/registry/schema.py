@@ -141,6 +141,7 @@ class Infusion(Base):
     product: Mapped[str] = mapped_column(String(200))
     target_antigen: Mapped[str] = mapped_column(String(20))
     dose_cells_per_kg: Mapped[Decimal | None] = mapped_column(DecimalText)
+    dose_cells_total: Mapped[Decimal | None] = mapped_column(DecimalText)  # flat dose (revision 0002)
     date: Mapped[dt.date | None] = mapped_column(Date)  # None: virtual patients (study days only)
 
 

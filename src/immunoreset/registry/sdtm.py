@@ -44,7 +44,7 @@ import pandas as pd
 
 from immunoreset.errors import InvalidInput, Problem
 from immunoreset.registry.records import PatientRecord, StudyRecord, VisitRecord
-from immunoreset.registry.vocabulary import ObservationCode, all_codes, code
+from immunoreset.registry.vocabulary import CLASSIFICATION_CRITERIA, ObservationCode, all_codes, code
 from immunoreset.units import convert
 
 __all__ = [
@@ -364,6 +364,9 @@ def _short_reason(reason: str, limit: int = 200) -> str:
 
 def _qs_category(entry: ObservationCode) -> str:
     name = entry.code
+    prefix = name.split("_", 1)[0]
+    if prefix in CLASSIFICATION_CRITERIA:
+        return CLASSIFICATION_CRITERIA[prefix][1]
     if name.startswith("sledai_"):
         return "SLEDAI-2K"
     if name == "sle_pga":
@@ -556,7 +559,13 @@ def _ex(subject: _Subject) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
     p = subject.patient
     rows: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
     if p.infusion is not None:
-        dose = p.infusion.dose_cells_per_kg
+        dose, total = p.infusion.dose_cells_per_kg, p.infusion.dose_cells_total
+        if dose is not None:
+            exdose, exdosu = float(dose / Decimal(10) ** 6), "10^6 cells/kg"
+        elif total is not None:  # flat dose
+            exdose, exdosu = float(total / Decimal(10) ** 6), "10^6 cells"
+        else:
+            exdose, exdosu = math.nan, ""
         rows.append(
             (
                 (0, p.infusion.product),
@@ -564,8 +573,8 @@ def _ex(subject: _Subject) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
                     **subject.ids("EX"),
                     "EXTRT": p.infusion.product,
                     "EXCAT": "CAR-T CELL THERAPY",
-                    "EXDOSE": float(dose / Decimal(10) ** 6) if dose is not None else math.nan,
-                    "EXDOSU": "10^6 cells/kg" if dose is not None else "",
+                    "EXDOSE": exdose,
+                    "EXDOSU": exdosu,
                     "EXDOSFRM": "SUSPENSION",
                     "EXDOSFRQ": "ONCE",
                     "EXROUTE": "INTRAVENOUS",

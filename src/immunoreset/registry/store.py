@@ -252,6 +252,7 @@ def _infusion_values(i: InfusionRecord) -> dict[str, Any]:
         "product": i.product,
         "target_antigen": i.target_antigen,
         "dose_cells_per_kg": i.dose_cells_per_kg,
+        "dose_cells_total": i.dose_cells_total,
         "date": i.date,
     }
 

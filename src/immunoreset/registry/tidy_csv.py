@@ -68,6 +68,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "product",
         "target_antigen",
         "dose_cells_per_kg",
+        "dose_cells_total",
         "infusion_date",
     ),
     "lymphodepletion": ("patient", "agent", "dose_mg_per_m2", "first_day", "last_day"),
@@ -355,14 +356,21 @@ def read_tidy_csv(path_or_paths: str | Path | Iterable[str | Path]) -> StudyReco
         infusion = None
         product = r.text(row, "product")
         dose, date = r.number(row, "dose_cells_per_kg"), r.date(row, "infusion_date")
-        if product is not None or dose is not None or date is not None:
+        flat = r.number(row, "dose_cells_total")
+        if product is not None or dose is not None or flat is not None or date is not None:
             infusion = r.build(
                 InfusionRecord,
                 row,
-                {"product": "product", "dose_cells_per_kg": "dose_cells_per_kg", "date": "infusion_date"},
+                {
+                    "product": "product",
+                    "dose_cells_per_kg": "dose_cells_per_kg",
+                    "dose_cells_total": "dose_cells_total",
+                    "date": "infusion_date",
+                },
                 product=product or "",
                 target_antigen=r.text(row, "target_antigen") or "CD19",
                 dose_cells_per_kg=dose,
+                dose_cells_total=flat,
                 date=date,
             )
         infusion_dates[code_] = date
@@ -621,6 +629,7 @@ def write_tidy_csv(study: StudyRecord, directory: str | Path) -> list[Path]:
                 "product": inf.product if inf else None,
                 "target_antigen": inf.target_antigen if inf else None,
                 "dose_cells_per_kg": inf.dose_cells_per_kg if inf else None,
+                "dose_cells_total": inf.dose_cells_total if inf else None,
                 "infusion_date": inf.date if inf else None,
             }
         )

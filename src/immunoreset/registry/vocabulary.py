@@ -29,12 +29,15 @@ from functools import cache
 
 from immunoreset.errors import InvalidInput
 from immunoreset.instruments.myositis import MMT8_GROUPS as _MMT8_GROUPS
-from immunoreset.instruments.sle import DescriptorName
+from immunoreset.instruments.myositis import IIMClassificationInput
+from immunoreset.instruments.sle import DescriptorName, SLEClassificationInput
 from immunoreset.instruments.ssc import MRSS_AREAS as _MRSS_AREAS
+from immunoreset.instruments.ssc import SScClassificationInput
 from immunoreset.units import canonical_unit, convert
 
 __all__ = [
     "CATEGORIES",
+    "CLASSIFICATION_CRITERIA",
     "MMT8_GROUPS",
     "MRSS_AREAS",
     "SLEDAI_DESCRIPTORS",
@@ -50,6 +53,36 @@ CATEGORIES: tuple[str, ...] = ("lab", "vital", "item", "crs", "icans", "kinetics
 SLEDAI_DESCRIPTORS: tuple[str, ...] = typing.get_args(DescriptorName)
 MRSS_AREAS: tuple[str, ...] = _MRSS_AREAS
 MMT8_GROUPS: tuple[str, ...] = _MMT8_GROUPS
+
+
+#: Classification criteria recorded at screening: code prefix -> (instrument input model, SDTM QSCAT, testcd
+#: prefix). Each yes/no item of the input model is the observation ``<prefix>_<item>`` (1 = ever present).
+CLASSIFICATION_CRITERIA: dict[str, tuple[type[typing.Any], str, str]] = {
+    "sle2019": (SLEClassificationInput, "EULAR/ACR 2019 SLE CRITERIA", "SLECR"),
+    "ssc2013": (SScClassificationInput, "ACR/EULAR 2013 SSC CRITERIA", "SSCCR"),
+    "iim2017": (IIMClassificationInput, "EULAR/ACR 2017 IIM CRITERIA", "IIMCR"),
+}
+_CLASSIFICATION_LABELS = {  # items whose name does not read as a label (SDTM --TEST: at most 40 characters)
+    "ana_equivalent_positive": "ANA positive by an equivalent test",
+    "non_scarring_alopecia": "Non-scarring alopecia",
+    "renal_biopsy_class_ii_or_v": "Renal biopsy: class II or V nephritis",
+    "renal_biopsy_class_iii_or_iv": "Renal biopsy: class III or IV nephritis",
+    "low_c3": "Low C3",
+    "low_c4": "Low C4",
+    "anti_dsdna": "Anti-dsDNA antibodies",
+    "anti_smith": "Anti-Smith antibodies",
+    "skin_thickening_proximal_to_mcp": "Skin thickening proximal to the MCPs",
+    "raynaud_phenomenon": "Raynaud's phenomenon",
+    "anti_topoisomerase_i": "Anti-topoisomerase I (Scl-70)",
+    "anti_rna_polymerase_iii": "Anti-RNA polymerase III",
+    "gottron_papules": "Gottron's papules",
+    "gottron_sign": "Gottron's sign",
+    "anti_jo1": "Anti-Jo-1 antibodies",
+    "biopsy_endomysial_infiltrate": "Biopsy: endomysial infiltrate",
+    "biopsy_perimysial_or_perivascular_infiltrate": "Biopsy: perimysial/perivascular infiltr.",
+    "biopsy_perifascicular_atrophy": "Biopsy: perifascicular atrophy",
+    "biopsy_rimmed_vacuoles": "Biopsy: rimmed vacuoles",
+}
 
 
 @dataclass(frozen=True)
@@ -252,6 +285,18 @@ _CODES: list[ObservationCode] = [
     _item("myo_patient_global", "Myositis patient global activity (VAS 0-10 cm)", 10, testcd="MYOPTGA"),
     _item("myo_extramuscular_global", "Myositis extramuscular global activity (VAS 0-10 cm)", 10, testcd="MYOEXGA"),
     _item("myo_haq_di", "HAQ disability index (myositis)", 3, testcd="MYOHAQDI"),
+    # --- classification criteria (screening; cumulative history "ever present")
+    *[
+        _yesno(
+            f"{prefix}_{item}",
+            _CLASSIFICATION_LABELS.get(item, item[0].upper() + item[1:].replace("_", " ")),
+            testcd=f"{testcd}{k:02d}",
+        )
+        for prefix, (model, _cat, testcd) in CLASSIFICATION_CRITERIA.items()
+        for k, item in enumerate((n for n, f in model.model_fields.items() if f.annotation == (bool | None)), start=1)
+    ],
+    _item("sle2019_ana_titre", "Highest ANA titre on HEp-2 (denominator)", 100000, integer=True, testcd="SLECRANA"),
+    _item("iim2017_age_at_onset", "Age at onset of first symptom (years)", 120, testcd="IIMCRAGE"),
     # --- daily CRS (ASTCT 2019) and ICANS/ICE assessments
     ObservationCode(
         "crs_temperature",

@@ -29,7 +29,9 @@ def numeric(name: str, value: float, places: int, unit: str | None = None) -> Ob
     low = float(entry.low) if entry.low is not None else -math.inf
     high = float(entry.high) if entry.high is not None else math.inf
     clipped = min(max(value, low), high)
-    return ObservationRecord(code=name, value=decimal(clipped, places), unit=unit or entry.unit, source=SOURCE)
+    return ObservationRecord(
+        code=name, value=decimal(clipped, places), unit=unit or entry.unit, method=entry.method, source=SOURCE
+    )
 
 
 def yes_no(name: str, present: bool) -> ObservationRecord:

@@ -609,7 +609,7 @@ def _medications(design: TrialDesign, cohort: Cohort, rng: np.random.Generator) 
                 frequency=drug.frequency,
                 start_day=start,
                 stop_day=None if stop is None else max(start, stop - 1),
-                indication=f"{cohort.disease} (before CAR-T)",
+                indication="autoimmune disease",
             )
         )
     steps = protocol.glucocorticoid_taper
@@ -627,7 +627,7 @@ def _medications(design: TrialDesign, cohort: Cohort, rng: np.random.Generator) 
                 frequency="once_daily",
                 start_day=step.day,
                 stop_day=stop,
-                indication=f"{cohort.disease} (glucocorticoid taper)",
+                indication="glucocorticoid taper (autoimmune disease)",
             )
         )
     for k, prophylaxis in enumerate(protocol.prophylaxis, start=1):
