@@ -45,6 +45,8 @@ class MainJobResult:
     registry_url: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     pdf: Path | None = None
+    redcap: list[Path] = field(default_factory=list)
+    """The REDCap project files written (``run_virtual_trial(redcap_dir=...)``)."""
 
 
 def report_study(
@@ -105,9 +107,15 @@ def run_virtual_trial(
     patients: int | None = None,
     progress: Step | None = None,
     pdf: bool = False,
+    redcap_dir: Path | None = None,
 ) -> MainJobResult:
-    """Simulate ``design`` (built-in name or file), register the virtual patients, report (module docstring)."""
+    """Simulate ``design`` (built-in name or file), register the virtual patients, report (module docstring).
+
+    ``redcap_dir``: also write the virtual study as a REDCap project (the template for the design's visits
+    and the raw export; :func:`immunoreset.trial.redcap_project.write_redcap_project`).
+    """
     from immunoreset.trial import load_design, simulate_trial
+    from immunoreset.trial.redcap_project import write_redcap_project
 
     loaded = load_design(str(design))
     start = time.perf_counter()
@@ -124,6 +132,11 @@ def run_virtual_trial(
     trial = simulate_trial(loaded, seed=seed, patients=patients, progress=sim_step)
     simulated = time.perf_counter() - start
     out_dir.mkdir(parents=True, exist_ok=True)
+    redcap_files: list[Path] = []
+    if redcap_dir is not None:
+        if progress is not None:
+            progress("Writing the REDCap export", 0, 1)
+        redcap_files = write_redcap_project(trial.study, loaded, redcap_dir)
     registry_file = out_dir / "registry.db"
     for stale in out_dir.glob("registry.db*"):
         stale.unlink()  # a fresh registry per run: the same seed gives the same tables
@@ -155,5 +168,6 @@ def run_virtual_trial(
         b_cells=loaded.b_cell_definition,
     )
     result.registry_url = url
+    result.redcap = redcap_files
     result.timings = {"simulate_s": simulated, "registry_s": registered, **result.timings}
     return result

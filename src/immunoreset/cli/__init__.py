@@ -39,6 +39,7 @@ def _root(
 from immunoreset.cli import demo as _demo  # noqa: E402
 from immunoreset.cli import kinetics as _kinetics  # noqa: E402
 from immunoreset.cli import model as _model  # noqa: E402
+from immunoreset.cli import redcap as _redcap  # noqa: E402
 from immunoreset.cli import registry as _registry  # noqa: E402
 from immunoreset.cli import report as _report  # noqa: E402
 from immunoreset.cli import score as _score  # noqa: E402
@@ -52,6 +53,7 @@ _simulate.register(app)
 _model.register(app)
 _trial.register(app)
 _registry.register(app)
+_redcap.register(app)
 _report.register(app)
 
 

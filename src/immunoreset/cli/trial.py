@@ -43,14 +43,23 @@ def run(
     patients: int | None = typer.Option(None, "--patients", min=1, help="Resize the design to N patients."),
     seed: int | None = typer.Option(None, "--seed", min=0, help="Random seed (default: the design's)."),
     pdf: bool = typer.Option(False, "--pdf", help="Also print the report to PDF (needs a headless Chromium)."),
+    redcap: Path | None = typer.Option(
+        None, "--redcap", help="Also write the virtual study as a REDCap project (template + raw export) here."
+    ),
 ) -> None:
     """Run a design: simulate, write the virtual patients to a registry, compute outcomes, report."""
-    result = run_with_progress(design, out, patients=patients, seed=seed, pdf=pdf)
+    result = run_with_progress(design, out, patients=patients, seed=seed, pdf=pdf, redcap=redcap)
     typer.echo(str(result.report))
 
 
 def run_with_progress(
-    design: str, out: Path, *, patients: int | None = None, seed: int | None = None, pdf: bool = False
+    design: str,
+    out: Path,
+    *,
+    patients: int | None = None,
+    seed: int | None = None,
+    pdf: bool = False,
+    redcap: Path | None = None,
 ) -> MainJobResult:
     """:func:`immunoreset.pipeline.run_virtual_trial` with a progress bar per stage and a summary."""
     from immunoreset.pipeline import run_virtual_trial
@@ -72,7 +81,9 @@ def run_with_progress(
                 tasks[stage] = bar.add_task(stage, total=max(total, 1))
             bar.update(tasks[stage], completed=done, total=max(total, 1))
 
-        result = run_virtual_trial(design, out, seed=seed, patients=patients, progress=progress, pdf=pdf)
+        result = run_virtual_trial(
+            design, out, seed=seed, patients=patients, progress=progress, pdf=pdf, redcap_dir=redcap
+        )
         for task in tasks.values():
             bar.update(task, completed=bar.tasks[task].total or 1)
     analysis = result.analysis
@@ -84,6 +95,8 @@ def run_with_progress(
     console.print(f"time: {timing}")
     if result.pdf is not None:
         console.print(f"PDF: {result.pdf}")
+    if result.redcap:
+        console.print(f"REDCap project: {result.redcap[0].parent} (export.csv and the template's files)")
     return result
 
 

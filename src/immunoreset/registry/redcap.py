@@ -64,6 +64,7 @@ __all__ = [
     "read_redcap_export",
     "read_redcap_project",
     "sample_mapping_path",
+    "sample_project_path",
 ]
 
 BOOKKEEPING = ("redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance")
@@ -75,9 +76,15 @@ _INTEGER = re.compile(r"^-?\d+$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
+def sample_project_path() -> Path:
+    """The folder of the sample REDCap project shipped with immunoreset (``examples/redcap/``): a virtual
+    trial written as REDCap's raw export of the immunoreset template (its README says how it was made)."""
+    return Path(__file__).resolve().parents[1] / "data" / "examples" / "redcap"
+
+
 def sample_mapping_path() -> Path:
-    """The mapping of the sample project (``data/redcap/erlangen_sample_mapping.yaml``)."""
-    return Path(__file__).resolve().parents[1] / "data" / "redcap" / "erlangen_sample_mapping.yaml"
+    """The mapping of the sample project (``examples/redcap/mapping.yaml``)."""
+    return sample_project_path() / "mapping.yaml"
 
 
 # --------------------------------------------------------------------------------------------------
