@@ -49,3 +49,12 @@ def registry_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     finally:
         with psycopg.connect(POSTGRES, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(scope="session")
+def sample_truth() -> object:
+    """The study the shipped sample REDCap project was made from (``immunoreset redcap sample``):
+    ``(study, design, boundary edits)``, simulated anew — the truth an import of the sample must give back."""
+    from immunoreset.trial.redcap_project import sample_study
+
+    return sample_study()

@@ -1,4 +1,6 @@
-"""REDCap import: the sample project imports completely; every problem of a malformed export is reported."""
+"""REDCap import: the shipped sample project imports completely and gives back the study it was made from;
+every problem of a malformed export is reported with its row and column; empty saved repeating instances
+are skipped and counted."""
 
 from __future__ import annotations
 
@@ -20,13 +22,11 @@ from immunoreset.registry.records import StudyRecord
 from immunoreset.registry.vocabulary import code as vocabulary_code
 from immunoreset.units import convert
 
-SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "redcap"
+SAMPLE = rc.sample_project_path()
 EXPORT, DICTIONARY, EVENTS = SAMPLE / "export.csv", SAMPLE / "data_dictionary.csv", SAMPLE / "events.csv"
 MAPPING = rc.sample_mapping_path()
-
-pytestmark = pytest.mark.skipif(not EXPORT.exists(), reason=f"sample REDCap project not found at {SAMPLE}")
-
 BOOKKEEPING = {"record_id", "redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance"}
+FIRST, INFUSION = "day_minus_7_arm_1", "day_0_infusion_arm_1"
 
 
 @pytest.fixture(scope="module")
@@ -71,39 +71,85 @@ def _line_of(record: str, event: str, instrument: str = "", instance: str = "") 
     raise KeyError((record, event, instrument, instance))
 
 
+def _first_record(disease_code: str) -> str:
+    """The first record of a disease (REDCap code 1 SLE, 2 SSc, 3 IIM)."""
+    for row in csv.DictReader(io.StringIO("".join(_lines()))):
+        if row["disease"].strip() == disease_code:
+            return row["record_id"]
+    raise KeyError(disease_code)
+
+
+def _instances(rows: list[dict[str, str]], instrument: str) -> list[dict[str, str]]:
+    return [r for r in rows if r["redcap_repeat_instrument"] == instrument]
+
+
+def _empty(row: dict[str, str]) -> bool:
+    return all(v in ("", "0") for k, v in row.items() if k not in BOOKKEEPING)
+
+
 # --------------------------------------------------------------------------------------------------
 # The sample project
 
 
-def test_sample_counts(study: StudyRecord) -> None:
+def test_sample_counts_follow_the_export(study: StudyRecord, rows: list[dict[str, str]]) -> None:
     assert study.code == "CART-AI-SAMPLE"
     assert [(s.code, s.name) for s in study.sites] == [("1", "Erlangen"), ("2", "Hamburg")]
-    assert len(study.patients) == 15
-    assert Counter(p.disease for p in study.patients) == {"SLE": 8, "IIM": 3, "SSc": 4}
-    assert Counter(p.site for p in study.patients) == {"1": 10, "2": 5}
-    assert sum(len(p.medications) for p in study.patients) == 74
-    assert sum(len(p.adverse_events) for p in study.patients) == 40
+    records = list(dict.fromkeys(r["record_id"] for r in rows))
+    assert [p.code for p in study.patients] == records
+    assert Counter(p.disease for p in study.patients) == {"SLE": 8, "IIM": 3, "SSc": 4}  # erlangen2024
+    sites = {r["record_id"]: r["site"] for r in rows if r["site"]}
+    assert {p.code: p.site for p in study.patients} == sites
+    meds = [r for r in _instances(rows, "medications") if not _empty(r)]
+    aes = [r for r in _instances(rows, "adverse_events") if not _empty(r)]
+    assert sum(len(p.medications) for p in study.patients) == len(meds) > 0
+    assert sum(len(p.adverse_events) for p in study.patients) == len(aes) > 0
     visits = [v for p in study.patients for v in p.visits]
-    assert Counter(v.kind for v in visits) == {"scheduled": 171, "daily": 180}
-    crs = sum(1 for v in visits for o in v.observations if o.code == "crs_temperature")
-    ice = sum(1 for v in visits if v.kind == "daily" and any(o.code == "icans_grade_reported" for o in v.observations))
-    assert (crs, ice) == (180, 180)
-    # study days agree with the dates; the README's maxima of the reported grades
-    p7 = study.patient("7")
-    assert max(o.value for v in p7.visits for o in v.observations if o.code == "crs_grade_reported") == 2
-    p12 = study.patient("12")
-    assert max(o.value for v in p12.visits for o in v.observations if o.code == "icans_grade_reported") == 1
-    p1 = study.patient("1")
-    assert p1.infusion is not None and p1.infusion.date is not None
-    for v in p1.visits:
+    scheduled = [r for r in rows if not r["redcap_repeat_instrument"] and r["visit_date"]]
+    assert Counter(v.kind for v in visits) == {
+        "scheduled": len(scheduled),
+        "daily": len(_instances(rows, "daily_crs_icans")),
+    }
+    first = study.patients[0]
+    assert first.infusion is not None and first.infusion.date is not None
+    for v in first.visits:
         if v.date is not None:
-            assert v.study_day == (v.date - p1.infusion.date).days
-    assert [(ld.agent, ld.dose_mg_per_m2, ld.first_day, ld.last_day) for ld in p1.lymphodepletion] == [
-        ("fludarabine", Decimal(25), -5, -3),
+            assert v.study_day == (v.date - first.infusion.date).days
+    assert [(ld.agent, ld.dose_mg_per_m2, ld.first_day, ld.last_day) for ld in first.lymphodepletion] == [
+        ("fludarabine", Decimal(25), -5, -3),  # erlangen2024: 25 mg/m² on days -5..-3, cyclophosphamide day -3
         ("cyclophosphamide", Decimal(1000), -3, -3),
     ]
-    assert p1.visit("screening").visitnum == 1 and p1.visit("month_24").visitnum == 13
-    assert p1.visit("daily_d3").kind == "daily" and p1.visit("daily_d3").study_day == 3
+    events = list(csv.DictReader(EVENTS.open(encoding="utf-8")))
+    assert first.visit("day -7").visitnum == 1
+    assert first.visit(f"day {events[-1]['day_offset']}").visitnum == len(events)
+    assert first.visit("day 3 (daily)").kind == "daily" and first.visit("day 3 (daily)").study_day == 3
+
+
+def test_the_import_gives_back_the_study_the_sample_was_made_from(study: StudyRecord, sample_truth: Any) -> None:
+    truth, _design, _edits = sample_truth
+    for expected in truth.patients:
+        got = study.patient(expected.code)
+        assert (got.site, got.disease, got.sex, got.birth_year, got.weight_kg, got.height_cm) == (
+            expected.site, expected.disease, expected.sex, expected.birth_year, expected.weight_kg, expected.height_cm
+        )  # fmt: skip
+        assert {v.label: (v.study_day, v.kind, v.visitnum) for v in got.visits} == {
+            v.label: (v.study_day, v.kind, v.visitnum) for v in expected.visits
+        }
+        for visit in expected.visits:
+            imported = {o.code: o for o in got.visit(visit.label).observations}
+            assert set(imported) == {o.code for o in visit.observations}, (expected.code, visit.label)
+            for o in visit.observations:
+                i = imported[o.code]
+                assert i.value_text == o.value_text and i.method == o.method
+                if o.value is not None:  # exact, also where site 2 reports in other units
+                    assert i.value is not None and convert(i.value, i.unit, o.unit) == o.value
+        meds = lambda p: sorted(  # noqa: E731
+            (m.drug, m.dose, m.unit, m.route, m.frequency, m.start_day, m.stop_day, m.indication) for m in p.medications
+        )
+        assert meds(got) == meds(expected)
+        aes = lambda p: sorted(  # noqa: E731
+            (a.term, a.grade, a.grading, a.onset_day, a.resolution_day, a.serious) for a in p.adverse_events
+        )
+        assert aes(got) == aes(expected)
 
 
 def _count_cells(rows: list[dict[str, str]], mapping: rc.RedcapMapping) -> Counter[str]:
@@ -111,14 +157,20 @@ def _count_cells(rows: list[dict[str, str]], mapping: rc.RedcapMapping) -> Count
     dictionary = rc.read_dictionary(DICTIONARY)
     forms = {f.form for f in dictionary.values()}
     unit_fields = {o.unit_field for o in mapping.observations.values() if o.unit_field}
-    day_fields = {d.day_field for d in mapping.daily.values()}
+    day_fields = {d.day_field for d in mapping.visit_instruments().values()}
     record_fields = mapping.record_fields()
     med = mapping.medications
     ae = mapping.adverse_events
     assert med is not None and ae is not None
     count: Counter[str] = Counter()
     for row in rows:
+        if row["redcap_repeat_instrument"] and _empty(row):
+            continue  # an empty saved instance: skipped by the importer, nothing in it
+        units_used = {
+            o.unit_field for name, o in mapping.observations.items() if o.unit_field and row.get(name, "").strip()
+        }
         for column, value in row.items():
+            value = value.strip()
             if not value or column in BOOKKEEPING or (column.endswith("_complete") and column[:-9] in forms):
                 continue
             name = column.split("___")[0]
@@ -129,14 +181,11 @@ def _count_cells(rows: list[dict[str, str]], mapping: rc.RedcapMapping) -> Count
             elif name in mapping.observations:
                 count["observation"] += 1
             elif name in unit_fields:
-                count["unit"] += 1
+                count["unit"] += name in units_used  # a shared unit field counts once per row
             elif name in day_fields:
-                count["daily_day"] += 1
+                count["instance_day"] += 1
             elif dictionary[name].form == med.instrument:
-                if "___" in column:
-                    count["medication"] += value == "1"  # an unticked box is the absence of that indication
-                else:
-                    count["medication"] += 1
+                count["medication"] += value == "1" if "___" in column else 1  # an unticked box is no indication
             elif dictionary[name].form == ae.instrument:
                 count["adverse_event"] += 1
             else:
@@ -147,28 +196,30 @@ def _count_cells(rows: list[dict[str, str]], mapping: rc.RedcapMapping) -> Count
 def _count_carried(study: StudyRecord, mapping: rc.RedcapMapping) -> Counter[str]:
     """Values carried by the StudyRecord, by destination."""
     count: Counter[str] = Counter()
-    unit_codes = {o.code for o in mapping.observations.values() if o.unit_field}
-    ld_fields = {ld.agent: 2 + (ld.last_day is not None) for ld in mapping.lymphodepletion}
+    unit_fields = {name: o.unit_field for name, o in mapping.observations.items() if o.unit_field}
     for p in study.patients:
         count["patient"] += sum(
             getattr(p, a) is not None for a in ("site", "disease", "sex", "birth_year", "weight_kg", "height_cm")
         )
         if p.infusion is not None:
-            count["infusion"] += sum(
-                getattr(p.infusion, a) is not None for a in ("product", "dose_cells_per_kg", "date")
-            )
+            attrs = ("product", "target_antigen", "dose_cells_per_kg", "dose_cells_total", "date")
+            count["infusion"] += sum(getattr(p.infusion, a) is not None for a in attrs)
         for ld in p.lymphodepletion:
-            count["lymphodepletion"] += ld_fields[ld.agent] - (ld.dose_mg_per_m2 is None)
+            count["lymphodepletion"] += 3 - (ld.dose_mg_per_m2 is None)
         instances: set[str] = set()
         for v in p.visits:
             count["visit_date"] += v.date is not None
             count["observation"] += len(v.observations)
-            count["unit"] += sum(o.code in unit_codes for o in v.observations)
+            units: dict[str, set[str]] = {}
             for o in v.observations:
                 assert o.source is not None
-                if v.kind == "daily":
-                    instances.add(o.source.rsplit(":", 1)[0])
-        count["daily_day"] += len(instances)
+                parts = o.source.split(":")
+                if len(parts) == 5:  # redcap:event:instrument:instance:field
+                    instances.add(":".join(parts[:4]))
+                if parts[-1] in unit_fields:
+                    units.setdefault(":".join(parts[:-1]), set()).add(unit_fields[parts[-1]] or "")
+            count["unit"] += sum(len(u) for u in units.values())
+        count["instance_day"] += len(instances)
         for m in p.medications:
             attrs = ("drug", "dose", "unit", "route", "frequency", "start_date", "stop_date")
             count["medication"] += sum(getattr(m, a) is not None for a in attrs)
@@ -185,80 +236,73 @@ def test_every_non_empty_cell_lands_in_the_study_record(study: StudyRecord, rows
     carried = _count_carried(study, mapping)
     assert not [k for k in cells if k.startswith("unaccounted")]
     assert cells == carried
-    assert sum(cells.values()) == 9555  # 9555 values; unticked checkboxes (0) are not counted
+    assert min(cells.values()) > 0
 
 
-def test_daily_assessments_land_on_their_study_day(study: StudyRecord, rows: list[dict[str, str]]) -> None:
+def test_daily_assessments_and_samples_land_on_their_study_day(study: StudyRecord, rows: list[dict[str, str]]) -> None:
     for row in rows:
         inst = row["redcap_repeat_instrument"]
-        if inst not in ("crs_daily", "icans_daily"):
+        if inst == "daily_crs_icans":
+            visit = study.patient(row["record_id"]).visit(f"day {row['dly_study_day']} (daily)")
+        elif inst == "cell_kinetics":
+            visit = study.patient(row["record_id"]).visit(f"day {row['kin_study_day']}")
+            assert visit.kind == "scheduled"  # every sample of the sample project is taken at a scheduled visit
+        else:
             continue
-        day = row["crs_study_day"] or row["icans_study_day"]
-        visit = study.patient(row["record_id"]).visit(f"daily_d{day}")
         prefix = f"redcap:{row['redcap_event_name']}:{inst}:{row['redcap_repeat_instance']}:"
         assert any((o.source or "").startswith(prefix) for o in visit.observations)
 
 
-def test_crp_of_site_2_is_kept_in_mg_per_dl_and_converts_exactly(
-    study: StudyRecord, rows: list[dict[str, str]]
+def test_site_2_reports_in_its_own_units_and_they_convert_exactly(
+    study: StudyRecord, rows: list[dict[str, str]], sample_truth: Any
 ) -> None:
+    truth = sample_truth[0]
     site2 = {p.code for p in study.patients if p.site == "2"}
-    assert site2 == {"6", "9", "11", "13", "15"}
-    seen = 0
+    assert site2 and site2 == {p.code for p in truth.patients if p.site == "2"}
+    seen = Counter()
     for p in study.patients:
         for v in p.visits:
             for o in v.observations:
-                if o.code == "crp":
-                    assert o.unit == ("mg/dL" if p.code in site2 else "mg/L")
-                    seen += 1
-    assert seen == sum(1 for r in rows if r["crp"])
-    row = next(r for r in rows if r["record_id"] == "6" and r["redcap_event_name"] == "baseline_arm_1")
-    crp = next(o for o in study.patient("6").visit("baseline").observations if o.code == "crp")
-    assert crp.value == Decimal(row["crp"]) and row["crp_unit"] == "2"
-    assert crp.value is not None
-    assert convert(crp.value, crp.unit, "mg/L") == Decimal(row["crp"]) * 10
+                if o.code in ("crp", "c3", "igg", "anc") and v.kind == "scheduled":
+                    expected = ("mg/dL" if o.code != "anc" else "10*9/L") if p.code in site2 else None
+                    assert o.unit == (expected or vocabulary_code(o.code).unit)
+                    seen[o.code, p.code in site2] += 1
+    assert all(seen[c, True] > 0 for c in ("c3", "igg", "anc"))  # the mg/dL and 10^9/L paths are exercised
+    row = next(r for r in rows if r["record_id"] in site2 and r["c3"] and r["complement_unit"].strip())
+    c3 = next(o for o in study.patient(row["record_id"]).visit(f"day {_event_day(row)}").observations if o.code == "c3")
+    assert c3.value == Decimal(row["c3"]) and c3.unit == "mg/dL"
+    assert c3.value is not None and convert(c3.value, "mg/dL", "g/L") == Decimal(row["c3"]) / 100
 
 
-def test_coded_checkbox_and_limit_fields(study: StudyRecord) -> None:
-    p7 = study.patient("7")
-    hypotension = {o.value_text for v in p7.visits for o in v.observations if o.code == "crs_hypotension"}
-    assert hypotension == {"none", "not_requiring_vasopressors"}
-    consciousness = {
-        o.value_text
-        for p in study.patients
-        for v in p.visits
-        for o in v.observations
-        if o.code == "icans_consciousness"
+def _event_day(row: dict[str, str]) -> int:
+    name = row["redcap_event_name"].removesuffix("_arm_1")
+    if name.startswith("day_minus_"):
+        return -int(name.removeprefix("day_minus_"))
+    return int(name.removeprefix("day_").removesuffix("_infusion"))
+
+
+def test_coded_values_with_trailing_spaces_and_checkboxes(study: StudyRecord, rows: list[dict[str, str]]) -> None:
+    spaced = [r for r in rows if r["sex"].endswith(" ") or r["crs_hypotension"].endswith(" ")]
+    assert spaced  # the sample has them on purpose
+    for r in spaced:
+        if r["sex"].endswith(" "):
+            assert study.patient(r["record_id"]).sex == {"1": "F", "2": "M", "3": "U"}[r["sex"].strip()]
+    hypotension = {
+        o.value_text for p in study.patients for v in p.visits for o in v.observations if o.code == "crs_hypotension"
     }
-    assert consciousness == {"alert", "awakens_spontaneously"}
-    p1 = study.patient("1")
-    meds = {m.drug: m for m in p1.medications}
-    assert meds["Mycophenolate mofetil"].indication == "autoimmune disease"
-    assert meds["Aciclovir"].indication == "supportive care or prophylaxis"
-    assert meds["Mycophenolate mofetil"].key == "medications:baseline_arm_1:1"
-    baseline = {o.code: o for o in p1.visit("baseline").observations}
-    assert baseline["c3_lln"].value == Decimal("0.90") and baseline["anti_dsdna_uln"].value == 15
-    assert baseline["sledai_arthritis"].value == 1 and baseline["sledai_seizure"].value == 0
-    assert baseline["urine_casts"].value_text == "red_cell"
-    assert baseline["car_t_cells"].value == 0 and baseline["car_t_cells"].method == "flow cytometry"
-    cd19 = {
-        (p.code, o.value) for p in study.patients for v in p.visits for o in v.observations if o.code == "cd19_b_cells"
-    }
-    assert any(value == 0 for _, value in cd19)  # below LOQ kept as 0
-    site2 = study.patient("6").visit("baseline").observations
-    assert {o.code: o.value for o in site2}["anti_dsdna_uln"] == 100
-    crs_ae = [a for p in study.patients for a in p.adverse_events if a.term == "Cytokine release syndrome"]
-    assert crs_ae and {a.grading for a in crs_ae} == {"ASTCT"}
-    assert {a.grading for p in study.patients for a in p.adverse_events if a.term == "Anemia"} == {"CTCAE v5.0"}
+    assert hypotension <= set(vocabulary_code("crs_hypotension").choices)
+    indications = {m.indication for p in study.patients for m in p.medications}
+    assert {"autoimmune disease", "prophylaxis", "glucocorticoid taper (autoimmune disease)"} <= indications
 
 
 def test_two_ticked_indications_are_joined(tmp_path: Path) -> None:
+    record = _first_record("1")
     lines = _lines()
-    i = _line_of("1", "baseline_arm_1", "medications", "4")
+    i = _line_of(record, FIRST, "medications", "1")
     lines[i] = _set_cell(lines[i], "med_indication___3", "1")
     study = rc.read_redcap_export(_write(tmp_path, lines), DICTIONARY, MAPPING)
-    med = next(m for m in study.patient("1").medications if m.key == "medications:baseline_arm_1:4")
-    assert med.indication == "supportive care or prophylaxis; CAR-T toxicity"
+    med = next(m for m in study.patient(record).medications if m.key == f"medications:{FIRST}:1")
+    assert med.indication == "autoimmune disease; prophylaxis"
 
 
 def test_reimport_is_identical_and_keys_are_stable(study: StudyRecord) -> None:
@@ -267,18 +311,71 @@ def test_reimport_is_identical_and_keys_are_stable(study: StudyRecord) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
+# Empty saved repeating instances
+
+
+def test_the_sample_has_two_empty_saved_instances_skipped_and_counted() -> None:
+    result = rc.import_redcap_export(EXPORT, DICTIONARY, MAPPING)
+    assert len(result.empty_instances) == 2
+    assert {inst for _row, inst, _n in result.empty_instances} == {"medications", "adverse_events"}
+    assert result.notes()[0].startswith("2 empty repeating instances skipped: row ")
+    lines = _lines()
+    for row, _inst, _n in result.empty_instances:
+        cells = next(csv.reader(io.StringIO(lines[row - 1])))
+        assert all(c in ("", "0") for c in cells[4:])
+
+
+def test_an_empty_instance_is_skipped_but_a_partly_filled_one_is_an_error(tmp_path: Path) -> None:
+    record = _first_record("2")
+    lines = _lines()
+    i = _line_of(record, FIRST, "medications", "1")
+    empty = _set_cell(lines[i], "redcap_repeat_instance", "99")
+    for column in _header():
+        if column.startswith("med_") and not column.startswith("med_indication___"):
+            empty = _set_cell(empty, column, "")
+        elif column.startswith("med_indication___"):
+            empty = _set_cell(empty, column, "0")
+    empty = _set_cell(empty, "medications_complete", "0")
+    before = rc.import_redcap_export(EXPORT, DICTIONARY, MAPPING)
+    after = rc.import_redcap_export(_write(tmp_path, [*lines, empty]), DICTIONARY, MAPPING)
+    assert after.study == before.study
+    assert len(after.empty_instances) == len(before.empty_instances) + 1
+    partly = _set_cell(empty, "med_dose", "5")
+    with pytest.raises(InvalidInput) as info:
+        rc.read_redcap_export(_write(tmp_path, [*lines, partly]), DICTIONARY, MAPPING)
+    (problem,) = info.value.problems
+    assert problem.field == "med_name" and problem.location == f"export.csv row {len(lines) + 1}, column med_name"
+
+
+def test_the_cli_says_how_many_empty_instances_it_skipped(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    db = str(tmp_path / "r.db")
+    assert subprocess.run([sys.executable, "-m", "immunoreset", "db", "init", "--db", db], check=False).returncode == 0
+    result = subprocess.run(
+        [sys.executable, "-m", "immunoreset", "import", "redcap", str(EXPORT), "--dictionary", str(DICTIONARY),
+         "--mapping", str(MAPPING), "--db", db],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "2 empty repeating instances skipped" in result.stdout
+
+
+# --------------------------------------------------------------------------------------------------
 # Problems
 
 
 def test_malformed_export_lists_every_problem_with_row_and_column(tmp_path: Path) -> None:
+    sle, ssc = _first_record("1"), _first_record("2")
     lines = _lines()
-    a = _line_of("1", "screening_arm_1")
-    b = _line_of("2", "baseline_arm_1")
-    c = _line_of("3", "day_7_arm_1")
-    d = _line_of("4", "baseline_arm_1", "medications", "1")
-    e = _line_of("5", "month_3_arm_1")
+    a = _line_of(ssc, FIRST)
+    b = _line_of(sle, FIRST)
+    c = _line_of(sle, "day_7_arm_1")
+    d = _line_of(sle, FIRST, "medications", "1")
+    e = _line_of(sle, "day_90_arm_1")
     lines[a] = _set_cell(lines[a], "crp_unit", "3")  # wrong unit code
-    lines[b] = _set_cell(lines[b], "hemoglobin", "45")  # above the vocabulary's 30 g/dL
+    lines[b] = _set_cell(lines[b], "c3", "45")  # above the vocabulary's 10 g/L
     lines[c] = _set_cell(lines[c], "redcap_event_name", "week_1_arm_1")  # unknown event
     lines[e] = _set_cell(lines[e], "visit_date", "2022-13-01")  # impossible date
     lines[e] = _set_cell(lines[e], "wbc", "4,2")  # decimal comma
@@ -289,7 +386,7 @@ def test_malformed_export_lists_every_problem_with_row_and_column(tmp_path: Path
     found = {(p.location, p.field) for p in info.value.problems}
     assert found == {
         (f"export.csv row {a + 1}, column crp_unit", "crp_unit"),
-        (f"export.csv row {b + 1}, column hemoglobin", "hemoglobin"),
+        (f"export.csv row {b + 1}, column c3", "c3"),
         (f"export.csv row {c + 1}, column redcap_event_name", "redcap_event_name"),
         (f"export.csv row {e + 1}, column visit_date", "visit_date"),
         (f"export.csv row {e + 1}, column wbc", "wbc"),
@@ -297,61 +394,73 @@ def test_malformed_export_lists_every_problem_with_row_and_column(tmp_path: Path
     }
     by_field = {p.field: p for p in info.value.problems}
     assert "1 (mg/L), 2 (mg/dL)" in by_field["crp_unit"].expected
-    assert "[0, 30] g/dL" in by_field["hemoglobin"].expected
-    assert "screening_arm_1" in by_field["redcap_event_name"].expected
+    assert "[0, 10] g/L" in by_field["c3"].expected
+    assert FIRST in by_field["redcap_event_name"].expected
     assert f"first at row {d + 1}" in by_field["record_id"].expected
     assert "row" in str(info.value)
 
 
-def test_record_without_enrollment_and_unknown_column(tmp_path: Path) -> None:
+def test_record_without_enrolment_and_unknown_column(tmp_path: Path) -> None:
+    record = _first_record("3")
     lines = _lines()
-    i = _line_of("8", "screening_arm_1")
+    i = _line_of(record, FIRST)
     for column in ("site", "disease", "sex", "birth_year", "weight_kg", "height_cm"):
         lines[i] = _set_cell(lines[i], column, "")
-    lines[0] = lines[0].replace("temperature,labs_complete", "temperatur,labs_complete")
+    header = _header()
+    header[header.index("temperature")] = "temperatur"
+    lines[0] = ",".join(header) + "\n"
     with pytest.raises(InvalidInput) as info:
         rc.read_redcap_export(_write(tmp_path, lines), DICTIONARY, MAPPING)
     found = {(p.location, p.field) for p in info.value.problems}
     assert ("export.csv row 1, column temperatur", "temperatur") in found
-    assert (f"export.csv row {_line_of('8', 'screening_arm_1') + 1}, column record_id", "record_id") in found
+    assert (f"export.csv row {i + 1}, column record_id", "record_id") in found
 
 
 def test_unit_without_value_stop_before_start_and_instance_problems(tmp_path: Path) -> None:
+    ssc = _first_record("2")
     lines = _lines()
-    a = _line_of("1", "baseline_arm_1")
-    b = _line_of("1", "baseline_arm_1", "medications", "1")
-    c = _line_of("1", "infusion_arm_1", "crs_daily", "2")
-    lines[a] = _set_cell(lines[a], "crp", "")
-    lines[b] = _set_cell(lines[b], "med_stop_date", "2017-01-01")
-    lines[c] = _set_cell(lines[c], "crs_study_day", "0")  # same day as instance 1
-    lines[c] = _set_cell(lines[c], "wbc", "5")  # labs field on a crs_daily row
-    e = _line_of("1", "infusion_arm_1", "adverse_events", "1")
-    lines[e] = _set_cell(lines[e], "ae_resolution_date", "2021-03-16")  # onset 2021-03-17
+    a = _line_of(ssc, FIRST)
+    b = _line_of(ssc, FIRST, "medications", "1")
+    c = _line_of(ssc, INFUSION, "daily_crs_icans", "2")
+    e = _line_of(ssc, FIRST, "adverse_events", "1")
+    lines[a] = _set_cell(lines[a], "crp", "")  # its unit stays
+    lines[b] = _set_cell(lines[b], "med_stop_date", "2017-01-01")  # before its start
+    lines[c] = _set_cell(lines[c], "dly_study_day", "0")  # same day as instance 1
+    lines[c] = _set_cell(lines[c], "wbc", "5")  # a laboratory field on a daily row
+    onset = next(csv.DictReader(io.StringIO(lines[0] + lines[e])))["ae_onset_date"]
+    lines[e] = _set_cell(lines[e], "ae_resolution_date", "2000-01-01")
     with pytest.raises(InvalidInput) as info:
         rc.read_redcap_export(_write(tmp_path, lines), DICTIONARY, MAPPING)
     found = {p.location for p in info.value.problems}
     assert found == {
         f"export.csv row {a + 1}, column crp_unit",
         f"export.csv row {b + 1}, column med_stop_date",
-        f"export.csv row {c + 1}, column crs_study_day",
+        f"export.csv row {c + 1}, column dly_study_day",
         f"export.csv row {c + 1}, column wbc",
         f"export.csv row {e + 1}, column ae_resolution_date",
     }
     expected = {p.location: p.expected for p in info.value.problems}
     assert expected[f"export.csv row {e + 1}, column ae_resolution_date"].startswith(
-        "a resolution date on or after the onset date 2021-03-17"
+        f"a resolution date on or after the onset date {onset}"
     )
 
 
 def test_lymphodepletion_days_out_of_order_are_located(tmp_path: Path) -> None:
+    record = _first_record("1")
     lines = _lines()
-    i = _line_of("2", "infusion_arm_1")
-    lines[i] = _set_cell(lines[i], "fludarabine_first_day", "-2")  # after its last day (-3)
+    i = _line_of(record, INFUSION)
+    lines[i] = _set_cell(lines[i], "ld_flu_first_day", "-2")  # after its last day (-3)
     with pytest.raises(InvalidInput) as info:
         rc.read_redcap_export(_write(tmp_path, lines), DICTIONARY, MAPPING)
     (problem,) = info.value.problems
     assert problem.location is not None and f"row {i + 1}" in problem.location
-    assert "fludarabine_first_day" in problem.location
+    assert "ld_flu_first_day" in problem.location
+
+
+def test_a_missing_file_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput) as info:
+        rc.read_redcap_export(tmp_path / "nope.csv", DICTIONARY, MAPPING)
+    assert "an existing CSV file" in str(info.value) and "nope.csv" in str(info.value)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -377,13 +486,13 @@ def test_mapping_problems_are_all_reported(tmp_path: Path) -> None:
         obs = data["observations"]
         obs["no_such_field"] = {"code": "wbc", "unit": "10*9/L"}  # unknown field
         obs["urine_casts"]["choices"] = {"0": "none", "1": "hyaline_only", "2": "heme_granular", "7": "red_cell"}
-        obs["crs_oxygen"]["choices"]["3"] = "ventilator"  # not a vocabulary choice
+        obs["crs_oxygen"]["choices"]["4"] = "ventilator"  # not a vocabulary choice
         obs["crp"]["unit_choices"]["2"] = "U/L"  # not convertible to mg/L
         obs["anc"]["code"] = "neutrophils"  # not a vocabulary code
         obs["ck"].pop("unit")  # no unit
         del obs["ldh"]  # unmapped field
         data["medications"]["start_date"] = {"field": "med_dose"}  # number field as a date
-        data["patient"]["sex"]["choices"] = {"1": "F", "2": "X"}
+        data["patient"]["sex"]["choices"] = {"1": "F", "2": "X", "3": "U"}
 
     with pytest.raises(InvalidInput) as info:
         rc.load_mapping(_mapping_variant(tmp_path, edit), DICTIONARY)
@@ -410,7 +519,7 @@ def test_mapping_structure_errors(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# PyCap
+# PyCap (no REDCap server can run here: a stand-in returns the sample files as the API would)
 
 
 _API_HEADER = (
@@ -453,40 +562,42 @@ def test_pycap_path_funnels_into_the_same_parser(monkeypatch: pytest.MonkeyPatch
 
 
 # --------------------------------------------------------------------------------------------------
-# Random numeric cells
+# Random numeric cells (one record of the sample)
 
 
-def _one_record_lines() -> list[str]:
+@pytest.fixture(scope="module")
+def one_record() -> tuple[list[str], int, str]:
+    record = _first_record("1")
     lines = _lines()
-    return [lines[0], *(line for line in lines[1:] if line.startswith("1,"))]
-
-
-_ONE = _one_record_lines()
-_ROW = next(i for i, line in enumerate(_ONE) if line.startswith("1,baseline_arm_1,,"))
+    mine = [lines[0], *(line for line in lines[1:] if line.startswith(f"{record},"))]
+    row = next(i for i, line in enumerate(mine) if line.startswith(f"{record},{FIRST},,"))
+    return mine, row, record
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(value=st.decimals(min_value=-50, max_value=80, places=1, allow_nan=False, allow_infinity=False))
-def test_random_hemoglobin_cells(tmp_path: Path, value: Decimal) -> None:
-    lines = list(_ONE)
-    lines[_ROW] = _set_cell(lines[_ROW], "hemoglobin", str(value))
+@given(value=st.decimals(min_value=-5, max_value=15, places=2, allow_nan=False, allow_infinity=False))
+def test_random_c3_cells(tmp_path: Path, one_record: tuple[list[str], int, str], value: Decimal) -> None:
+    mine, row, record = one_record
+    lines = list(mine)
+    lines[row] = _set_cell(lines[row], "c3", str(value))
     path = _write(tmp_path, lines)
-    if 0 <= value <= 30:
+    if 0 <= value <= 10:
         got = rc.read_redcap_export(path, DICTIONARY, MAPPING)
-        obs = {o.code: o for o in got.patient("1").visit("baseline").observations}
-        assert obs["hemoglobin"].value == value and obs["hemoglobin"].unit == "g/dL"
+        obs = {o.code: o for o in got.patient(record).visit("day -7").observations}
+        assert obs["c3"].value == value and obs["c3"].unit == "g/L"
     else:
         with pytest.raises(InvalidInput) as info:
             rc.read_redcap_export(path, DICTIONARY, MAPPING)
-        assert [p.location for p in info.value.problems] == [f"export.csv row {_ROW + 1}, column hemoglobin"]
+        assert [p.location for p in info.value.problems] == [f"export.csv row {row + 1}, column c3"]
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.text(alphabet="0123456789.,-eE xa", min_size=1, max_size=6))
-def test_random_text_in_a_number_field(tmp_path: Path, text: str) -> None:
+def test_random_text_in_a_number_field(tmp_path: Path, one_record: tuple[list[str], int, str], text: str) -> None:
+    mine, row, _record = one_record
     text = text.strip()
-    lines = list(_ONE)
-    lines[_ROW] = _set_cell(lines[_ROW], "alt", text)
+    lines = list(mine)
+    lines[row] = _set_cell(lines[row], "alt", text)
     path = _write(tmp_path, lines)
     is_number = bool(text) and rc._NUMBER.match(text) is not None
     alt_high = vocabulary_code("alt").high
@@ -496,4 +607,4 @@ def test_random_text_in_a_number_field(tmp_path: Path, text: str) -> None:
     else:
         with pytest.raises(InvalidInput) as info:
             rc.read_redcap_export(path, DICTIONARY, MAPPING)
-        assert [p.location for p in info.value.problems] == [f"export.csv row {_ROW + 1}, column alt"]
+        assert [p.location for p in info.value.problems] == [f"export.csv row {row + 1}, column alt"]

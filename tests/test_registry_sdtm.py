@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import math
 from decimal import Decimal
 from pathlib import Path
@@ -39,7 +38,6 @@ from immunoreset.registry.vocabulary import all_codes
 from immunoreset.registry.vocabulary import code as vocabulary_code
 
 ROOT = Path(__file__).resolve().parents[1]
-REDCAP = ROOT.parent / "shared" / "data" / "redcap"
 
 
 def obs(
@@ -608,26 +606,17 @@ def test_docs_list_every_variable() -> None:
     assert missing == []
 
 
-def _redcap_importer() -> Any:
-    try:
-        module = importlib.import_module("immunoreset.registry.redcap")
-    except ImportError:
-        return None
-    return getattr(module, "read_redcap_export", None)
-
-
 def test_redcap_sample_project_exports_and_reads_back(tmp_path: Path) -> None:
-    reader = _redcap_importer()
-    if reader is None:
-        pytest.skip("immunoreset.registry.redcap.read_redcap_export is not available yet (importer in progress)")
-    mapping = ROOT / "src" / "immunoreset" / "data" / "redcap" / "erlangen_sample_mapping.yaml"
-    if not REDCAP.is_dir() or not mapping.is_file():
-        pytest.skip(f"sample REDCap project ({REDCAP}) or its mapping ({mapping.name}) not present")
-    study = reader(REDCAP / "export.csv", REDCAP / "data_dictionary.csv", mapping, events_csv=REDCAP / "events.csv")
-    study = getattr(study, "study", study)
-    assert isinstance(study, StudyRecord)
+    from immunoreset.registry import redcap
     from immunoreset.registry.outcomes import compute_outcomes
 
+    folder = redcap.sample_project_path()
+    study = redcap.read_redcap_export(
+        folder / "export.csv",
+        folder / "data_dictionary.csv",
+        redcap.sample_mapping_path(),
+        events_csv=folder / "events.csv",
+    )
     scores = compute_outcomes(study)
     paths = write_sdtm(study, tmp_path, xpt=True, scores=scores)
     frames = sdtm_domains(study, scores=scores)
@@ -638,6 +627,19 @@ def test_redcap_sample_project_exports_and_reads_back(tmp_path: Path) -> None:
         assert meta.table_name == domain
         pd.testing.assert_frame_equal(back, frame, check_dtype=False)
     assert {"dm.xpt", "ex.xpt", "ae.xpt", "lb.xpt", "cm.xpt", "qs.xpt", "pc.xpt"} <= {p.name for p in paths}
+
+
+def test_a_flat_dose_is_exported_in_cells(tmp_path: Path) -> None:
+    from immunoreset.registry.records import InfusionRecord, PatientRecord, SiteRecord, StudyRecord
+
+    flat = InfusionRecord(product="flat-dose CD19 CAR-T", dose_cells_total=Decimal("1e8"))
+    study = StudyRecord(
+        code="S", sites=[SiteRecord(code="1")],
+        patients=[PatientRecord(code="1", site="1", disease="SLE", infusion=flat)],
+    )  # fmt: skip
+    ex = sdtm_domains(study)["EX"]
+    row = ex[ex["EXCAT"] == "CAR-T CELL THERAPY"].iloc[0]
+    assert (row["EXDOSE"], row["EXDOSU"]) == (100.0, "10^6 cells")
 
 
 def test_a_second_export_removes_datasets_the_study_no_longer_has(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from immunoreset.registry import redcap as rc
 from immunoreset.registry.records import ObservationRecord, PatientRecord, SiteRecord, StudyRecord, VisitRecord
 from immunoreset.registry.tidy_csv import COLUMNS, read_tidy_csv, write_tidy_csv
 
-SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "redcap"
+SAMPLE = rc.sample_project_path()
 
 
 def _files(tmp_path: Path, **tables: str) -> Path:
@@ -138,7 +138,6 @@ def test_prefixed_files_of_one_kind_are_read_together(tmp_path: Path) -> None:
     assert [o.code for o in study.patient("P1").visit("baseline").observations] == ["crp", "c3"]
 
 
-@pytest.mark.skipif(not (SAMPLE / "export.csv").exists(), reason="sample REDCap project not found")
 def test_sample_round_trip(tmp_path: Path) -> None:
     study = rc.read_redcap_export(SAMPLE / "export.csv", SAMPLE / "data_dictionary.csv", rc.sample_mapping_path())
     written = write_tidy_csv(study, tmp_path)
