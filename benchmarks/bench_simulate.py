@@ -8,7 +8,7 @@ Engines (same 730-day horizon, daily output, same seeded patients from the publi
                     tolerances (rtol 1e-7, atol 1e-6 with per-state floors, SolverSettings().atol_vector)
   * roadrunner    - libRoadRunner 2.x on the exported SBML, one patient at a time: one loaded model per
                     process, reset() between patients (+ switch-flag reset), per-state atol 1e-6, max BDF
-                    order 4 (shared/reference/roadrunner.md); rtol 1e-8, 1e-10, 1e-11; 1 and 2 processes
+                    order 4 (as the libRoadRunner documentation advises); rtol 1e-8, 1e-10, 1e-11; 1 and 2 processes
   * scipy loop    - SciPy solve_ivp LSODA (rtol 1e-8, atol 1e-6, same events) with the plain NumPy RHS,
                     one patient at a time, 1 process
 Accuracy of every engine: largest relative error over all outputs and days against the tight reference

@@ -1,5 +1,7 @@
-"""Myositis instruments against the published definitions and the hand-computed vectors of
-``shared/reference/ssc_iim.md`` §8 (band tables, weights and cut-offs restated here independently)."""
+"""Myositis instruments against the published definitions (TIS: Aggarwal R et al., Ann Rheum Dis
+2017;76:792-801; MMT-8: Rider LG et al., Arthritis Care Res 2010;62:465-72; 2017 criteria: Lundberg IE et al.,
+Ann Rheum Dis 2017;76:1955-64) with hand-computed vectors (band tables, weights and cut-offs restated here
+independently)."""
 
 from __future__ import annotations
 

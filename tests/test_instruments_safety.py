@@ -1,7 +1,8 @@
 """Safety instruments: ASTCT CRS/ICE/ICANS, EHA/EBMT ICAHT, CAR-HEMATOTOX, CTCAE v5.0.
 
-Worked examples are those of ../shared/reference/safety.md §8 (hand-computed from the published
-tables); boundaries are tested on both sides; properties with hypothesis; CLI end to end.
+Worked examples are hand-computed from the published tables (ASTCT: Lee DW et al., Biol Blood Marrow
+Transplant 2019;25:625-38; ICAHT: Rejeski K et al., Blood 2023;142:865-77; CAR-HEMATOTOX: Rejeski K et al.,
+Blood 2021;138:2499-513; CTCAE v5.0, NCI 2017); boundaries are tested on both sides; properties with hypothesis; CLI end to end.
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
-"""SLE instruments against the published definitions and the hand-computed vectors of
-``shared/reference/sle.md`` §9 (weights and thresholds restated here independently of the code)."""
+"""SLE instruments against the published definitions (SLEDAI-2K: Gladman DD et al., J Rheumatol 2002;29:288-91;
+DORIS: van Vollenhoven RF et al., Lupus Sci Med 2021;8:e000538; LLDAS: Franklyn K et al., Ann Rheum Dis
+2016;75:1615-21; SRI-4: Furie RA et al., Arthritis Rheum 2009;61:1143-51; 2019 criteria: Aringer M et al., Ann
+Rheum Dis 2019;78:1151-9) with hand-computed vectors (weights and thresholds restated here independently)."""
 
 from __future__ import annotations
 

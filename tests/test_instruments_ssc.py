@@ -1,5 +1,7 @@
-"""SSc instruments against the published definitions and the hand-computed vectors of
-``shared/reference/ssc_iim.md`` §8 (weights and thresholds restated here independently of the code)."""
+"""SSc instruments against the published definitions (mRSS: Khanna D et al., J Scleroderma Relat Disord
+2017;2:11-18; EUSTAR-AI: Valentini G et al., Ann Rheum Dis 2017;76:270-6; CRISS: Khanna D et al., Arthritis
+Rheumatol 2016;68:299-311; 2013 criteria: van den Hoogen F et al., Ann Rheum Dis 2013;72:1747-55) with
+hand-computed vectors (weights and thresholds restated here independently of the code)."""
 
 from __future__ import annotations
 

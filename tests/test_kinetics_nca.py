@@ -1,4 +1,5 @@
-"""NCA against the PKNCA conventions (shared/reference/kinetics.md §3) and hand-computed areas.
+"""NCA against the conventions of PKNCA (Denney W et al., J Pharmacokinet Pharmacodyn 2015;42:S65) and
+hand-computed areas.
 
 Expected values are computed here from the textbook formulas, independently of the code:
 linear trapezoid (C1 + C2)·Δt/2, log trapezoid (C1 − C2)·Δt/ln(C1/C2).

@@ -33,7 +33,8 @@ def test_engine_reproduces_the_closed_form_for_the_typical_patient() -> None:
     # the phase change is located as an event exactly at Tmax
     assert [(e.switch, e.on) for e in traj.events] == [("expanding", False)]
     assert traj.events[0].time == pytest.approx(9.3, abs=1e-9)
-    # reference values of shared/reference/kinetics.md §1.4
+    # the closed form at the published typical parameters (Stein AM et al., CPT Pharmacometrics Syst Pharmacol
+    # 2019;8:285-95, doi:10.1002/psp4.12388), evaluated independently of the code
     assert [round(x) for x in out[[9, 11, 12, 13]]] == [1374, 147, 110, 61]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,3 +48,35 @@ def test_python_tour_runs_and_prints_what_it_says() -> None:
     assert not buffer
     assert shown[0] == expected[0]
     assert shown[1] == "False"
+
+
+def _tour() -> str:
+    block = re.search(r"### Command line\n.*?```bash\n(.*?)```", README, re.S)
+    assert block is not None
+    return block.group(1)
+
+
+def test_every_command_line_tour_line_runs_as_written(tmp_path: Path) -> None:
+    """The tour, run as printed from a folder that has the repository's examples/ (as the root has)."""
+    import os
+    import shutil
+    import subprocess
+
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    tour = _tour()
+    # each command on its own: `set -e` stops at the first that fails, and the transcript shows which
+    script = "set -euo pipefail\n" + tour
+    env = {k: v for k, v in os.environ.items() if k not in {"IMMUNORESET_DATABASE_URL", "IMMUNORESET_USER"}}
+    bindir = Path(sys.executable).parent
+    env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"
+    done = subprocess.run(
+        ["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=1200, env=env, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "my-trial" / "report.html").is_file()
+    assert (tmp_path / "my-trial" / "redcap" / "export.csv").is_file()
+    assert (tmp_path / "my-redcap-project" / "data_dictionary.csv").is_file()
+    assert "15 patient(s) loaded" in done.stdout and "2 empty repeating instances skipped" in done.stdout
+    assert "audit trail intact" in done.stdout
+    assert (tmp_path / "sdtm" / "dm.xpt").is_file() and (tmp_path / "report.html").is_file()
+    assert (tmp_path / "population.parquet").is_file()

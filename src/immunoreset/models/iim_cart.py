@@ -24,7 +24,7 @@ Baselines (``ck0``, ``mmt0``, ``haq0``, globals) are per-patient inputs; the tri
 from __future__ import annotations
 
 from immunoreset.models.spec import InputSpec, ModelSpec, OutputSpec, StateSpec
-from immunoreset.models.ssc_iim_core import baseline_input, car_t_core, parameter
+from immunoreset.models.ssc_iim_core import IGG_T_HALF, baseline_input, car_t_core, parameter
 
 __all__ = ["IIM_CART"]
 
@@ -67,7 +67,7 @@ def _build() -> ModelSpec:
             0.033,
             "1/d",
             "autoantibody catabolism (IgG half-life 21 d)",
-            "PMC11448508 Table 1 (IgG1 21-24 d), via ../shared/reference/kinetics.md",
+            IGG_T_HALF,
         ),
         parameter(
             "f_haq_res",

@@ -19,7 +19,7 @@ parameter is an assumption calibrated to a published aggregate (named in its ``s
 from __future__ import annotations
 
 from immunoreset.models.spec import InputSpec, ModelSpec, OutputSpec, StateSpec
-from immunoreset.models.ssc_iim_core import baseline_input, car_t_core, parameter
+from immunoreset.models.ssc_iim_core import IGG_T_HALF, baseline_input, car_t_core, parameter
 
 __all__ = ["SSC_CART"]
 
@@ -80,7 +80,7 @@ def _build() -> ModelSpec:
             0.033,
             "1/d",
             "autoantibody catabolism (IgG half-life 21 d)",
-            "PMC11448508 Table 1 (IgG1 21-24 d), via ../shared/reference/kinetics.md",
+            IGG_T_HALF,
         ),
         parameter(
             "f_haq_res", 0.3, "1", "share of baseline HAQ-DI not reversible with skin", f"{A} {AUTH2024} (CRISS)"

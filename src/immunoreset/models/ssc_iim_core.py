@@ -54,7 +54,10 @@ SLE_SWITCHES = {"aab_release"}
 KEPT_OUTPUTS = ("totalCart", "bCell", "neut", "cd4T", "cd8T")
 
 ASSUMPTION = "assumption"
-IGG_T_HALF = "IgG1/2/4 half-life 21-24 d (PMC11448508 Table 1, via ../shared/reference/kinetics.md)"
+IGG_T_HALF = (
+    "IgG1/2/4 half-life about 21 d (IgG3 about 7 d): Morell A, Terry WD, Waldmann TA. "
+    "J Clin Invest 1970;49(4):673-80. doi:10.1172/JCI106279"
+)
 
 
 CoreParts = tuple[
@@ -99,7 +102,7 @@ def car_t_core() -> CoreParts:
             unit="1",
             description="share of serum IgG made by long-lived plasma cells (CD19-negative, spared)",
             source=f"{ASSUMPTION}, calibrated to 'only a moderate reduction in total immunoglobulin levels' "
-            "(Müller 2024, via ASTCT summary in ../shared/reference/safety.md §7.1)",
+            "(Müller F et al. N Engl J Med 2024;390(8):687-700. doi:10.1056/NEJMoa2308917)",
         ),
     ]
     inputs += [

@@ -2,7 +2,7 @@
 
 Published autoimmune CAR-T data are sparse: the Erlangen series reports "low levels of infection" and one
 hospitalisation for pneumonia among 15 patients (median follow-up 15 months; Müller F et al. N Engl J Med
-2024, see ../shared/reference/safety.md §7.1). The model is therefore an assumption calibrated to that
+2024;390(8):687-700, doi:10.1056/NEJMoa2308917). The model is therefore an assumption calibrated to that
 aggregate:
 
 * infections arrive as a Poisson process with a daily hazard
