@@ -2,7 +2,8 @@
 
 Worked examples are hand-computed from the published tables (ASTCT: Lee DW et al., Biol Blood Marrow
 Transplant 2019;25:625-38; ICAHT: Rejeski K et al., Blood 2023;142:865-77; CAR-HEMATOTOX: Rejeski K et al.,
-Blood 2021;138:2499-513; CTCAE v5.0, NCI 2017); boundaries are tested on both sides; properties with hypothesis; CLI end to end.
+Blood 2021;138:2499-513; CTCAE v5.0, NCI 2017); boundaries are tested on both sides; properties with
+hypothesis; CLI end to end.
 """
 
 from __future__ import annotations

@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 from immunoreset.errors import InvalidInput
 from immunoreset.registry import redcap as rc
 from immunoreset.registry import vocabulary
+from immunoreset.registry.redcap import DICTIONARY_HEADER
 from immunoreset.registry.redcap_check import check_dictionary, check_project, parse_logic
-from immunoreset.registry.redcap_template import DICTIONARY_HEADER, build_template, unique_event_name
+from immunoreset.registry.redcap_template import build_template, unique_event_name
 from immunoreset.trial import load_design
 
 

@@ -118,16 +118,54 @@ class DictionaryField:
         return self.type == "text" and self.validation.startswith("date_")
 
 
-_DICTIONARY_HEADERS = (
-    ("variable / field name", "field_name"),
-    ("form name", "form_name"),
-    ("section header", "section_header"),
-    ("field type", "field_type"),
-    ("field label", "field_label"),
-    ("choices, calculations, or slider labels", "select_choices_or_calculations"),
-    ("field note", "field_note"),
-    ("text validation type or show slider number", "text_validation_type_or_show_slider_number"),
+DICTIONARY_HEADER: tuple[str, ...] = (
+    "Variable / Field Name",
+    "Form Name",
+    "Section Header",
+    "Field Type",
+    "Field Label",
+    "Choices, Calculations, OR Slider Labels",
+    "Field Note",
+    "Text Validation Type OR Show Slider Number",
+    "Text Validation Min",
+    "Text Validation Max",
+    "Identifier?",
+    "Branching Logic (Show field only if...)",
+    "Required Field?",
+    "Custom Alignment",
+    "Question Number (surveys only)",
+    "Matrix Group Name",
+    "Matrix Ranking?",
+    "Field Annotation",
 )
+"""The 18 columns of a REDCap data dictionary as the Online Designer downloads it."""
+API_DICTIONARY_HEADER: tuple[str, ...] = (
+    "field_name",
+    "form_name",
+    "section_header",
+    "field_type",
+    "field_label",
+    "select_choices_or_calculations",
+    "field_note",
+    "text_validation_type_or_show_slider_number",
+    "text_validation_min",
+    "text_validation_max",
+    "identifier",
+    "branching_logic",
+    "required_field",
+    "custom_alignment",
+    "question_number",
+    "matrix_group_name",
+    "matrix_ranking",
+    "field_annotation",
+)
+"""The same columns as the API's metadata export names them."""
+DICTIONARY_HEADERS: tuple[tuple[str, str], ...] = tuple(
+    (download.lower(), api) for download, api in zip(DICTIONARY_HEADER, API_DICTIONARY_HEADER, strict=True)
+)
+"""(download spelling in lower case, API spelling) of each column, as a reader compares them."""
+_READ_COLUMNS = 8
+"""The importer reads the first eight columns (name, form, section, type, label, choices, note, validation)."""
 
 
 def parse_choices(text: str) -> dict[str, str]:
@@ -155,7 +193,7 @@ def read_dictionary(source: str | Path, *, name: str = "data_dictionary.csv") ->
         header = next(reader)
     except StopIteration:
         raise InvalidInput("data dictionary", "", "a REDCap data dictionary with a header row", location=name) from None
-    for i, (download, api) in enumerate(_DICTIONARY_HEADERS):
+    for i, (download, api) in enumerate(DICTIONARY_HEADERS[:_READ_COLUMNS]):
         got = header[i].strip().lower() if i < len(header) else ""
         if got not in (download, api):
             raise InvalidInput(

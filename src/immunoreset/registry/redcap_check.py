@@ -39,6 +39,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from immunoreset.errors import InvalidInput, Problem
+from immunoreset.registry.redcap import DICTIONARY_HEADERS
 
 __all__ = ["FIELD_TYPES", "VALIDATION_TYPES", "check_dictionary", "check_project", "parse_logic"]
 
@@ -68,26 +69,6 @@ RESERVED = frozenset(
 )  # fmt: skip
 MAX_NAME = 26
 CODED = frozenset({"dropdown", "radio", "checkbox"})
-_HEADERS = (
-    ("variable / field name", "field_name"),
-    ("form name", "form_name"),
-    ("section header", "section_header"),
-    ("field type", "field_type"),
-    ("field label", "field_label"),
-    ("choices, calculations, or slider labels", "select_choices_or_calculations"),
-    ("field note", "field_note"),
-    ("text validation type or show slider number", "text_validation_type_or_show_slider_number"),
-    ("text validation min", "text_validation_min"),
-    ("text validation max", "text_validation_max"),
-    ("identifier?", "identifier"),
-    ("branching logic (show field only if...)", "branching_logic"),
-    ("required field?", "required_field"),
-    ("custom alignment", "custom_alignment"),
-    ("question number (surveys only)", "question_number"),
-    ("matrix group name", "matrix_group_name"),
-    ("matrix ranking?", "matrix_ranking"),
-    ("field annotation", "field_annotation"),
-)
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _CODE = re.compile(r"^-?[0-9]+$|^[A-Za-z0-9_]+$")
 _CHECKBOX_CODE = re.compile(r"^[A-Za-z0-9_]+$")
@@ -267,9 +248,11 @@ def _read(text: str, name: str, problems: list[Problem]) -> list[_Field]:
     except csv.Error as exc:
         problems.append(Problem("csv", "", f"well-formed CSV ({exc})", name))
         return []
-    if len(header) != len(_HEADERS):
-        problems.append(Problem("header", len(header), f"{len(_HEADERS)} columns (REDCap's layout)", f"{name} row 1"))
-    for i, (download, api) in enumerate(_HEADERS):
+    if len(header) != len(DICTIONARY_HEADERS):
+        problems.append(
+            Problem("header", len(header), f"{len(DICTIONARY_HEADERS)} columns (REDCap's layout)", f"{name} row 1")
+        )
+    for i, (download, api) in enumerate(DICTIONARY_HEADERS):
         got = header[i].strip().lower() if i < len(header) else ""
         if got not in (download, api):
             problems.append(Problem(f"column {i + 1}", got, f"'{download}' or '{api}'", f"{name} row 1"))
@@ -281,9 +264,9 @@ def _read(text: str, name: str, problems: list[Problem]) -> list[_Field]:
             line = reader.line_num
             if not any(c.strip() for c in row):
                 continue
-            cells = tuple(c.strip() for c in (row + [""] * len(_HEADERS))[: len(_HEADERS)])
-            if len(row) > len(_HEADERS):
-                problems.append(Problem("row", len(row), f"{len(_HEADERS)} cells", f"{name} row {line}"))
+            cells = tuple(c.strip() for c in (row + [""] * len(DICTIONARY_HEADERS))[: len(DICTIONARY_HEADERS)])
+            if len(row) > len(DICTIONARY_HEADERS):
+                problems.append(Problem("row", len(row), f"{len(DICTIONARY_HEADERS)} cells", f"{name} row {line}"))
             ftype = cells[3]
             choices: dict[str, str] = {}
             if ftype in CODED:

@@ -60,6 +60,7 @@ from immunoreset.instruments.sle import CLASSIFICATION_SOURCE, DESCRIPTORS, LLDA
 from immunoreset.instruments.ssc import CRISS_SOURCE, EUSTAR_SOURCE, MRSS_SOURCE, SSC_CLASSIFICATION_SOURCE
 from immunoreset.registry import vocabulary
 from immunoreset.registry.redcap import (
+    DICTIONARY_HEADER,
     AdverseEventMap,
     DailyMap,
     EventMap,
@@ -77,7 +78,6 @@ from immunoreset.registry.redcap import (
 )
 
 __all__ = [
-    "DICTIONARY_HEADER",
     "RedcapTemplate",
     "TemplateEvent",
     "TemplateField",
@@ -85,27 +85,6 @@ __all__ = [
     "unique_event_name",
 ]
 
-DICTIONARY_HEADER: tuple[str, ...] = (
-    "Variable / Field Name",
-    "Form Name",
-    "Section Header",
-    "Field Type",
-    "Field Label",
-    "Choices, Calculations, OR Slider Labels",
-    "Field Note",
-    "Text Validation Type OR Show Slider Number",
-    "Text Validation Min",
-    "Text Validation Max",
-    "Identifier?",
-    "Branching Logic (Show field only if...)",
-    "Required Field?",
-    "Custom Alignment",
-    "Question Number (surveys only)",
-    "Matrix Group Name",
-    "Matrix Ranking?",
-    "Field Annotation",
-)
-"""The 18 columns of a REDCap data dictionary as downloaded from the Online Designer."""
 
 DAILY_WINDOW = 30
 """Daily CRS/ICANS assessments are foreseen on study days 0..30 (validation range of the study-day field)."""

@@ -183,6 +183,16 @@ class _Writer:
     def number(value: Decimal) -> str:
         return format(value, "f")
 
+    def put_value(self, row: list[str], name: str, value: object, what: str) -> None:
+        """A record attribute into its field: a choice code for a coded field, else the value's text."""
+        f = self.t.template_field(name)
+        if f.value_choices:
+            code_ = self.choice_code(f, str(value), what)
+            if code_ is not None:
+                self.put(row, f.name, code_)
+        else:
+            self.put(row, f.name, self.number(value) if isinstance(value, Decimal) else str(value))
+
     def choice_code(self, f: TemplateField, value: str, what: str) -> str | None:
         for code_, mapped in f.value_choices:
             if mapped == value:
@@ -241,15 +251,8 @@ class _Writer:
         for attr in ("site", "disease", "sex", "birth_year", "weight_kg", "height_cm"):
             ref = getattr(pm, attr)
             value = getattr(p, attr)
-            if ref is None or value is None:
-                continue
-            f = self.t.template_field(ref.field)
-            if f.value_choices:
-                code_ = self.choice_code(f, str(value), f"patient {p.code} {attr}")
-                if code_ is not None:
-                    self.put(row, f.name, code_)
-            else:
-                self.put(row, f.name, self.number(value) if isinstance(value, Decimal) else str(value))
+            if ref is not None and value is not None:
+                self.put_value(row, ref.field, value, f"patient {p.code} {attr}")
 
     def infusion(self, row: list[str], p: PatientRecord, infusion: dt.date) -> None:
         im = self.m.infusion
@@ -263,15 +266,8 @@ class _Writer:
             ("dose_cells_total", i.dose_cells_total),
         ):
             ref = getattr(im, attr)
-            if value is None or isinstance(ref, str) or ref is None:
-                continue
-            f = self.t.template_field(ref.field)
-            if f.value_choices:
-                code_ = self.choice_code(f, str(value), f"patient {p.code} infusion {attr}")
-                if code_ is not None:
-                    self.put(row, f.name, code_)
-            else:
-                self.put(row, f.name, self.number(value) if isinstance(value, Decimal) else str(value))
+            if value is not None and ref is not None and not isinstance(ref, str):
+                self.put_value(row, ref.field, value, f"patient {p.code} infusion {attr}")
         if im.date is not None:
             self.put(row, im.date.field, infusion.isoformat())
         agents = {ld.agent: ld for ld in self.m.lymphodepletion}
@@ -358,15 +354,8 @@ class _Writer:
         for attr in ("dose", "unit", "route", "frequency"):
             ref = getattr(mm, attr)
             value = getattr(med, attr)
-            if ref is None or value is None:
-                continue
-            f = self.t.template_field(ref.field)
-            if f.value_choices:
-                code_ = self.choice_code(f, str(value), f"{where} {attr}")
-                if code_ is not None:
-                    self.put(row, f.name, code_)
-            else:
-                self.put(row, f.name, self.number(value) if isinstance(value, Decimal) else str(value))
+            if ref is not None and value is not None:
+                self.put_value(row, ref.field, value, f"{where} {attr}")
         if mm.start_date is not None:
             self.put(row, mm.start_date.field, self._date(med.start_day, med.start_date, infusion))
         if mm.stop_date is not None:
