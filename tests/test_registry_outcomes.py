@@ -538,3 +538,41 @@ def test_sample_project_crs_and_icans_maxima_equal_the_recorded_adverse_events(s
         assert computed == {p: recorded.get(p, 0) for p in computed}
         if instrument == "crs":
             assert any(v > 0 for v in computed.values())  # CRS is common after CD19 CAR-T
+
+
+# ----------------------------------------------------------------------------------------------- classification
+
+
+@pytest.mark.parametrize(
+    ("titre", "classified"),
+    [(80, "true"), (40, "false")],  # 2019 EULAR/ACR entry criterion: ANA >= 1:80 on HEp-2 (Aringer 2019)
+)
+def test_sle_classification_from_screening_items_at_the_entry_boundary(titre: int, classified: str) -> None:
+    items = [obs("sle2019_ana_titre", titre), obs("sle2019_acute_pericarditis", 1), obs("sle2019_anti_dsdna", 1)]
+    table = compute_outcomes(study(patient("P", "SLE", [visit("screening", -28, items)])))
+    assert value(table, "P", "screening", "sle_classification_2019", "classified").value == classified
+    assert value(table, "P", "screening", "sle_classification_2019", "total_points").value == "12"  # 6 + 6
+
+
+def test_ssc_and_iim_classification_from_screening_items() -> None:
+    skin = [obs("ssc2013_skin_thickening_proximal_to_mcp", 1)]
+    exclusions = [
+        obs("ssc2013_skin_thickening_sparing_fingers", 0),
+        obs("ssc2013_better_explained_by_other_disorder", 0),
+    ]
+    ssc = patient("S", "SSc", [visit("screening", -28, skin + exclusions), visit("later", 30, skin)])
+    present = {"anti_jo1", "proximal_upper_limb_weakness", "proximal_lower_limb_weakness"}
+    absent = {"neck_flexors_weaker_than_extensors", "legs_proximal_weaker_than_distal", "heliotrope_rash",
+              "gottron_papules", "gottron_sign", "dysphagia_or_oesophageal_dysmotility", "raised_muscle_enzymes",
+              "muscle_biopsy", "better_explanation"}  # fmt: skip
+    iim_items = [obs("iim2017_age_at_onset", 45)]
+    iim_items += [obs(f"iim2017_{n}", 1) for n in sorted(present)] + [obs(f"iim2017_{n}", 0) for n in sorted(absent)]
+    iim = patient("M", "IIM", [visit("screening", -28, iim_items)])
+    table = compute_outcomes(study(ssc, iim))
+    assert value(table, "S", "screening", "ssc_classification_2013", "classified").value == "true"  # sufficient: 9
+    assert value(table, "S", "screening", "ssc_classification_2013", "total_points").value == "9"
+    undecided = value(table, "S", "later", "ssc_classification_2013", "classified")  # exclusions not recorded
+    assert not undecided.evaluable and "skin_thickening_sparing_fingers" in undecided.reason
+    probability = value(table, "M", "screening", "iim_classification_2017", "probability")
+    assert probability.evaluable and 0 < probability.value_num < 1
+    assert not (table.instrument == "sle_classification_2019").any()  # no SLE items recorded: no row

@@ -49,6 +49,7 @@ from immunoreset.instruments.myositis import (
     IMACSDOIOptions,
     MMT8Options,
     TISOptions,
+    iim_classification_2017,
     imacs_doi,
     mmt8,
     myositis_tis,
@@ -75,12 +76,13 @@ from immunoreset.instruments.sle import (
     SRI4Options,
     doris_remission,
     lldas,
+    sle_classification_2019,
     sledai2k,
     sri4,
 )
-from immunoreset.instruments.ssc import CRISSOptions, MRSSOptions, criss, eustar_ai, mrss
+from immunoreset.instruments.ssc import CRISSOptions, MRSSOptions, criss, eustar_ai, mrss, ssc_classification_2013
 from immunoreset.registry.records import MedicationRecord, PatientRecord, StudyRecord, VisitRecord, natural_key
-from immunoreset.registry.vocabulary import MMT8_GROUPS, MRSS_AREAS, SLEDAI_DESCRIPTORS
+from immunoreset.registry.vocabulary import CLASSIFICATION_CRITERIA, MMT8_GROUPS, MRSS_AREAS, SLEDAI_DESCRIPTORS
 from immunoreset.registry.vocabulary import code as vocabulary_code
 from immunoreset.units import canonical_unit, convert
 
@@ -128,8 +130,18 @@ OUTCOME_INSTRUMENTS: tuple[str, ...] = (
     "crs",
     "icans",
     "icaht",
+    "sle_classification_2019",
+    "ssc_classification_2013",
+    "iim_classification_2017",
 )
 """Instruments computed by :func:`compute_outcomes`, in output order within a visit."""
+
+CLASSIFICATION: dict[str, tuple[str, Callable[..., Any], dict[str, str]]] = {
+    "sle2019": ("sle_classification_2019", sle_classification_2019, {"sle2019_ana_titre": "ana_titre"}),
+    "ssc2013": ("ssc_classification_2013", ssc_classification_2013, {}),
+    "iim2017": ("iim_classification_2017", iim_classification_2017, {"iim2017_age_at_onset": "age_at_onset_years"}),
+}
+"""Classification criteria recorded as items (vocabulary prefix -> instrument, function, numeric items)."""
 
 SLEDAI_CODES = tuple(f"sledai_{d}" for d in SLEDAI_DESCRIPTORS)
 SLE_ASSESSMENT_CODES = (*SLEDAI_CODES, "sle_pga")
@@ -1113,6 +1125,28 @@ def _icaht(e: _Emitter, visits: list[_Visit], o: OutcomeOptions) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+def _classification(e: _Emitter, v: _Visit) -> None:
+    """Classification criteria at a visit that records any of their items (usually screening). Items not
+    recorded are passed as unknown: each instrument decides only what the recorded items decide."""
+    for prefix, (instrument, classify, numeric) in CLASSIFICATION.items():
+        if not e.want(instrument):
+            continue
+        model = CLASSIFICATION_CRITERIA[prefix][0]
+        items = [n for n, f in model.model_fields.items() if f.annotation == (bool | None)]
+        if not v.has_any([*(f"{prefix}_{n}" for n in items), *numeric]):
+            continue
+        inputs: dict[str, Any] = {n: v.flag(f"{prefix}_{n}") for n in items if v.has(f"{prefix}_{n}")}
+        for code_, name in numeric.items():
+            value = v.num(code_)
+            if value is not None:
+                inputs[name] = int(value) if name == "ana_titre" else value
+        result = classify(inputs)
+        values = [("classified", result.classified), ("total_points", result.total_points)]
+        if prefix == "iim2017":
+            values.append(("probability", result.probability))
+        e.results(v, instrument, values, result.reason, _source(result))
+
+
 def _patient(e: _Emitter, patient: PatientRecord, o: OutcomeOptions) -> None:
     visits = sorted((_Visit(v) for v in patient.visits), key=lambda v: (v.day, natural_key(v.label)))
     starts = [m.start_day for m in patient.medications if m.start_day is not None]
@@ -1129,6 +1163,7 @@ def _patient(e: _Emitter, patient: PatientRecord, o: OutcomeOptions) -> None:
             _ctcae(e, v, o)
         if v.kind != "daily":
             _medication_rows(e, v, meds, o)
+            _classification(e, v)
     if e.want("crs"):
         _crs(e, visits)
     if e.want("icans"):
