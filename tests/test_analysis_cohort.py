@@ -95,3 +95,10 @@ def test_the_sample_project_analysis_equals_the_analysis_of_its_source(sample_tr
     flow = analysis.nca[analysis.nca["analyte"] == "cart_flow"]
     assert flow["tmax"].astype(float).between(7, 14).all()  # CAR-T peak in the second week
     assert analysis.bcells["aplasia_reached"].all()
+    # the published pattern: every SLE patient in DORIS remission at month 6, no CRS above grade 2
+    rates = analysis.rates
+    doris = rates[(rates["endpoint"] == "DORIS 2021 remission") & (rates["visit"] == "day 180")]
+    assert list(zip(doris["disease"], doris["responders"], doris["evaluable"], strict=True)) == [("SLE", 8, 8)]
+    summary = analysis.safety_summary.set_index("measure")
+    assert summary.loc["CRS (ASTCT)", "grade ≥3"] == 0 and summary.loc["ICANS (ASTCT)", "grade ≥3"] == 0
+    assert (analysis.bcells["naive_fraction_at_reconstitution"].dropna() >= 0.9).all()

@@ -123,6 +123,12 @@ def test_bad_template_options_are_one_line_errors(tmp_path: Path) -> None:
     assert done.returncode == 2 and "CODE=NAME" in done.stderr and len(done.stderr.strip().splitlines()) == 1
     missing = run("redcap", "check", str(tmp_path / "nowhere"))
     assert missing.returncode == 2 and "an existing folder" in missing.stderr
+    a_file = tmp_path / "a_file"
+    a_file.write_text("not a folder")
+    for out in (a_file, a_file / "below"):
+        done = run("redcap", "template", "--out", str(out))
+        assert done.returncode == 2 and "a path that can be created and written" in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
     with pytest.raises(InvalidInput):
         build_template([7, 0])
 
@@ -328,3 +334,16 @@ def test_project_checks_events_designations_and_the_mapping(written: Path, tmp_p
     assert ("visits.events", "day_7_arm_1") in found  # the mapping names an event the project lacks
     (copy / "mapping.yaml").unlink()
     assert ("mapping.yaml", str(copy / "mapping.yaml")) in {(p.field, p.value) for p in check_project(copy)}
+
+
+def test_a_cross_event_reference_must_name_a_form_of_that_event(written: Path, tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "p"
+    shutil.copytree(written, copy)
+    mapping = (copy / "instrument_event_mapping.csv").read_text(encoding="utf-8")
+    (copy / "instrument_event_mapping.csv").write_text(
+        mapping.replace("1,day_minus_7_arm_1,enrolment\n", ""), encoding="utf-8"
+    )
+    found = [p for p in check_project(copy) if p.value == "[day_minus_7_arm_1][disease]"]
+    assert found and "enrolment is not" in found[0].expected

@@ -25,7 +25,7 @@ from immunoreset.units import convert
 SAMPLE = rc.sample_project_path()
 EXPORT, DICTIONARY, EVENTS = SAMPLE / "export.csv", SAMPLE / "data_dictionary.csv", SAMPLE / "events.csv"
 MAPPING = rc.sample_mapping_path()
-BOOKKEEPING = {"record_id", "redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance"}
+BOOKKEEPING = {"record_id", "redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance", rc.DAG_COLUMN}
 FIRST, INFUSION = "day_minus_7_arm_1", "day_0_infusion_arm_1"
 
 
@@ -322,7 +322,7 @@ def test_the_sample_has_two_empty_saved_instances_skipped_and_counted() -> None:
     lines = _lines()
     for row, _inst, _n in result.empty_instances:
         cells = next(csv.reader(io.StringIO(lines[row - 1])))
-        assert all(c in ("", "0") for c in cells[4:])
+        assert all(c in ("", "0") for c in cells[5:])  # after the record id, bookkeeping and group
 
 
 def test_an_empty_instance_is_skipped_but_a_partly_filled_one_is_an_error(tmp_path: Path) -> None:
@@ -608,3 +608,118 @@ def test_random_text_in_a_number_field(tmp_path: Path, one_record: tuple[list[st
         with pytest.raises(InvalidInput) as info:
             rc.read_redcap_export(path, DICTIONARY, MAPPING)
         assert [p.location for p in info.value.problems] == [f"export.csv row {row + 1}, column alt"]
+
+
+# --------------------------------------------------------------------------------------------------
+# An export written by hand the way REDCap lays it out (independent of immunoreset's writer)
+
+
+def _redcap_header(dictionary_csv: Path) -> list[str]:
+    """REDCap's export columns: record id, event/repeat columns, the group, then every field in dictionary
+    order (a checkbox as one column per choice) with ``<form>_complete`` after each form's last field."""
+    rows = list(csv.reader(dictionary_csv.open(encoding="utf-8")))[1:]
+    header = ["record_id", "redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance", rc.DAG_COLUMN]
+    for k, (name, form, _section, ftype, *rest) in enumerate(rows):
+        if name != "record_id":
+            if ftype == "checkbox":
+                header += [f"{name}___{c}" for c in rc.parse_choices(rest[1])]
+            else:
+                header.append(name)
+        if k + 1 == len(rows) or rows[k + 1][1] != form:
+            header.append(f"{form}_complete")
+    return header
+
+
+@pytest.fixture
+def small_project(tmp_path: Path) -> Path:
+    from immunoreset.registry.redcap_template import build_template
+
+    build_template([-7, 0, 7, 28], sites=[("ERL", "Erlangen"), ("HH", "Hamburg")], study_code="HAND").write(tmp_path)
+    return tmp_path
+
+
+def _hand_export(folder: Path, rows: list[dict[str, str]]) -> Path:
+    header = _redcap_header(folder / "data_dictionary.csv")
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=header, lineterminator="\n", restval="")
+    writer.writeheader()
+    writer.writerows(rows)
+    path = folder / "export.csv"
+    path.write_text(out.getvalue(), encoding="utf-8")
+    return path
+
+
+def _hand_rows(dag: str = "erlangen") -> list[dict[str, str]]:
+    base = {"record_id": "101", rc.DAG_COLUMN: dag}
+    screening, infusion, day7 = "day_minus_7_arm_1", "day_0_infusion_arm_1", "day_7_arm_1"
+    return [
+        {**base, "redcap_event_name": screening, "site": "ERL", "disease": "1", "sex": "1", "birth_year": "1990",
+         "weight_kg": "60", "enrolment_complete": "2", "sle19_ana_titre": "160", "sle19_pericarditis": "1",
+         "sle19_anti_dsdna": "1", "eligibility_sle_complete": "2", "eligibility_ssc_complete": "0",
+         "visit_date": "2024-03-01", "visit_complete": "2", "c3": "65", "c3_lln": "90", "complement_unit": "2",
+         "laboratory_complete": "1", "sle_activity_complete": "0", "cell_kinetics_complete": ""},
+        {**base, "redcap_event_name": screening, "redcap_repeat_instrument": "medications",
+         "redcap_repeat_instance": "1", "med_name": "prednisolone", "med_dose": "10", "med_unit": "1",
+         "med_start_date": "2023-01-01", "med_indication___1": "1", "med_indication___2": "0",
+         "med_indication___3": "0", "med_indication___4": "0", "med_indication___5": "0", "med_indication___6": "0",
+         "medications_complete": "2"},
+        {**base, "redcap_event_name": infusion, "cart_product": "flat-dose CD19 CAR-T", "cart_target": "1",
+         "cart_dose_total": "50000000", "infusion_date": "2024-03-08", "infusion_complete": "2",
+         "ld_flu_dose": "30", "ld_flu_first_day": "-5", "ld_flu_last_day": "-3", "lymphodepletion_complete": "2",
+         "visit_date": "2024-03-08", "visit_complete": "2"},
+        {**base, "redcap_event_name": infusion, "redcap_repeat_instrument": "daily_crs_icans",
+         "redcap_repeat_instance": "1", "dly_study_day": "1", "crs_temperature": "38.0", "crs_hypotension": "0",
+         "crs_oxygen": "0", "daily_crs_icans_complete": "2"},
+        {**base, "redcap_event_name": day7, "visit_date": "2024-03-16", "visit_complete": "2",
+         "laboratory_complete": "0"},  # the visit happened on day 8, in its window
+        {**base, "redcap_event_name": day7, "redcap_repeat_instrument": "cell_kinetics",
+         "redcap_repeat_instance": "1", "kin_study_day": "8", "car_t_cells": "55.5", "cd19_b_cells": "0",
+         "cell_kinetics_complete": "2"},
+        {**base, "redcap_event_name": day7, "redcap_repeat_instrument": "cell_kinetics",
+         "redcap_repeat_instance": "2", "kin_study_day": "11", "kin_date": "2024-03-19", "car_t_cells": "80",
+         "cell_kinetics_complete": "2"},  # an extra sample three days later
+    ]  # fmt: skip
+
+
+def test_an_export_laid_out_by_redcap_imports(small_project: Path) -> None:
+    path = _hand_export(small_project, _hand_rows())
+    study = rc.read_redcap_export(path, small_project / "data_dictionary.csv", small_project / "mapping.yaml")
+    p = study.patient("101")
+    assert p.site == "ERL" and p.disease == "SLE"
+    assert p.infusion is not None and p.infusion.dose_cells_total == Decimal(50_000_000)
+    assert p.infusion.dose_cells_per_kg is None and p.infusion.target_antigen == "CD19"
+    screening = {o.code: o for o in p.visit("day -7").observations}
+    assert screening["c3"].value == Decimal(65) and screening["c3"].unit == "mg/dL"
+    assert screening["sle2019_ana_titre"].value == 160 and screening["sle2019_acute_pericarditis"].value == 1
+    day7 = p.visit("day 7")  # the sample of the visit's own day joins it (visit on day 8, in its window)
+    assert day7.study_day == 8 and {o.code for o in day7.observations} == {"car_t_cells", "cd19_b_cells"}
+    extra = p.visit("day 11")
+    assert extra.kind == "unscheduled" and extra.date is not None and extra.date.isoformat() == "2024-03-19"
+    assert {o.code: o.value for o in extra.observations} == {"car_t_cells": Decimal(80)}
+    assert p.visit("day 1 (daily)").kind == "daily"
+    assert [m.indication for m in p.medications] == ["autoimmune disease"]
+
+
+def test_a_sample_at_another_visits_day_and_a_wrong_group_are_refused(small_project: Path) -> None:
+    rows = _hand_rows(dag="hamburg")  # the record is at site ERL
+    rows[-1]["kin_study_day"], rows[-1]["kin_date"] = "0", ""  # day 0 is the infusion visit, not day 7's
+    path = _hand_export(small_project, rows)
+    with pytest.raises(InvalidInput) as info:
+        rc.read_redcap_export(path, small_project / "data_dictionary.csv", small_project / "mapping.yaml")
+    found = {p.location: p.expected for p in info.value.problems}
+    assert "the Data Access Group of site ERL (erlangen)" in found["export.csv row 2, column redcap_data_access_group"]
+    assert "study day 0 is the day of visit 'day 0'" in found["export.csv row 8, column kin_study_day"]
+
+
+def test_an_instance_with_only_ignored_data_is_not_called_empty(small_project: Path, tmp_path: Path) -> None:
+    mapping = yaml.safe_load((small_project / "mapping.yaml").read_text(encoding="utf-8"))
+    del mapping["medications"]["route"]
+    mapping["ignore"] = ["med_route"]
+    (small_project / "mapping.yaml").write_text(yaml.safe_dump(mapping), encoding="utf-8")
+    rows = _hand_rows()
+    rows.append({**rows[1], "redcap_repeat_instance": "2", "med_name": "", "med_dose": "", "med_unit": "",
+                 "med_start_date": "", "med_indication___1": "0", "med_route": "1"})  # fmt: skip
+    path = _hand_export(small_project, rows)
+    with pytest.raises(InvalidInput) as info:
+        rc.read_redcap_export(path, small_project / "data_dictionary.csv", small_project / "mapping.yaml")
+    assert [p.field for p in info.value.problems] == ["med_name"]

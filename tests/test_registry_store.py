@@ -333,3 +333,61 @@ def test_any_sequence_of_loads_reads_back_as_the_last_one(tmp_path: Path, crps: 
     assert _dump(registry.read_study()) == _dump(last)
     assert registry.verify_audit().ok
     registry.engine.dispose()
+
+
+def _as_written_before_revision_0002(admin: Registry) -> None:
+    """Rewrite the audit log as the toolkit before schema revision 0002 wrote it: infusion images without the
+    flat-dose column, the hash chain recomputed (what a registry created by that version holds)."""
+    import json
+
+    from sqlalchemy import select
+
+    from immunoreset.registry.audit import GENESIS, canonical_json, entry_hash
+    from immunoreset.registry.schema import AuditLog
+
+    log = AuditLog.__table__
+    with admin.engine.begin() as conn:
+        entries = [dict(r._mapping) for r in conn.execute(select(log).order_by(log.c.seq))]
+        prev = GENESIS
+        for entry in entries:
+            images = {}
+            for side in ("old", "new"):
+                image = json.loads(entry[side]) if entry[side] is not None else None
+                if entry["table_name"] == "infusion" and image is not None:
+                    image.pop("dose_cells_total")
+                images[side] = image
+            entry["prev_hash"] = prev
+            entry["hash"] = entry_hash(prev, {**entry, **images})
+            conn.execute(
+                text("UPDATE audit_log SET old = :old, new = :new, prev_hash = :p, hash = :h WHERE seq = :seq"),
+                {
+                    "old": None if images["old"] is None else canonical_json(images["old"]),
+                    "new": None if images["new"] is None else canonical_json(images["new"]),
+                    "p": prev,
+                    "h": entry["hash"],
+                    "seq": entry["seq"],
+                },
+            )
+            prev = entry["hash"]
+        conn.execute(text("UPDATE audit_head SET hash = :h"), {"h": prev})
+
+
+def test_audit_entries_written_before_the_flat_dose_column_still_verify(admin: Registry) -> None:
+    admin.load(make_study())
+    _as_written_before_revision_0002(admin)
+    assert admin.verify_audit().ok  # the column did not exist then; it is NULL now
+    with admin.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE infusion SET dose_cells_total = '100000000' WHERE id = (SELECT MIN(id) FROM infusion)")
+        )
+    problems = admin.verify_audit().problems
+    assert len(problems) == 1 and "differs from its audited state in: dose_cells_total" in problems[0]
+
+
+def test_a_flat_dose_is_stored_and_read_back(admin: Registry) -> None:
+    study = make_study()
+    patient = study.patients[0]
+    patient.infusion = InfusionRecord(product="flat-dose CD19 CAR-T", dose_cells_total=Decimal("1.25E+7"))
+    admin.load(study)
+    back = admin.read_study(study.code).patient(patient.code).infusion
+    assert back is not None and back.dose_cells_total == Decimal("12500000") and back.dose_cells_per_kg is None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -29,7 +31,8 @@ def test_registered_and_every_parameter_sourced() -> None:
         spec = get_model(name)
         assert all(p.source.strip() for p in [*spec.parameters, *spec.inputs])
         new = [p for p in spec.parameters if p.name not in park.parameter_names]
-        assert new and all("assumption" in p.source or "PMC" in p.source for p in new)
+        # each new parameter is a stated assumption or cites a dated publication
+        assert new and all("assumption" in p.source or re.search(r"\b(19|20)\d\d\b", p.source) for p in new)
         # the CAR-T/B-cell core is Park 2025's, equation for equation
         park_rhs = {s.name: s.rhs for s in park.states}
         shared = [s for s in spec.states if s.name in park_rhs]

@@ -11,12 +11,13 @@ Data that are merely *missing* are not an error: instruments return a result wit
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["ImmunoresetError", "InvalidInput", "Problem"]
+__all__ = ["ImmunoresetError", "InvalidInput", "Problem", "writing"]
 
 
 class ImmunoresetError(Exception):
@@ -97,3 +98,14 @@ class InvalidInput(ImmunoresetError, ValueError):
             for p in self.problems
         ]
         return InvalidInput(problems=moved)
+
+
+@contextmanager
+def writing(path: Any, what: str = "output") -> Iterator[None]:
+    """Within the block, an operating-system error (a folder that is a file, no permission, a full disk)
+    while writing ``path`` becomes one :class:`InvalidInput` naming the path, not a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise InvalidInput(what, str(path), f"a path that can be created and written ({reason})") from None

@@ -218,6 +218,9 @@ def _patients(study: StudyRecord) -> pd.DataFrame:
                 "dose_cells_per_kg": float(p.infusion.dose_cells_per_kg)
                 if p.infusion and p.infusion.dose_cells_per_kg is not None
                 else None,
+                "dose_cells_total": float(p.infusion.dose_cells_total)
+                if p.infusion and p.infusion.dose_cells_total is not None
+                else None,
                 "infusion_date": p.infusion.date if p.infusion else None,
                 "last_visit_day": max(days) if days else None,
             }

@@ -34,7 +34,20 @@ from sqlalchemy import Connection, Table, select
 
 from immunoreset.registry.schema import AuditHead, AuditLog
 
-__all__ = ["AUDITED_TABLES", "GENESIS", "AuditEntry", "AuditVerification", "canonical_json", "entry_hash", "row_image"]
+ADDED_COLUMNS: dict[str, frozenset[str]] = {"infusion": frozenset({"dose_cells_total"})}
+"""Columns added by schema revisions after 0001 (table -> columns): audit entries written before a column
+existed lack it, and its value must still be NULL (revision 0002: the flat dose)."""
+
+__all__ = [
+    "ADDED_COLUMNS",
+    "AUDITED_TABLES",
+    "GENESIS",
+    "AuditEntry",
+    "AuditVerification",
+    "canonical_json",
+    "entry_hash",
+    "row_image",
+]
 
 GENESIS = "0" * 64
 AUDITED_TABLES: tuple[str, ...] = (
@@ -155,7 +168,7 @@ def verify_audit(connection: Connection, tables: dict[str, Table]) -> AuditVerif
                 result.problems.append(f"{name} row {row_id} has no audit entry (written behind the registry's back)")
                 continue
             # a column added by a later migration is absent from older entries: it must still be NULL
-            audited = {**dict.fromkeys(image), **(expected[key] or {})}
+            audited = {**dict.fromkeys(ADDED_COLUMNS.get(name, ())), **(expected[key] or {})}
             if audited != image:
                 changed = sorted(k for k in set(image) | set(audited) if image.get(k) != audited.get(k))
                 result.problems.append(f"{name} row {row_id} differs from its audited state in: {', '.join(changed)}")

@@ -74,6 +74,12 @@ class InfusionRecord(_Record):
     )
     date: dt.date | None = Field(default=None, description="Infusion date (study day 0).")
 
+    @model_validator(mode="after")
+    def _one_dose(self) -> InfusionRecord:
+        if self.dose_cells_per_kg is not None and self.dose_cells_total is not None:
+            raise ValueError("either dose_cells_per_kg or dose_cells_total (a flat dose), not both")
+        return self
+
 
 class LymphodepletionRecord(_Record):
     agent: str = Field(min_length=1, max_length=80, description="e.g. fludarabine, cyclophosphamide.")

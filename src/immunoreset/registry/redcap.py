@@ -68,6 +68,8 @@ __all__ = [
 ]
 
 BOOKKEEPING = ("redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance")
+DAG_COLUMN = "redcap_data_access_group"
+"""Present in the exports of projects with Data Access Groups: the record's group (unique group name)."""
 CHOICE_TYPES = ("radio", "dropdown", "checkbox", "yesno", "truefalse")
 YESNO_CHOICES = {"1": "Yes", "0": "No"}
 TRUEFALSE_CHOICES = {"1": "True", "0": "False"}
@@ -254,6 +256,11 @@ class StudyMap(_Model):
 class SiteMap(_Model):
     code: str = Field(min_length=1, max_length=40, description="Registry site code.")
     name: str = ""
+    dag: str | None = Field(
+        default=None,
+        description="The site's REDCap Data Access Group (unique group name): an export's "
+        "redcap_data_access_group must then agree with the record's site.",
+    )
 
 
 class PatientMap(_Model):
@@ -308,6 +315,7 @@ class DailyMap(_Model):
 
 class SampleMap(_Model):
     day_field: str = Field(description="Field holding the study day the sample was taken.")
+    date_field: str | None = Field(default=None, description="Field holding the sample's date (optional).")
     label: str = Field(
         default="day {day}",
         description="Visit label template; {day} is the study day. A sample joins the visit of that label "
@@ -494,6 +502,9 @@ class _MappingChecker:
         site_codes = [s.code for s in m.sites]
         if len(set(site_codes)) != len(site_codes):
             self.problem("sites", site_codes, "each site code once")
+        dags = [s.dag for s in m.sites if s.dag is not None]
+        if len(set(dags)) != len(dags):
+            self.problem("sites", dags, "each Data Access Group once")
         p = m.patient
         self.ref("patient.site", p.site, "choice", targets=site_codes)
         self.ref("patient.disease", p.disease, "choice", targets=("SLE", "SSc", "IIM", "other"))
@@ -524,6 +535,9 @@ class _MappingChecker:
                 if not any(f.form == inst for f in d.values()):
                     self.problem(f"{section}.{inst}", inst, "an instrument of the data dictionary")
                 self.ref(f"{section}.{inst}.day_field", FieldRef(field=visit_map.day_field), "number", form=inst)
+                date_field = getattr(visit_map, "date_field", None)
+                if date_field is not None:
+                    self.ref(f"{section}.{inst}.date_field", FieldRef(field=date_field), "date", form=inst)
                 if "{day}" not in visit_map.label:
                     self.problem(f"{section}.{inst}.label", visit_map.label, "a template containing {day}")
         for fname, obs in m.observations.items():
@@ -770,6 +784,9 @@ class _Importer:
         self.events = self._events(events)
         self.repeat = mapping.repeat_maps()
         self.repeating = set(mapping.visit_instruments()) | set(self.repeat)
+        self.dags: dict[str, _Cell] = {}
+        """Record -> its Data Access Group cell (exports of projects with DAGs)."""
+        self.site_of_dag = {s.dag: s.code for s in mapping.sites if s.dag is not None}
         self.skipped_empty: list[tuple[int, str, int | None]] = []
         """Empty saved repeating instances (row, instrument, instance) left out of the import."""
         self.record_fields = mapping.record_fields()
@@ -821,7 +838,7 @@ class _Importer:
             return []
         columns: dict[int, str] = {}
         for i, col in enumerate(header):
-            if col in required:
+            if col in required or col == DAG_COLUMN:
                 continue
             if col.endswith("_complete") and col[: -len("_complete")] in self.forms:
                 continue
@@ -838,6 +855,7 @@ class _Importer:
                     Problem(col, col, "a field of the data dictionary (unknown column)", self.where(1, col))
                 )
         index = {col: header.index(col) for col in required}
+        dag_at = header.index(DAG_COLUMN) if DAG_COLUMN in header else None
         rows: list[_Row] = []
         seen: dict[tuple[str, str, str, int | None], int] = {}
         while True:
@@ -916,8 +934,14 @@ class _Importer:
                 ok = False
             else:
                 seen[key] = line
+            if dag_at is not None and raw[dag_at].strip():
+                dag = _Cell(raw[dag_at].strip(), line, DAG_COLUMN)
+                first_dag = self.dags.setdefault(record, dag)
+                if first_dag.value != dag.value:
+                    self.problem(dag, f"the same group on every row of record {record} ({first_dag.value})")
             cells: dict[str, _Cell] = {}
             invalid: set[str] = set()
+            ignored_data = False
             for i, col in columns.items():
                 value = raw[i].strip()
                 if not value:
@@ -925,6 +949,7 @@ class _Importer:
                 cell = _Cell(value, line, col)
                 fname = self.checkbox_columns[col.lower()][0] if col.lower() in self.checkbox_columns else col
                 if fname in self.ignored:
+                    ignored_data = ignored_data or not (col.lower() in self.checkbox_columns and value == "0")
                     continue
                 form = self.d[fname].form
                 if instrument and form != instrument:
@@ -937,7 +962,7 @@ class _Importer:
                     cells[col] = cell
                 else:
                     invalid.add(col)
-            if ok and instrument and not invalid and self._empty_instance(cells):
+            if ok and instrument and not invalid and not ignored_data and self._empty_instance(cells):
                 # an instance opened and saved with nothing entered: unticked boxes and a form status only
                 self.skipped_empty.append((line, instrument, instance))
                 continue
@@ -1092,7 +1117,11 @@ class _Importer:
             )
             if item is not None:
                 lymphodepletion.append(item)
-        visits = self.visits(rows)
+        dag = self.dags.get(record)
+        if dag is not None and self.site_of_dag and site is not None and self.site_of_dag.get(dag.value) != site:
+            expected = next((d for d, c in self.site_of_dag.items() if c == site), None)
+            self.problem(dag, f"the Data Access Group of site {site} ({expected or 'none declared'})")
+        visits = self.visits(rows, infusion.date if infusion is not None else None)
         medications: list[MedicationRecord] = []
         adverse_events: list[AdverseEventRecord] = []
         for row in rows:
@@ -1175,13 +1204,15 @@ class _Importer:
                 )
             return None
 
-    def visits(self, rows: list[_Row]) -> list[VisitRecord]:
+    def visits(self, rows: list[_Row], infusion_date: dt.date | None) -> list[VisitRecord]:
         """Scheduled visits (one per event with data), daily assessment visits (one per study day) and
-        samples (joined to the visit of their label, else an unscheduled visit of their study day)."""
-        scheduled: list[tuple[list[_Cell], dict[str, Any]]] = []
+        samples: a sample joins the visit of its own event when it was taken on that visit's study day
+        (visit date − infusion date, else the event's day offset), otherwise it makes an unscheduled visit
+        (label from the template, e.g. ``day 9``); samples of one day at one event are one visit."""
+        scheduled: dict[str, tuple[list[_Cell], dict[str, Any]]] = {}
         daily: dict[int, dict[str, Any]] = {}
-        samples: dict[str, tuple[list[_Cell], dict[str, Any]]] = {}
-        instance_rows: dict[tuple[int, str], int] = {}
+        samples: dict[tuple[str, int], tuple[list[_Cell], dict[str, Any]]] = {}
+        daily_rows: dict[tuple[int, str], int] = {}
         date_field = self.m.visits.date_field
         for row in rows:
             if row.instrument in self.repeat:
@@ -1206,21 +1237,29 @@ class _Importer:
                     )
                     continue
                 day = int(day_cell.value)
-                if (day, row.instrument) in instance_rows:
-                    first = instance_rows[day, row.instrument]
-                    self.problem(day_cell, f"one {row.instrument} instance per study day (also at row {first})")
-                    continue
-                instance_rows[day, row.instrument] = row.line
-                label = vm.label.format(day=day)
                 if row.instrument in self.m.daily:
+                    if (day, row.instrument) in daily_rows:
+                        first = daily_rows[day, row.instrument]
+                        self.problem(day_cell, f"one {row.instrument} instance per study day (also at row {first})")
+                        continue
+                    daily_rows[day, row.instrument] = row.line
                     entry = daily.setdefault(
-                        day, {"label": label, "study_day": day, "kind": "daily", "observations": []}
+                        day, {"label": vm.label.format(day=day), "study_day": day, "kind": "daily", "observations": []}
                     )
                     entry["observations"].extend(observations)
-                else:
-                    cells, sample = samples.setdefault(label, ([], {"study_day": day, "observations": []}))
-                    cells.append(day_cell)
-                    sample["observations"].extend(observations)
+                    continue
+                date_cell = row.cells.get(vm.date_field) if isinstance(vm, SampleMap) and vm.date_field else None
+                cells, sample = samples.setdefault(
+                    (row.event, day), ([], {"study_day": day, "date": None, "observations": [], "instrument": vm})
+                )
+                cells.append(day_cell)
+                if date_cell is not None:
+                    date = self._date(date_cell)
+                    if sample["date"] is not None and date != sample["date"]:
+                        self.problem(date_cell, f"the date of the other samples of study day {day} ({sample['date']})")
+                    sample["date"] = sample["date"] or date
+                    cells.append(date_cell)
+                sample["observations"].extend(observations)
                 continue
             date_cell = row.cells.get(date_field)
             if not observations and date_cell is None:
@@ -1238,20 +1277,41 @@ class _Importer:
                 "kind": "scheduled",
                 "observations": observations,
             }
-            scheduled.append(([date_cell], values))
-        visits: list[VisitRecord] = []
-        for cells, values in scheduled:
-            joined = samples.pop(values["label"], None)
+            scheduled[row.event] = ([date_cell], values)
+        unscheduled: list[VisitRecord] = []
+        labels = {values["label"] for _cells, values in scheduled.values()}
+        for (event_name, day), (cells, sample) in samples.items():
+            joined = scheduled.get(event_name)
             if joined is not None:
-                values["observations"] = values["observations"] + joined[1]["observations"]
-                cells = cells + joined[0]
+                visit_date = joined[1]["date"]
+                if visit_date is not None and infusion_date is not None:
+                    visit_day: int | None = (visit_date - infusion_date).days
+                else:
+                    visit_day = self.events[event_name].day_offset
+                same_date = sample["date"] is None or sample["date"] == visit_date
+                if visit_day == day and same_date:
+                    joined[0].extend(cells)
+                    joined[1]["observations"] = joined[1]["observations"] + sample["observations"]
+                    continue
+            label = sample["instrument"].label.format(day=day)
+            if label in labels:
+                self.problem(
+                    cells[0],
+                    f"a sample entered at the event of its visit: study day {day} is the day of visit '{label}', "
+                    f"not of event {event_name}",
+                )
+                continue
+            labels.add(label)
+            values = {"label": label, "study_day": day, "date": sample["date"], "kind": "unscheduled"}
+            visit = self.build(VisitRecord, cells, observations=sample["observations"], **values)
+            if visit is not None:
+                unscheduled.append(visit)
+        visits: list[VisitRecord] = []
+        for cells, values in scheduled.values():
             visit = self.build(VisitRecord, cells, **values)
             if visit is not None:
                 visits.append(visit)
-        for label, (cells, values) in samples.items():
-            visit = self.build(VisitRecord, cells, label=label, kind="unscheduled", **values)
-            if visit is not None:
-                visits.append(visit)
+        visits += unscheduled
         for day in sorted(daily):
             visit = self.build(VisitRecord, [], **daily[day])
             if visit is not None:

@@ -212,21 +212,30 @@ class _LogicParser:
             parts.append(self.take()[1][1:-1])
         if len(parts) > 3:
             raise ValueError(f"too many brackets at [{']['.join(parts)}]")
-        option_match = [re.fullmatch(r"([a-z][a-z0-9_]*)\(([^()]+)\)", p) for p in parts]
-        names = [re.fullmatch(r"[a-z][a-z0-9_]*|\d+|first-instance|last-instance|current-instance", p) for p in parts]
-        # [field], [event][field], [field][instance], [event][field][instance]
-        field_at = 1 if len(parts) >= 2 and not (parts[1].isdigit() or parts[1].endswith("-instance")) else 0
-        event = parts[0] if field_at == 1 else None
-        target = parts[field_at]
-        option = option_match[field_at]
-        if option is not None:
-            self.refs.append(LogicReference(option.group(1), event, option.group(2)))
-        elif names[field_at] is not None and not target.isdigit():
-            self.refs.append(LogicReference(target, event))
-        else:
-            raise ValueError(f"[{target}] is not a field name")
-        if event is not None and not re.fullmatch(r"[a-z][a-z0-9_]*", event):
+        # [field], [event][field], [field][instance], [event][field][instance]; smart variables such as
+        # [event-name] or [first-event-name] stand for an event (or a value) and name no field
+        smart = [bool(_SMART.fullmatch(p)) for p in parts]
+        instance_at_end = len(parts) > 1 and (parts[-1].isdigit() or parts[-1].endswith("-instance"))
+        names = parts[:-1] if instance_at_end else parts
+        if len(names) == 1 and smart[0]:
+            return
+        if len(names) > 2:
+            raise ValueError(f"[{']['.join(parts)}] is not [event][field][instance]")
+        event = names[0] if len(names) == 2 else None
+        target = names[-1]
+        if event is not None and not smart[0] and not _EVENT.fullmatch(event):
             raise ValueError(f"[{event}] is not an event name")
+        match = _FIELD_REF.fullmatch(target)
+        if match is None:
+            raise ValueError(f"[{target}] is not a field name")
+        self.refs.append(LogicReference(match.group(1), None if event is None or smart[0] else event, match.group(2)))
+
+
+_SMART = re.compile(r"[a-z]+(?:-[a-z0-9]+)+")
+"""A REDCap smart variable such as ``event-name``, ``first-event-name``, ``previous-event-name``."""
+_EVENT = re.compile(r"[a-z0-9][a-z0-9_]*")
+_FIELD_REF = re.compile(r"([a-z][a-z0-9_]*)(?:\(([A-Za-z0-9_-]+)\))?(?::(?:checked|unchecked|value|label))?")
+"""A field, optionally a checkbox option ``(code)`` and a modifier ``:checked``, ``:value`` ..."""
 
 
 def parse_logic(text: str) -> list[LogicReference]:
@@ -517,6 +526,25 @@ def check_project(folder: Path) -> list[Problem]:
         if row["form"] not in forms:
             problems.append(Problem("form", row["form"], "a form of the data dictionary", where))
         pairs.add((row["unique_event_name"], row["form"]))
+    fields = {f.name: f for f in _read(text, "data_dictionary.csv", [])}
+    for f in fields.values():
+        if not f.branching:
+            continue
+        try:
+            refs = parse_logic(f.branching)
+        except ValueError:
+            continue  # reported by check_dictionary
+        for ref in refs:
+            target = fields.get(ref.field)
+            if ref.event is not None and target is not None and pairs and (ref.event, target.form) not in pairs:
+                problems.append(
+                    Problem(
+                        f"{f.name} branching logic",
+                        f"[{ref.event}][{ref.field}]",
+                        f"a field of a form designated for event {ref.event} ({target.form} is not)",
+                        f"data_dictionary.csv row {f.row}",
+                    )
+                )
     for form in sorted(forms - {f for _e, f in pairs}):
         problems.append(
             Problem("form", form, "a form designated for at least one event", "instrument_event_mapping.csv")

@@ -52,10 +52,10 @@ from typing import Any, ClassVar
 
 import yaml
 
-from immunoreset.errors import InvalidInput
+from immunoreset.errors import InvalidInput, writing
 from immunoreset.instruments.medications import DRUG_FREE_SOURCE
 from immunoreset.instruments.myositis import HAQ_SOURCE, IIM_SOURCE, MMT8_SOURCE, TIS_SOURCE
-from immunoreset.instruments.safety import CRS_SOURCE, CTCAE_SOURCE
+from immunoreset.instruments.safety import CRS_SOURCE, CTCAE_SOURCE, ICAHT_SOURCE
 from immunoreset.instruments.sle import CLASSIFICATION_SOURCE, DESCRIPTORS, LLDAS_SOURCE, SLEDAI2K_SOURCE
 from immunoreset.instruments.ssc import CRISS_SOURCE, EUSTAR_SOURCE, MRSS_SOURCE, SSC_CLASSIFICATION_SOURCE
 from immunoreset.registry import vocabulary
@@ -83,11 +83,13 @@ __all__ = [
     "TemplateField",
     "build_template",
     "unique_event_name",
+    "unique_group_name",
 ]
 
 
 DAILY_WINDOW = 30
-"""Daily CRS/ICANS assessments are foreseen on study days 0..30 (validation range of the study-day field)."""
+"""Daily CRS/ICANS assessments are foreseen on study days 0..30; the study-day field accepts -7..90 (soft
+REDCap range) for an assessment before the infusion or a late readmission."""
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,9 @@ class TemplateField:
             self.validation,
             self.minimum,
             self.maximum,
-            "",
+            "y"
+            if self.validation.startswith("date")
+            else "",  # dates identify (HIPAA): tagged for de-identified exports
             self.branching,
             "y" if self.required else "",
             "",
@@ -230,14 +234,15 @@ class RedcapTemplate:
 
     def write(self, folder: Path) -> list[Path]:
         """Write the project files (and a README on uploading them) into ``folder``."""
-        folder.mkdir(parents=True, exist_ok=True)
         written = []
-        for name, method in self.FILES.items():
-            path = folder / name
-            path.write_text(getattr(self, method)(), encoding="utf-8", newline="")
-            written.append(path)
-        readme = folder / "README.md"
-        readme.write_text(_UPLOAD_README, encoding="utf-8")
+        with writing(folder, "project folder"):
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, method in self.FILES.items():
+                path = folder / name
+                path.write_text(getattr(self, method)(), encoding="utf-8", newline="")
+                written.append(path)
+            readme = folder / "README.md"
+            readme.write_text(_UPLOAD_README, encoding="utf-8")
         return [*written, readme]
 
 
@@ -247,6 +252,16 @@ def _csv(rows: Sequence[Sequence[str]]) -> str:
     return out.getvalue()
 
 
+def _redcap_name(text: str) -> str:
+    text = re.sub(r"[^a-z0-9_ ]", "", text.lower()).strip()
+    return re.sub(r"_+", "_", re.sub(r"\s+", "_", text))[:18].rstrip("_")
+
+
+def unique_group_name(group_name: str) -> str:
+    """The unique name REDCap gives a Data Access Group, made as for events (below) without the arm."""
+    return _redcap_name(group_name)
+
+
 def unique_event_name(event_name: str, arm: int = 1) -> str:
     """REDCap's unique event name: the event name lower-cased, characters other than letters, digits,
     spaces and underscores dropped, spaces as underscores, cut to 18 characters, ``_arm_<n>`` appended.
@@ -254,9 +269,7 @@ def unique_event_name(event_name: str, arm: int = 1) -> str:
     (REDCap adds a letter when two events of an arm would get the same name; the template's names are
     chosen so that never happens, and :func:`build_template` checks it.)
     """
-    text = re.sub(r"[^a-z0-9_ ]", "", event_name.lower()).strip()
-    text = re.sub(r"_+", "_", re.sub(r"\s+", "_", text))[:18].rstrip("_")
-    return f"{text}_arm_{arm}"
+    return f"{_redcap_name(event_name)}_arm_{arm}"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -562,8 +575,10 @@ def _cell_kinetics(form: _Form) -> None:
         minimum="-60",
         maximum="3650",
         required=True,
-        note="A sample on the day of a scheduled visit joins that visit; another day makes an unscheduled visit.",
+        note="A sample taken on the day of this event's visit joins that visit; another day makes an "
+        "unscheduled visit.",
     )
+    form.add("kin_date", "text", "Date of the sample", validation="date_ymd", note="Needed for an unscheduled sample.")
     form.observation("car_t_cells", "car_t_cells", note="Flow cytometry; 0 = below the assay's limit.")
     form.observation("transgene_copies", "transgene_copies", note="qPCR of the CAR transgene in blood DNA.")
     form.observation("cd19_b_cells", "cd19_b_cells", note="Flow cytometry; 0 = below the assay's limit.")
@@ -594,7 +609,11 @@ def _daily(form: _Form) -> None:
     form.observation("icans_icp", "icans_intracranial_pressure")
     form.observation("icans_grade_reported", "icans_grade_reported", note="As graded by the investigator (0 = none).")
     form.header("Blood count")
-    form.observation("dly_anc", "anc", label="Neutrophils (absolute count)", note="For ICAHT (Rejeski 2023).")
+    form.observation(
+        "dly_anc", "anc", label="Neutrophils (absolute count)", note=f"For early ICAHT ({ICAHT_SOURCE}).",
+        unit_field="dly_anc_unit",
+    )  # fmt: skip
+    _unit_choice(form, "dly_anc_unit", "Neutrophil unit", ("/uL", "10*9/L"))
 
 
 def build_template(
@@ -793,7 +812,7 @@ def _mapping(
     ]
     return RedcapMapping(
         study=StudyMap(code=study_code, name=study_name),
-        sites=[SiteMap(code=code, name=name) for code, name in sites],
+        sites=[SiteMap(code=code, name=name, dag=unique_group_name(name or code)) for code, name in sites],
         record_id_field="record_id",
         patient=PatientMap(
             site=_ref(by["site"]),
@@ -817,7 +836,7 @@ def _mapping(
         ),
         observations=observations,
         daily={"daily_crs_icans": DailyMap(day_field="dly_study_day", label="day {day} (daily)")},
-        samples={"cell_kinetics": SampleMap(day_field="kin_study_day", label="day {day}")},
+        samples={"cell_kinetics": SampleMap(day_field="kin_study_day", date_field="kin_date", label="day {day}")},
         medications=MedicationMap(
             instrument="medications",
             drug=_ref(by["med_name"]),
@@ -858,8 +877,9 @@ Written by `immunoreset redcap template`; checked by `immunoreset redcap check <
 - `mapping.yaml`: how immunoreset reads the project's exports (keep it with the study).
 
 Order: (1) create a longitudinal project, (2) upload the data dictionary, (3) the arms and events, (4) the
-instrument–event mapping, (5) the repeating instruments. Enable Data Access Groups per site if sites
-should see only their own records.
+instrument–event mapping, (5) the repeating instruments, (6) one Data Access Group per site, named as the
+site (its unique group name must be the `dag` of that site in `mapping.yaml`), so that each site sees only
+its own records; the import then checks that every record's group agrees with its site.
 
 Export "CSV / Microsoft Excel (raw data)" of all records and fields, then:
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from immunoreset.errors import InvalidInput, Problem
+from immunoreset.errors import InvalidInput, Problem, writing
 from immunoreset.registry import vocabulary
 from immunoreset.registry.records import (
     AdverseEventRecord,
@@ -36,7 +36,7 @@ from immunoreset.registry.records import (
     StudyRecord,
     VisitRecord,
 )
-from immunoreset.registry.redcap import BOOKKEEPING
+from immunoreset.registry.redcap import BOOKKEEPING, DAG_COLUMN
 from immunoreset.registry.redcap_template import RedcapTemplate, TemplateField
 from immunoreset.units import convert
 
@@ -61,8 +61,9 @@ class RedcapExport:
         return out.getvalue()
 
     def write(self, path: Path) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.csv_text(), encoding="utf-8", newline="")
+        with writing(path, "REDCap export"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(self.csv_text(), encoding="utf-8", newline="")
         return path
 
 
@@ -123,7 +124,11 @@ class _Writer:
         self.m = template.mapping
         self.site_units = site_units
         self.problems: list[Problem] = []
-        self.header: list[str] = [self.m.record_id_field, *BOOKKEEPING]
+        self.dag_of = {site.code: site.dag for site in self.m.sites if site.dag is not None}
+        self.header: list[str] = [self.m.record_id_field, *BOOKKEEPING, *([DAG_COLUMN] if self.dag_of else [])]
+        self.data_from = len(self.header)
+        """Index of the first data column (after the record id, bookkeeping and group columns)."""
+        self.dag = ""
         self.columns: dict[str, list[str]] = {}
         """Field -> its columns (checkbox: one per choice)."""
         for form, _label in template.forms:
@@ -155,6 +160,8 @@ class _Writer:
         row = [""] * len(self.header)
         row[0], row[1], row[2] = record, event, instrument
         row[3] = "" if instance is None else str(instance)
+        if self.dag_of:
+            row[4] = self.dag
         if instrument:
             for f in self.t.fields:
                 if f.form == instrument and f.type == "checkbox":
@@ -176,7 +183,7 @@ class _Writer:
             )
             if filled:
                 self.put(row, f"{form}_complete", "2")
-        if any(cell for cell in row[4:]):
+        if any(cell for cell in row[self.data_from :]):
             self.rows.append(row)
 
     @staticmethod
@@ -202,11 +209,40 @@ class _Writer:
 
     # -- a patient --------------------------------------------------------------------------------
     def patient(self, p: PatientRecord, infusion: dt.date) -> None:
+        """The patient's rows in REDCap's order: per event, the event's row, then its repeating instances."""
         t = self.t
         first, infusion_event = t.first_event.unique_name, t.infusion_event.unique_name
+        self.dag = self.dag_of.get(p.site, "")
         by_label = {v.label: v for v in p.visits if v.kind != "daily"}
-        placed: set[str] = set()
         units = self.site_units.get(p.site, {})
+        unscheduled: dict[str, list[VisitRecord]] = {}
+        for other in p.visits:
+            if other.kind == "daily" or other.label in {e.label for e in t.events}:
+                continue
+            if (
+                other.kind != "unscheduled"
+                or other.visitnum is not None
+                or other.study_day is None
+                or any(o.code not in self.sample_codes for o in other.observations)
+            ):
+                self.problems.append(
+                    Problem(
+                        f"patient {p.code} visit {other.label}",
+                        other.label,
+                        "a visit of the template's schedule, or an unscheduled visit with only kinetics samples "
+                        "(no visit number)",
+                    )
+                )
+                continue
+            day = other.study_day
+            event = max((e for e in t.events if e.day <= day), key=lambda e: e.day, default=t.first_event)
+            at_event = by_label.get(event.label)
+            if at_event is not None and at_event.study_day == day:  # it would join that visit on import
+                self.problems.append(
+                    Problem(f"patient {p.code} visit {other.label}", day, f"a day other than visit {event.label}'s")
+                )
+                continue
+            unscheduled.setdefault(event.unique_name, []).append(other)
         for event in t.events:
             visit = by_label.get(event.label)
             row = self.new_row(p.code, event.unique_name)
@@ -216,35 +252,31 @@ class _Writer:
                 self.infusion(row, p, infusion)
             samples: list[ObservationRecord] = []
             if visit is not None:
-                placed.add(visit.label)
                 day = visit.study_day if visit.study_day is not None else event.day
                 self.put(row, "visit_date", (visit.date or infusion + dt.timedelta(days=day)).isoformat())
                 samples = [o for o in visit.observations if o.code in self.sample_codes]
                 others = [o for o in visit.observations if o.code not in self.sample_codes]
                 self.observations(row, others, self.event_forms.get(event.unique_name, []), p, visit, units)
             self.finish(row, self.event_forms.get(event.unique_name, []))
+            instance = 0
             if samples and visit is not None:
-                self.sample(p, event.unique_name, 1, visit, samples, units)
-        extra = [v for v in p.visits if v.kind != "daily" and v.label not in placed]
-        for visit in extra:
-            if any(o.code not in self.sample_codes for o in visit.observations) or visit.study_day is None:
-                self.problems.append(
-                    Problem(f"patient {p.code} visit {visit.label}", visit.label, "a visit of the template's schedule")
-                )
-                continue
-            event = max((e for e in t.events if e.day <= visit.study_day), key=lambda e: e.day, default=t.first_event)
-            taken = sum(1 for r in self.rows if r[:3] == [p.code, event.unique_name, self.sample_form])
-            self.sample(p, event.unique_name, taken + 1, visit, visit.observations, units)
-        daily = sorted((v for v in p.visits if v.kind == "daily"), key=lambda v: v.study_day or 0)
-        for k, visit in enumerate(daily, start=1):
-            row = self.new_row(p.code, infusion_event, self.daily_form, k)
-            self.put(row, self.m.daily[self.daily_form].day_field, str(visit.study_day))
-            self.observations(row, visit.observations, [self.daily_form], p, visit, units)
-            self.finish(row, [self.daily_form])
-        for k, med in enumerate(p.medications, start=1):
-            self.medication(p, first, k, med, infusion)
-        for k, ae in enumerate(p.adverse_events, start=1):
-            self.adverse_event(p, first, k, ae, infusion)
+                instance += 1
+                self.sample(p, event.unique_name, instance, visit, samples, units, dated=False)
+            for extra in unscheduled.get(event.unique_name, []):
+                instance += 1
+                self.sample(p, event.unique_name, instance, extra, extra.observations, units, dated=True)
+            if event.unique_name == infusion_event:
+                daily = sorted((v for v in p.visits if v.kind == "daily"), key=lambda v: v.study_day or 0)
+                for k, day_visit in enumerate(daily, start=1):
+                    row = self.new_row(p.code, infusion_event, self.daily_form, k)
+                    self.put(row, self.m.daily[self.daily_form].day_field, str(day_visit.study_day))
+                    self.observations(row, day_visit.observations, [self.daily_form], p, day_visit, units)
+                    self.finish(row, [self.daily_form])
+            if event.unique_name == first:
+                for k, med in enumerate(p.medications, start=1):
+                    self.medication(p, first, k, med, infusion)
+                for k, ae in enumerate(p.adverse_events, start=1):
+                    self.adverse_event(p, first, k, ae, infusion)
 
     def enrolment(self, row: list[str], p: PatientRecord) -> None:
         pm = self.m.patient
@@ -334,9 +366,15 @@ class _Writer:
         visit: VisitRecord,
         observations: Sequence[ObservationRecord],
         units: Mapping[str, str],
+        *,
+        dated: bool,
     ) -> None:
+        """One sample instance; ``dated``: an unscheduled sample, whose own date is written."""
         row = self.new_row(p.code, event, self.sample_form, instance)
-        self.put(row, self.m.samples[self.sample_form].day_field, str(visit.study_day))
+        sample_map = self.m.samples[self.sample_form]
+        self.put(row, sample_map.day_field, str(visit.study_day))
+        if dated and visit.date is not None and sample_map.date_field is not None:
+            self.put(row, sample_map.date_field, visit.date.isoformat())
         self.observations(row, observations, [self.sample_form], p, visit, units)
         self.finish(row, [self.sample_form])
 

@@ -146,9 +146,12 @@ def case_series_report(
     if not patients.empty:
         counts = patients.groupby(["disease", "site"]).size().rename("patients").reset_index()
         summary.table(counts, caption="Patients by disease and site")
+        columns = ["patient", "site", "disease", "sex", "product", "dose_cells_per_kg", "last_visit_day"]
+        if patients["dose_cells_total"].notna().any():  # a flat-dose product: show the dose in cells
+            columns.insert(columns.index("dose_cells_per_kg") + 1, "dose_cells_total")
         summary.table(
-            patients[["patient", "site", "disease", "sex", "product", "dose_cells_per_kg", "last_visit_day"]],
-            caption="Patients (pseudonymous codes), CAR-T product and dose, last visit (study day)",
+            patients[columns],
+            caption="Patients (pseudonymous codes), CAR-T product and dose (per kg or flat), last visit (study day)",
         )
     for note in analysis.notes:
         summary.text(note, note=True)

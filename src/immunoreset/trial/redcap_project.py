@@ -24,9 +24,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from immunoreset.errors import writing
 from immunoreset.instruments.safety import FEVER_CELSIUS, ICAHT_SEVERE
 from immunoreset.instruments.sle import DORIS_PGA
 from immunoreset.registry.records import ObservationRecord, PatientRecord, SiteRecord, StudyRecord, VisitRecord
+from immunoreset.registry.redcap import DAG_COLUMN
 from immunoreset.registry.redcap_template import RedcapTemplate, build_template
 from immunoreset.registry.redcap_writer import RedcapExport, redcap_export
 from immunoreset.trial.design import TrialDesign, load_design
@@ -178,6 +180,8 @@ def _messy(template: RedcapTemplate, export: RedcapExport) -> list[str]:
                 for code_, _label in f.choices:
                     row[col[f"{f.name}___{code_}"]] = "0"
         row[col[f"{form}_complete"]] = "0"
+        if DAG_COLUMN in col:  # REDCap writes the record's group on every row
+            row[col[DAG_COLUMN]] = next(r for r in rows if r[0] == record)[col[DAG_COLUMN]]
         at = max(i for i, r in enumerate(rows) if r[0] == record and r[2] == form) + 1 if last else len(rows)
         rows.insert(at, row)
         done.append(f"record {record}: an empty saved {form} instance #{last + 1} (nothing entered)")
@@ -226,13 +230,12 @@ def write_sample_project(folder: Path, *, seed: int | None = None) -> list[Path]
         notes.extend(_messy(template, export))
 
     written = write_redcap_project(study, design, folder, site_units=SAMPLE_UNITS, edit_rows=edit)
-    readme = folder / "README.md"
-    readme.write_text(
-        _SAMPLE_README.format(
-            seed=design.seed if seed is None else seed,
-            messy="\n".join(f"- {n}" for n in notes),
-            edits="\n".join(f"- {e.patient}, {e.visit}: {e.code} {e.before} -> {e.after} ({e.rule})" for e in edits),
-        ),
-        encoding="utf-8",
+    text = _SAMPLE_README.format(
+        seed=design.seed if seed is None else seed,
+        messy="\n".join(f"- {n}" for n in notes),
+        edits="\n".join(f"- {e.patient}, {e.visit}: {e.code} {e.before} -> {e.after} ({e.rule})" for e in edits),
     )
+    readme = folder / "README.md"
+    with writing(readme, "sample README"):
+        readme.write_text(text, encoding="utf-8")
     return written
