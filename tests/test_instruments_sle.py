@@ -727,6 +727,22 @@ def test_classification_titre_parsing_and_errors() -> None:
     assert err.value.field == "fever"
 
 
+@pytest.mark.parametrize(
+    ("titre", "entry"),
+    [("160", True), ("1:160", True), ("1/160", True), ("80", True), ("1/80", True), ("40", False), ("1/40", False)],
+)
+def test_classification_titre_as_csv_text(titre: str, entry: bool) -> None:
+    """Review #17.2: a titre given as text (the only form a CSV cell has); entry criterion ANA >= 1:80."""
+    assert sle_classification_2019({"ana_titre": titre}).entry_criterion_met is entry
+
+
+@pytest.mark.parametrize("titre", ["2:160", "1:abc", "1//160", "160:1"])
+def test_classification_titre_text_that_is_no_titre(titre: str) -> None:
+    with pytest.raises(InvalidInput) as err:
+        sle_classification_2019({"ana_titre": titre})
+    assert err.value.field == "ana_titre"
+
+
 def test_classification_not_attributable_is_not_counted() -> None:
     result = sle_classification_2019(
         {

@@ -1005,7 +1005,8 @@ LEUKOPENIA_2019_10E9_PER_L = Decimal(4)  # leukopenia: < 4 x 10^9/L
 THROMBOCYTOPENIA_2019_10E9_PER_L = Decimal(100)  # thrombocytopenia: < 100 x 10^9/L
 PROTEINURIA_2019_G_PER_24H = Decimal("0.5")  # proteinuria: > 0.5 g/24 h
 
-_TITRE = re.compile(r"^1\s*:\s*(\d+)$")
+_TITRE = re.compile(r"^(?:1\s*[:/]\s*)?(\d+)$")
+"""An ANA titre as text: ``1:160``, ``1/160`` or the denominator ``160`` (as a CSV cell gives it)."""
 
 
 def _criterion(description: str) -> Any:
@@ -1021,7 +1022,7 @@ class SLEClassificationInput(InstrumentInput):
 
     ana_titre: str | int | None = Field(
         default=None,
-        description="Highest ANA titre ever on HEp-2 cells, as '1:160', 160, or 'negative'.",
+        description="Highest ANA titre ever on HEp-2 cells, as '1:160', '1/160', 160 (or '160'), or 'negative'.",
     )
     ana_equivalent_positive: bool | None = Field(
         default=None, description="An equivalent positive ANA test (instead of a HEp-2 titre)."
@@ -1079,7 +1080,7 @@ class SLEClassificationInput(InstrumentInput):
             return 0
         match = _TITRE.match(text)
         if not match:
-            raise ValueError("an ANA titre such as '1:160', a denominator such as 160, or 'negative'")
+            raise ValueError("an ANA titre such as '1:160' or '1/160', a denominator such as 160, or 'negative'")
         return int(match.group(1))
 
 
