@@ -422,3 +422,41 @@ def test_prednisolone_equivalent_on_day_from_history() -> None:
     assert prednisolone_equivalent_on_day(taper, 30) == 0
     unknown = [{"drug": "prednisone", "start_day": 0}]
     assert prednisolone_equivalent_on_day(unknown, 5) is None and prednisolone_equivalent_on_day(unknown, -5) == 0
+
+
+# --- review #17.3: topical calcineurin inhibitors; dapsone, pimecrolimus, fludrocortisone
+
+
+@pytest.mark.parametrize(
+    ("drug", "route", "free"),
+    [
+        ("Protopic", "topical", True),  # tacrolimus ointment: local, like a topical glucocorticoid
+        ("pimecrolimus", "topical", True),
+        ("ciclosporin", "ophthalmic", True),  # eye drops
+        ("tacrolimus", "oral", False),
+        ("tacrolimus", None, False),  # no route: counted as systemic (conservative)
+        ("methotrexate", "topical", False),  # the local rule is for calcineurin inhibitors only
+    ],
+)
+def test_local_calcineurin_inhibitors_follow_the_local_glucocorticoid_rule(
+    drug: str, route: str | None, free: bool
+) -> None:
+    entry = {"drug": drug, "start_day": -30, **({"route": route} if route else {})}
+    result = drug_free({"as_of_day": 100, "medications": [entry]})
+    assert result.immunosuppressant_free is not None and result.immunosuppressant_free.free is free
+    counted = drug_free(
+        {"as_of_day": 100, "medications": [entry]}, options={"count_local_calcineurin_inhibitors": True}
+    )
+    assert counted.immunosuppressant_free is not None and counted.immunosuppressant_free.free is False
+
+
+def test_dapsone_pimecrolimus_and_fludrocortisone_are_known() -> None:
+    history = [{"drug": d, "start_day": 0} for d in ("dapsone", "pimecrolimus", "fludrocortisone")]
+    result = drug_free({"as_of_day": 10, "medications": history})
+    assert result.classes == {
+        "dapsone": "antimalarial",  # immunomodulator: breaks drug-free, not immunosuppressant-free
+        "pimecrolimus": "conventional_immunosuppressant",
+        "fludrocortisone": "not_disease_modifying",  # a mineralocorticoid, not a glucocorticoid
+    }
+    assert result.glucocorticoid_free is not None and result.glucocorticoid_free.free
+    assert result.drug_free is not None and not result.drug_free.free

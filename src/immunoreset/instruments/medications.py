@@ -516,6 +516,10 @@ def prednisolone_equivalent(
 
 Purpose = Literal["disease", "car_t_toxicity", "lymphodepletion", "replacement", "prophylaxis", "other"]
 Category = Literal["glucocorticoid_free", "immunosuppressant_free", "drug_free"]
+CALCINEURIN_INHIBITORS = frozenset({"tacrolimus", "pimecrolimus", "ciclosporin", "voclosporin"})
+"""Calcineurin inhibitors: given on the skin or the eye (ointment, cream, eye drops) they act locally and do
+not break immunosuppressant-free status (option ``count_local_calcineurin_inhibitors``)."""
+
 CATEGORY_CLASSES: dict[str, frozenset[str]] = {
     "glucocorticoid_free": frozenset({"glucocorticoid"}),
     "immunosuppressant_free": frozenset({"conventional_immunosuppressant", "biologic", "targeted_synthetic"}),
@@ -587,6 +591,12 @@ class DrugFreeOptions(InstrumentOptions):
         default=False,
         description="Count topical, inhaled, intra-articular, rectal, intranasal and ophthalmic glucocorticoids "
         "(EBMT 2024 allows topical/inhaled steroids).",
+    )
+    count_local_calcineurin_inhibitors: bool = Field(
+        default=False,
+        description="Count topical and ophthalmic calcineurin inhibitors (tacrolimus ointment, pimecrolimus cream, "
+        "ciclosporin eye drops) as immunosuppressants (default false: they follow the rule for local "
+        "glucocorticoids; docs/instruments.md).",
     )
     count_all_purposes: bool = Field(
         default=False, description="Count drugs given for a purpose other than the disease."
@@ -693,7 +703,8 @@ def drug_free(
       ``count_local_glucocorticoids``; doses at or below ``glucocorticoid_max_mg_per_day``
       prednisolone-equivalent, BNF, do not count when that option is > 0);
     * ``immunosuppressant_free`` — conventional immunosuppressants, biologics (incl. IVIG) and
-      targeted synthetic drugs (JAK inhibitors);
+      targeted synthetic drugs (JAK inhibitors); calcineurin inhibitors at a local route (topical
+      tacrolimus or pimecrolimus, ciclosporin eye drops) only with ``count_local_calcineurin_inhibitors``;
     * ``drug_free`` — every disease-directed class: the above plus glucocorticoids, antimalarials
       and antifibrotics; ``not_disease_modifying`` drugs never count.
 
@@ -727,8 +738,10 @@ def drug_free(
         classes[m.drug] = cls_name
         if m.purpose != "disease" and not options.count_all_purposes:
             continue
+        local = m.route is not None and m.route not in SYSTEMIC_ROUTES
+        if canonical in CALCINEURIN_INHIBITORS and local and not options.count_local_calcineurin_inhibitors:
+            continue
         if cls_name == "glucocorticoid":
-            local = m.route is not None and m.route not in SYSTEMIC_ROUTES
             if local and not options.count_local_glucocorticoids:
                 continue
             convertible = m.route is None or m.route in EQUIVALENCE_ROUTES
