@@ -738,3 +738,34 @@ def test_icans_grade_is_worst_domain(score: int, consciousness: str, seizure: st
     icp_row = {"none": 0, "focal_edema": 3}.get(icp, 4)
     assert result.grade == max(ice_row, conscious_row, seizure_row, motor_row, icp_row)
     assert bool(result.determined_by) == (result.grade != 0)
+
+
+# --- review #17.4: the table headline shows the result of course and multi-part instruments
+
+
+def test_headlines_of_courses_and_multi_part_results() -> None:
+    course = [
+        {"day": 1, "temperature": temp(38.5), "hypotension": "none", "oxygen": "none"},
+        {"day": 2, "temperature": temp(39.4), "hypotension": "not_requiring_vasopressors", "oxygen": "none"},
+        {"day": 3, "temperature": temp(36.8), "hypotension": "none", "oxygen": "none"},
+    ]
+    assert crs({"assessments": course}).headline() == "max grade 2 (day 2; onset day 1, 2 d)"  # ASTCT grade 2
+    assert crs({"temperature": temp(39), "hypotension": "none", "oxygen": "none"}).headline() == "grade 1"
+    early = icaht(anc_series(daily(range(3, 10))))  # 7 neutropenic days, no late counts
+    assert early.late_grade is None and early.headline() == f"early grade {early.early_grade}; late: not evaluable"
+    partial = car_hematotox({"platelets": {"value": 50, "unit": "10*9/L"}})
+    assert partial.headline().startswith("high risk")
+    counts = ctcae({"neutrophils": {"value": 400, "unit": "/uL"}, "platelets": {"value": 40_000, "unit": "/uL"}})
+    assert counts.headline() == "neutrophils grade 4, platelets grade 3"
+
+
+def test_score_table_shows_the_course_maximum(tmp_path: Path) -> None:
+    course = [{"day": 1, "temperature": {"value": 39.2, "unit": "Cel"}, "hypotension": "none", "oxygen": "none"}]
+    path = tmp_path / "crs.json"
+    path.write_text(json.dumps({"assessments": course}), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "immunoreset", "score", "crs", str(path), "--format", "table"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "max grade 1" in done.stdout and "grade: None" not in done.stdout

@@ -293,6 +293,17 @@ class CRSResult(InstrumentResult):
     max_grade_day: int | None = None
     last_day_with_event: int | None = None
     duration_days: int | None = Field(default=None, description="Onset to last day with CRS, both inclusive.")
+
+    def headline(self) -> str:
+        if self.max_grade is not None:  # a course: its maximum, when and how long
+            text = f"max grade {self.max_grade}"
+            if self.max_grade:
+                text += f" (day {self.max_grade_day}; onset day {self.onset_day}, {self.duration_days} d)"
+            return text + ("" if self.evaluable else "; course incomplete")
+        if self.grade is not None:
+            return f"grade {self.grade}"
+        return super().headline()
+
     resolution_day: int | None = Field(
         default=None, description="First assessed day with grade 0 after the last day with CRS."
     )
@@ -637,6 +648,16 @@ class ICANSResult(InstrumentResult):
     resolution_day: int | None = None
     resolved: bool | None = None
 
+    def headline(self) -> str:
+        if self.max_grade is not None:  # a course: its maximum, when and how long
+            text = f"max grade {self.max_grade}"
+            if self.max_grade:
+                text += f" (day {self.max_grade_day}; onset day {self.onset_day}, {self.duration_days} d)"
+            return text + ("" if self.evaluable else "; course incomplete")
+        if self.grade is not None:
+            return f"grade {self.grade}"
+        return super().headline()
+
 
 def icans_grade(
     assessment: ICANSAssessment | Mapping[str, Any], *, field: str = ""
@@ -828,6 +849,13 @@ class ICAHTResult(InstrumentResult):
     late_measurements: int = 0
     late_reason: str | None = None
     early_reason: str | None = None
+
+    def headline(self) -> str:
+        parts = [
+            f"{phase} grade {grade}" if grade is not None else f"{phase}: not evaluable"
+            for phase, grade in (("early", self.early_grade), ("late", self.late_grade))
+        ]
+        return "; ".join(parts) if (self.early_grade, self.late_grade) != (None, None) else super().headline()
 
 
 def _runs(flags: Sequence[bool]) -> list[tuple[int, int, bool]]:
@@ -1093,6 +1121,13 @@ class CARHematotoxResult(InstrumentResult):
         "(EBMT 2024, Greco R et al. EClinicalMedicine 2024;69:102476)."
     )
 
+    def headline(self) -> str:
+        if self.risk is not None and self.score is None:
+            return f"{self.risk} risk (score not complete: the known points already decide)"
+        if self.score is not None:
+            return f"score {self.score}: {self.risk} risk"
+        return super().headline()
+
 
 def car_hematotox(
     inputs: CARHematotoxInput | Mapping[str, Any],
@@ -1230,6 +1265,23 @@ class CTCAEResult(InstrumentResult):
     )
     igg_mg_per_dL: Exact | None = None
     notes: dict[str, str] = Field(default_factory=dict)
+
+    def headline(self) -> str:
+        graded = [
+            (label, getattr(self, term))
+            for term, label in (
+                ("neutrophil_count_decreased", "neutrophils"),
+                ("platelet_count_decreased", "platelets"),
+                ("anemia", "anaemia"),
+                ("lymphocyte_count_decreased", "lymphocytes"),
+                ("white_blood_cell_decreased", "white cells"),
+            )
+            if getattr(self, term) is not None
+        ]
+        text = ", ".join(f"{label} grade {grade}" for label, grade in graded)
+        if self.hypogammaglobulinemia is not None:
+            text += (", " if text else "") + f"hypogammaglobulinaemia: {'yes' if self.hypogammaglobulinemia else 'no'}"
+        return text or super().headline()
 
 
 # (grade, value strictly below which the grade applies), per unit of the grading column
