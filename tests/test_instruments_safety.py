@@ -154,7 +154,7 @@ def test_crs_missing_data_not_evaluable_unless_decided() -> None:
 def test_crs_grade_5_and_contradictions() -> None:
     assert crs({"death_due_to_crs": True}).grade == 5
     with pytest.raises(InvalidInput) as err:
-        crs_one(temperature=temp(39), oxygen="low_flow_nasal_cannula", oxygen_flow=flow(8))
+        crs_one(temperature=temp(39), oxygen="none", oxygen_flow=flow(2))
     assert err.value.field == "oxygen_flow"
     with pytest.raises(InvalidInput) as err:
         crs_one(temperature={"value": 39, "unit": "K"})
@@ -769,3 +769,20 @@ def test_score_table_shows_the_course_maximum(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "max grade 1" in done.stdout and "grade: None" not in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("device", "lpm", "grade"),
+    [
+        ("high_flow_nasal_cannula", "6", 2),  # review #17.5: ASTCT low flow is <= 6 L/min whatever the device
+        ("high_flow_nasal_cannula", "4", 2),
+        ("high_flow_nasal_cannula", "6.1", 3),
+        ("high_flow_nasal_cannula", None, 3),  # no flow given: the device says high flow
+        ("low_flow_nasal_cannula", "8", 3),  # more than 6 L/min is high flow
+        ("low_flow_nasal_cannula", "6", 2),
+        ("low_flow_nasal_cannula", None, 2),
+    ],
+)
+def test_crs_flow_decides_low_or_high_flow_for_any_nasal_device(device: str, lpm: str | None, grade: int) -> None:
+    extra = {"oxygen_flow": flow(lpm)} if lpm is not None else {}
+    assert crs_one(temperature=temp(39), hypotension="none", oxygen=device, **extra).grade == grade

@@ -248,7 +248,8 @@ class CRSAssessment(InstrumentInput):
     oxygen: OxygenSupport | None = Field(
         default=None,
         description="Oxygen needed for CRS-attributable hypoxia. nasal_cannula needs oxygen_flow: <= 6 L/min "
-        "is low flow (grade 2), > 6 L/min high flow (grade 3). blow_by = grade 2; facemask, "
+        "is low flow (grade 2), > 6 L/min high flow (grade 3); for low_flow_ or high_flow_nasal_cannula a given "
+        "oxygen_flow decides the same way (ASTCT defines them by L/min). blow_by = grade 2; facemask, "
         "non_rebreather_mask, venturi_mask = grade 3; positive_pressure (CPAP, BiPAP, ventilation) = grade 4.",
     )
     oxygen_flow: Quantity | None = Field(default=None, description="Nasal-cannula oxygen flow (unit L/min).")
@@ -315,14 +316,12 @@ def _oxygen_category(a: CRSAssessment, field: str) -> str | None:
     flow = None if a.oxygen_flow is None else _in(a.oxygen_flow, "L/min", f"{field}oxygen_flow")
     if flow is not None and flow < 0:
         raise InvalidInput(f"{field}oxygen_flow", a.oxygen_flow.value if a.oxygen_flow else None, "a flow >= 0")
-    if device == "nasal_cannula":
+    if device in ("nasal_cannula", "low_flow_nasal_cannula", "high_flow_nasal_cannula"):
+        # ASTCT defines low and high flow by the flow itself (<= 6 / > 6 L/min), whatever the device is called:
+        # a high-flow system run at 5 L/min is low-flow oxygen (grade 2), a "low-flow" cannula at 8 L/min high
         if flow is None:
-            return None
+            return None if device == "nasal_cannula" else device
         return "low_flow_nasal_cannula" if flow <= LOW_FLOW_MAX_L_PER_MIN else "high_flow_nasal_cannula"
-    if device == "low_flow_nasal_cannula" and flow is not None and flow > LOW_FLOW_MAX_L_PER_MIN:
-        raise InvalidInput(f"{field}oxygen_flow", str(flow), "<= 6 L/min for a low-flow nasal cannula")
-    if device == "high_flow_nasal_cannula" and flow is not None and flow <= LOW_FLOW_MAX_L_PER_MIN:
-        raise InvalidInput(f"{field}oxygen_flow", str(flow), "> 6 L/min for a high-flow nasal cannula")
     if device == "none" and flow is not None and flow > 0:
         raise InvalidInput(f"{field}oxygen_flow", str(flow), "no flow when oxygen is 'none'")
     return device
