@@ -878,3 +878,14 @@ def test_combined_patient_p2_ana_negative() -> None:
         }
     )
     assert c.total_points == 21 and c.classified is False and c.entry_criterion_met is False
+
+
+def test_doris_antimalarial_alone_needs_no_stable_doses() -> None:
+    """Review #17.7: DORIS 2021 allows antimalarials; stability is asked of immunosuppressives incl. biologics."""
+    base = {"clinical_sledai": 0, "pga": "0.2", "prednisolone_mg_per_day": 5, "immunosuppressant": False,
+            "biologic": False}  # fmt: skip
+    on_hcq = doris_remission({**base, "antimalarial": True})
+    assert on_hcq.evaluable and on_hcq.remission is True
+    unknown = doris_remission({**base, "antimalarial": True, "immunosuppressant": True})
+    assert unknown.remission is None  # an immunosuppressant: its stability must be known
+    assert doris_remission({**base, "antimalarial": True, "stable_doses": False}).remission is True

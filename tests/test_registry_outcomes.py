@@ -181,16 +181,21 @@ def test_sri4_against_baseline(sle_table: pd.DataFrame) -> None:
     assert "baseline visit baseline" in row.source
 
 
-def test_doris_not_evaluable_while_on_an_antimalarial_unless_stable_rule() -> None:
+def test_doris_on_an_antimalarial_alone_needs_no_stable_rule() -> None:
+    """DORIS 2021 allows antimalarials; stable doses are asked of immunosuppressives incl. biologics (review #17.7)."""
     p = sle_patient("S4", prednisolone=None)
     p.medications.append(med("m4", "Plaquenil", "200", -365, None, frequency="bid"))
     table = compute_outcomes(study(p))
-    row = value(table, "S4", "month_6", "doris", "remission")
-    assert not row.evaluable and "hydroxychloroquine" in row.reason and "stable_dose_days" in row.reason
+    assert value(table, "S4", "month_6", "doris", "remission").value == "true"
+    assert value(table, "S4", "month_6", "doris", "remission_off_therapy").value == "true"
+    assert value(table, "S4", "month_6", "drug_free", "drug_free").value == "false"
+    p.medications.append(med("m5", "mycophenolate mofetil", "1000", -365, None, frequency="bid"))
+    with_is = compute_outcomes(study(p))
+    row = value(with_is, "S4", "month_6", "doris", "remission")
+    assert not row.evaluable and "mycophenolate" in row.reason and "stable_dose_days" in row.reason
+    assert "hydroxychloroquine" not in row.reason
     stable = compute_outcomes(study(p), options={"stable_dose_days": 90})
     assert value(stable, "S4", "month_6", "doris", "remission").value == "true"
-    assert value(stable, "S4", "month_6", "doris", "remission_off_therapy").value == "true"
-    assert value(stable, "S4", "month_6", "drug_free", "drug_free").value == "false"
 
 
 # ----------------------------------------------------------------------------------------------- SSc

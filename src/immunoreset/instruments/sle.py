@@ -559,8 +559,8 @@ class DORISInput(InstrumentInput):
     biologic: bool | None = Field(default=None, description="Currently on a biologic (e.g. belimumab, anifrolumab).")
     stable_doses: bool | None = Field(
         default=None,
-        description="Antimalarials, immunosuppressants and biologics, if any, are at stable doses "
-        "(clinician judgement; DORIS gives no operational definition). Not needed when none is taken.",
+        description="Immunosuppressants and biologics, if any, are at stable doses (clinician judgement; DORIS "
+        "gives no operational definition). Not needed when neither is taken; antimalarials need no stability.",
     )
 
     @model_validator(mode="after")
@@ -637,7 +637,8 @@ def doris_remission(
     1. clinical SLEDAI ``= 0``;
     2. PGA ``< 0.5`` (0–3 scale; option ``pga_operator='le'`` for ``<= 0.5``);
     3. prednisolone-equivalent ``<= 5`` mg/day (option ``glucocorticoid_operator='lt'`` for ``< 5``);
-    4. antimalarials, immunosuppressants and biologics only at stable doses.
+    4. immunosuppressants and biologics only at stable doses (antimalarials are allowed whatever their
+       dose history: the 2021 definition asks stability of immunosuppressives including biologics).
 
     Also reported (van Vollenhoven R et al., Ann Rheum Dis 2017;76:554–61): ``off_therapy`` (no
     glucocorticoid, immunosuppressant or biologic; antimalarials allowed), ``serologically_quiescent``
@@ -671,7 +672,9 @@ def doris_remission(
             if options.glucocorticoid_operator == "le"
             else dose < DORIS_GLUCOCORTICOID_MG
         )
-    other_drugs = [inputs.antimalarial, inputs.immunosuppressant, inputs.biologic]
+    # DORIS 2021: "antimalarials, low-dose glucocorticoids and/or stable immunosuppressives including
+    # biologics" -- stability is asked of immunosuppressants and biologics only; antimalarials are allowed
+    other_drugs = [inputs.immunosuppressant, inputs.biologic]
     if any(d is True for d in other_drugs):
         stable = inputs.stable_doses
     elif all(d is False for d in other_drugs):

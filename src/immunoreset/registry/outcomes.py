@@ -512,6 +512,7 @@ class _Medications:
         return None, "glucocorticoid dose unknown: " + " | ".join(gaps)
 
     def doris_drugs(self, day: int) -> tuple[dict[str, bool | None], list[str]]:
+        """DORIS drug flags on ``day`` and the drugs whose doses must be stable (immunosuppressants, biologics)."""
         active = [m for m in self.meds if m.active(day) and self.counted(m) and m.drug_class in _DORIS_CLASSES]
         flags: dict[str, bool | None] = {
             "antimalarial": any(m.drug_class == "antimalarial" for m in active),
@@ -520,7 +521,8 @@ class _Medications:
         }
         if self.unknown_active(day):
             flags = {k: (True if v else None) for k, v in flags.items()}
-        return flags, sorted({m.canonical for m in active})
+        # DORIS 2021 asks stable doses of immunosuppressives including biologics, not of antimalarials
+        return flags, sorted({m.canonical for m in active if m.drug_class != "antimalarial"})
 
     def stable(self, day: int, drugs: list[str]) -> bool | None:
         days = self.options.stable_dose_days
