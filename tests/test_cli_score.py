@@ -158,3 +158,41 @@ def test_usage_errors_exit_2_without_traceback(args: tuple[str, ...]) -> None:
     out = run(*args)
     assert out.returncode == 2
     assert "Traceback" not in out.stderr and "Usage" in out.stderr
+
+
+# --- review #17.9: standard JSON Schema bounds; instrument names case-insensitive
+
+
+def _non_standard_bounds(node: object) -> list[str]:
+    if isinstance(node, dict):
+        found = [k for k in ("ge", "le", "gt", "lt") if k in node]
+        return found + [k for v in node.values() for k in _non_standard_bounds(v)]
+    if isinstance(node, list):
+        return [k for v in node for k in _non_standard_bounds(v)]
+    return []
+
+
+def test_every_input_schema_uses_standard_bounds_and_a_validator_enforces_them() -> None:
+    import jsonschema
+
+    from immunoreset import instruments
+
+    for item in instruments.all_instruments():
+        assert _non_standard_bounds(item.input_schema()) == [], item.name
+    mrss_schema = instruments.get("mrss").input_schema()
+    jsonschema.validate({"face": 3}, mrss_schema)
+    for bad in ({"face": 4}, {"face": -1}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, mrss_schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"neck_flexors": 11}, instruments.get("mmt8").input_schema())
+
+
+def test_instrument_names_are_case_insensitive_with_a_suggestion() -> None:
+    from immunoreset import instruments
+    from immunoreset.errors import InvalidInput
+
+    assert instruments.get("SLEDAI2K").name == "sledai2k" and instruments.get("Eustar_AI").name == "eustar_ai"
+    with pytest.raises(InvalidInput) as err:
+        instruments.get("mrs")
+    assert "did you mean 'mrss'?" in str(err.value)

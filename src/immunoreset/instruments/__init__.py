@@ -13,6 +13,7 @@ naming its module in ``AREAS``.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 from functools import cache
 from typing import Any
@@ -44,10 +45,13 @@ def all_instruments() -> list[Instrument[Any, Any, Any]]:
 
 
 def get(name: str) -> Instrument[Any, Any, Any]:
-    """The instrument called ``name``; an unknown name is an :class:`InvalidInput`."""
+    """The instrument called ``name`` (case-insensitive, ``-`` read as ``_``); an unknown name is an
+    :class:`InvalidInput` suggesting the closest name."""
     registry = _registry()
-    try:
-        return registry[name]
-    except KeyError:
-        known = ", ".join(registry)
-        raise InvalidInput("instrument", name, f"one of: {known}") from None
+    key = name.strip().lower().replace("-", "_")
+    folded = {n.lower(): n for n in registry}
+    if key in folded:  # names are case-insensitive: SLEDAI2K, Mrss, ...
+        return registry[folded[key]]
+    close = difflib.get_close_matches(key, list(folded), n=1, cutoff=0.6)
+    hint = f"did you mean '{folded[close[0]]}'? " if close else ""
+    raise InvalidInput("instrument", name, f"{hint}one of: {', '.join(registry)}")

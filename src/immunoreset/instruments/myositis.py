@@ -112,8 +112,8 @@ def _show_percent(value: Fraction | None) -> Decimal | None:
 
 MuscleGrade = Annotated[
     int,
-    BeforeValidator(_not_bool),
     Field(ge=0, le=10, description="Kendall 0-10 grade (10 = normal strength)."),
+    BeforeValidator(_not_bool),  # after Field: JSON Schema shows minimum/maximum
 ]
 
 MMT8_AXIAL = "neck_flexors"
@@ -232,12 +232,12 @@ def mmt8(
 
 HAQItemScore = Annotated[
     int,
-    BeforeValidator(_not_bool),
     Field(
         ge=0,
         le=3,
         description="0 without any difficulty, 1 with some difficulty, 2 with much difficulty, 3 unable to do.",
     ),
+    BeforeValidator(_not_bool),  # after Field: JSON Schema shows minimum/maximum
 ]
 
 HAQCategory = Literal["dressing", "arising", "eating", "walking", "hygiene", "reach", "grip", "activities"]

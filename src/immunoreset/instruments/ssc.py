@@ -89,8 +89,8 @@ def _missing_reason(names: list[str]) -> str:
 
 SkinGrade = Annotated[
     int,
-    BeforeValidator(_not_bool),
     Field(ge=0, le=3, description="0 normal, 1 mild, 2 moderate, 3 severe thickening (cannot pinch)."),
+    BeforeValidator(_not_bool),  # after Field: JSON Schema shows minimum/maximum
 ]
 
 MRSS_AREAS: tuple[str, ...] = (
