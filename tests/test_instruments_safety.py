@@ -336,7 +336,7 @@ def test_icaht_non_stable_recovery_is_counted() -> None:
     values = {d: (300 if 3 <= d <= 8 or 11 <= d <= 14 else 600 if d in (9, 10) else 2000) for d in range(31)}
     for counting in ("cumulative", "longest_episode"):
         result = icaht(anc_series(values), options={"counting": counting})
-        assert (result.early_grade, result.days_anc_le_500) == (2, 12)
+        assert (result.early_grade, result.counted_days_le_500, result.days_anc_le_500) == (2, 12, 10)
 
 
 def test_icaht_counting_rule_option_after_stable_recovery() -> None:
@@ -344,16 +344,17 @@ def test_icaht_counting_rule_option_after_stable_recovery() -> None:
     values = {d: (300 if 1 <= d <= 8 or 13 <= d <= 20 else 2000) for d in range(31)}
     cumulative = icaht(anc_series(values))
     longest = icaht(anc_series(values), options={"counting": "longest_episode"})
-    assert (cumulative.days_anc_le_500, cumulative.early_grade) == (16, 3)
-    assert (longest.days_anc_le_500, longest.early_grade) == (8, 2)
+    assert (cumulative.counted_days_le_500, cumulative.early_grade) == (16, 3)
+    assert (longest.counted_days_le_500, longest.early_grade) == (8, 2)
+    assert cumulative.days_anc_le_500 == longest.days_anc_le_500 == 16  # measured days do not depend on counting
     assert "cumulative" in cumulative.variant and "longest" in longest.variant
 
 
 def test_icaht_three_day_recovery_is_stable_two_is_not() -> None:
     two = {d: (300 if 1 <= d <= 6 or 9 <= d <= 12 else 2000) for d in range(31)}  # 2-day gap
     three = {d: (300 if 1 <= d <= 6 or 10 <= d <= 13 else 2000) for d in range(31)}  # 3-day gap
-    assert icaht(anc_series(two), options={"counting": "longest_episode"}).days_anc_le_500 == 12
-    assert icaht(anc_series(three), options={"counting": "longest_episode"}).days_anc_le_500 == 6
+    assert icaht(anc_series(two), options={"counting": "longest_episode"}).counted_days_le_500 == 12
+    assert icaht(anc_series(three), options={"counting": "longest_episode"}).counted_days_le_500 == 6
 
 
 def test_icaht_missing_days_are_not_assumed_normal() -> None:
@@ -431,7 +432,10 @@ def test_icaht_properties(values: list[int]) -> None:
     longest = icaht(series, options={"counting": "longest_episode"})
     assert cumulative.early_grade is not None and longest.early_grade is not None
     # cumulative counting never counts fewer days than the longest episode
-    assert (cumulative.days_anc_le_500 or 0) >= (longest.days_anc_le_500 or 0)
+    assert (cumulative.counted_days_le_500 or 0) >= (longest.counted_days_le_500 or 0)
+    # counted days are the measured days plus bridged non-stable recoveries, never fewer
+    assert (cumulative.counted_days_le_500 or 0) >= (cumulative.days_anc_le_500 or 0)
+    assert cumulative.early_grade < 4 or cumulative.never_recovered or (cumulative.counted_days_le_100 or 0) >= 14
     assert cumulative.early_grade >= longest.early_grade
     # lowering every count can only worsen the grade
     lower = icaht(anc_series({d: v // 2 for d, v in enumerate(values)}))
@@ -786,3 +790,27 @@ def test_score_table_shows_the_course_maximum(tmp_path: Path) -> None:
 def test_crs_flow_decides_low_or_high_flow_for_any_nasal_device(device: str, lpm: str | None, grade: int) -> None:
     extra = {"oxygen_flow": flow(lpm)} if lpm is not None else {}
     assert crs_one(temperature=temp(39), hypotension="none", oxygen=device, **extra).grade == grade
+
+
+def test_icaht_grade_4_needs_no_recovery_above_500() -> None:
+    """Review #17.6: ANC 300 on days 0-30 except 600 on days 10-11 -- a short recovery above 500 is counted
+    (cumulative: 31 days) but the ANC was above 500, so grade 4 ("never above 500") does not apply: grade 3."""
+    values = {d: (600 if d in (10, 11) else 300) for d in range(31)}
+    result = icaht(anc_series(values))
+    assert (result.early_grade, result.never_recovered) == (3, False)
+    assert (result.days_anc_le_500, result.counted_days_le_500) == (29, 31)
+    never = icaht(anc_series(dict.fromkeys(range(31), 300)))
+    assert (never.early_grade, never.never_recovered, never.days_anc_le_500) == (4, True, 31)
+
+
+@pytest.mark.parametrize(
+    ("gap_days", "counted_100", "grade"),
+    [(2, 14, 4), (3, 12, 3)],  # <= 100 on days 1-6 and after the gap: a 2-day recovery is non-stable, 3 is stable
+)
+def test_icaht_short_recovery_at_the_100_threshold(gap_days: int, counted_100: int, grade: int) -> None:
+    second = range(7 + gap_days, 7 + gap_days + 6)
+    values = {d: (50 if 1 <= d <= 6 or d in second else 2000) for d in range(31)}
+    result = icaht(anc_series(values))
+    assert result.days_anc_le_100 == 12
+    assert result.counted_days_le_100 == counted_100
+    assert result.early_grade == grade

@@ -838,8 +838,14 @@ class ICAHTResult(InstrumentResult):
     early_grade_range: tuple[int, int] | None = Field(
         default=None, description="Lowest and highest early grade compatible with the missing days."
     )
-    days_anc_le_500: int | None = Field(description="Neutropenic days ANC <= 500/µL (by the counting option).")
-    days_anc_le_100: int | None = Field(description="Days ANC <= 100/µL (by the counting option).")
+    days_anc_le_500: int | None = Field(description="Days of the early window with ANC <= 500/µL (as measured).")
+    days_anc_le_100: int | None = Field(description="Days of the early window with ANC <= 100/µL (as measured).")
+    counted_days_le_500: int | None = Field(
+        default=None,
+        description="Days counted for the grade at <= 500/µL by the counting option: with cumulative counting the "
+        "measured days plus days of non-stable recovery; with longest_episode the longest joined episode.",
+    )
+    counted_days_le_100: int | None = Field(default=None, description="The same at <= 100/µL.")
     never_recovered: bool | None = None
     early_window: tuple[int, int] | None = None
     missing_early_days: list[int] = Field(default_factory=list)
@@ -913,14 +919,15 @@ def _early_grade(n500: int, n100: int, never_recovered: bool) -> int:
         grade = 3
     if n100 >= 7:
         grade = max(grade, 3)
-    if n100 >= 14 or never_recovered or n500 > 30:
+    if n100 >= 14 or never_recovered:  # grade 4 at <= 500/µL: "> 30 days", i.e. never above 500 in the window
         grade = 4
     return grade
 
 
 def _grade_daily(
     values: Sequence[Fraction | None], missing_as_neutropenic: bool, opts: ICAHTOptions, censored_by_death: bool
-) -> tuple[int, int, int, bool]:
+) -> tuple[int, int, int, bool, int, int]:
+    """(grade, counted days <= 500, counted days <= 100, never recovered, measured days <= 500, <= 100)."""
     fill_500 = missing_as_neutropenic
     below500 = [fill_500 if v is None else v <= ICAHT_SEVERE for v in values]
     below100 = [fill_500 if v is None else v <= ICAHT_PROFOUND for v in values]
@@ -931,7 +938,7 @@ def _grade_daily(
     if onset is not None and onset <= opts.never_recovered_onset_by_day and all(below500[onset:]):
         # Window must reach day 30, or follow-up ended by death with no recovery.
         never = len(values) == EARLY_WINDOW_END_DAY + 1 or censored_by_death
-    return _early_grade(n500, n100, never), n500, n100, never
+    return _early_grade(n500, n100, never), n500, n100, never, sum(below500), sum(below100)
 
 
 def icaht(
@@ -998,8 +1005,10 @@ def icaht(
         if lo[0] == hi[0]:
             early.update(
                 early_grade=lo[0],
-                days_anc_le_500=lo[1] if lo[1] == hi[1] else None,
-                days_anc_le_100=lo[2] if lo[2] == hi[2] else None,
+                counted_days_le_500=lo[1] if lo[1] == hi[1] else None,
+                counted_days_le_100=lo[2] if lo[2] == hi[2] else None,
+                days_anc_le_500=lo[4] if lo[4] == hi[4] else None,
+                days_anc_le_100=lo[5] if lo[5] == hi[5] else None,
                 never_recovered=lo[3] if lo[3] == hi[3] else None,
                 early_reason=None,
             )
