@@ -516,20 +516,37 @@ def test_i2_not_iim() -> None:
 
 
 @pytest.mark.parametrize(
-    ("age", "present", "points", "category"),
+    ("age", "present", "points", "category", "by_probability"),
     [
-        (45, ("heliotrope_rash",), "5.2", "not IIM"),
-        (30, ("gottron_sign", "proximal_upper_limb_weakness"), "5.3", "possible IIM"),
-        (45, ("gottron_sign",), "5.4", "possible IIM"),
-        (30, ("gottron_sign", "legs_proximal_weaker_than_distal"), "5.5", "probable IIM"),
-        (30, ("gottron_sign", "gottron_papules", "proximal_upper_limb_weakness"), "7.4", "probable IIM"),
-        (45, ("gottron_sign", "gottron_papules"), "7.5", "definite IIM"),
+        (45, ("heliotrope_rash",), "5.2", "not IIM", "not IIM"),
+        (30, ("gottron_sign", "proximal_upper_limb_weakness"), "5.3", "possible IIM", "not IIM"),  # P 49.25%
+        (45, ("gottron_sign",), "5.4", "possible IIM", "possible IIM"),  # P 51.7%
+        (30, ("gottron_sign", "legs_proximal_weaker_than_distal"), "5.5", "probable IIM", "possible IIM"),  # 54.2%
+        (
+            30,
+            ("gottron_sign", "gottron_papules", "proximal_upper_limb_weakness"),
+            "7.4",
+            "probable IIM",
+            "probable IIM",
+        ),
+        (45, ("gottron_sign", "gottron_papules"), "7.5", "definite IIM", "probable IIM"),  # P 89.75%
     ],
 )
-def test_cutoffs_without_biopsy(age: int, present: tuple[str, ...], points: str, category: str) -> None:
+def test_cutoffs_without_biopsy(
+    age: int, present: tuple[str, ...], points: str, category: str, by_probability: str
+) -> None:
+    """Review #17.1(b, c): the published score table (Lundberg 2017: 5.3 / 5.5 / 7.5 "corresponding to" 50 /
+    55 / 90%) and the reconstructed model probability (c = 5.33) disagree at 5.3, 5.5 and 7.5: the result flags it.
+    Classification follows the table by default, the probability with classify_by='probability'."""
     result = iim_classification_2017(iim(age, *present))
     assert result.total_points == Decimal(points) and result.category == category
+    assert result.probability_category == by_probability
+    assert result.categories_disagree is (category != by_probability)
     assert result.classified is (category in ("probable IIM", "definite IIM"))
+    if result.categories_disagree:
+        assert f"by probability {by_probability}" in result.headline()
+    model = iim_classification_2017(iim(age, *present), options={"classify_by": "probability"})
+    assert model.classified is (by_probability in ("probable IIM", "definite IIM"))
 
 
 @pytest.mark.parametrize(
@@ -577,16 +594,57 @@ def test_skin_feature_or_biopsy_needed_without_biopsy() -> None:
 
 
 @pytest.mark.parametrize(
-    ("classify_from", "classified"), [("possible", True), ("probable", False), ("definite", False)]
+    ("classify_from", "table_cut"),
+    [("possible", ("5.3", "5.2")), ("probable", ("5.5", "5.4")), ("definite", ("7.5", "7.4"))],
 )
-def test_classify_from_option(classify_from: str, classified: bool) -> None:
-    case = iim(30, "gottron_sign", "proximal_upper_limb_weakness")  # 5.3: possible IIM
-    result = iim_classification_2017(case, options={"classify_from": classify_from})
-    assert result.category == "possible IIM" and result.classified is classified
-    definite = iim_classification_2017(
-        iim(45, "gottron_sign", "gottron_papules"), options={"classify_from": "definite"}
-    )
-    assert definite.classified is True
+def test_classify_from_by_the_published_table(classify_from: str, table_cut: tuple[str, str]) -> None:
+    cases = {
+        "5.2": iim(45, "heliotrope_rash"),
+        "5.3": iim(30, "gottron_sign", "proximal_upper_limb_weakness"),
+        "5.4": iim(45, "gottron_sign"),
+        "5.5": iim(30, "gottron_sign", "legs_proximal_weaker_than_distal"),
+        "7.4": iim(30, "gottron_sign", "gottron_papules", "proximal_upper_limb_weakness"),
+        "7.5": iim(45, "gottron_sign", "gottron_papules"),
+    }
+    yes, no = table_cut
+    assert iim_classification_2017(cases[yes], options={"classify_from": classify_from}).classified is True
+    assert iim_classification_2017(cases[no], options={"classify_from": classify_from}).classified is False
+
+
+@pytest.mark.parametrize(
+    ("classify_from", "points_classified"),
+    [("possible", ("5.4", "5.3")), ("probable", ("7.4", "5.5")), ("definite", ("7.6", "7.5"))],
+)
+def test_classify_from_by_probability(classify_from: str, points_classified: tuple[str, str]) -> None:
+    cases = {
+        "5.3": iim(30, "gottron_sign", "proximal_upper_limb_weakness"),
+        "5.4": iim(45, "gottron_sign"),
+        "5.5": iim(30, "gottron_sign", "legs_proximal_weaker_than_distal"),
+        "7.4": iim(30, "gottron_sign", "gottron_papules", "proximal_upper_limb_weakness"),
+        "7.5": iim(45, "gottron_sign", "gottron_papules"),
+        "7.6": iim(30, "gottron_sign", "gottron_papules", "legs_proximal_weaker_than_distal"),
+    }
+    assert all(iim_classification_2017(case).total_points == Decimal(points) for points, case in cases.items())
+    yes, no = points_classified
+    options = {"classify_from": classify_from, "classify_by": "probability"}
+    assert iim_classification_2017(cases[yes], options=options).classified is True
+    assert iim_classification_2017(cases[no], options=options).classified is False
+
+
+def test_biopsy_without_features_and_without_skin_signs_is_not_classified() -> None:
+    """Review #17.1(a): biopsy taken, its four items absent, no heliotrope rash or Gottron's papules/sign: the
+    calculator rule needs biopsy features, as it does when no biopsy was taken (score 7.2, probable by score)."""
+    case = {
+        "age_at_onset_years": 45, "anti_jo1": True, "proximal_upper_limb_weakness": True,
+        "proximal_lower_limb_weakness": True, "heliotrope_rash": False, "gottron_papules": False,
+        "gottron_sign": False, "muscle_biopsy": True, "biopsy_endomysial_infiltrate": False,
+        "biopsy_perimysial_or_perivascular_infiltrate": False, "biopsy_perifascicular_atrophy": False,
+        "biopsy_rimmed_vacuoles": False, "better_explanation": False,
+    }  # fmt: skip
+    result = iim_classification_2017(case)
+    assert result.classified is False and "biopsy features" in (result.reason or "")
+    with_feature = iim_classification_2017(case | {"biopsy_rimmed_vacuoles": True})
+    assert with_feature.classified is not False
 
 
 def test_better_explanation_and_biopsy_consistency() -> None:

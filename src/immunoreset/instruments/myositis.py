@@ -797,6 +797,23 @@ IIM_CUTOFFS: dict[bool, tuple[Decimal, Decimal, Decimal]] = {
     True: (Decimal("6.5"), Decimal("6.7"), Decimal("8.7")),
 }
 IIM_LOGIT_CONSTANT = {False: Decimal("5.33"), True: Decimal("6.49")}
+IIM_PROBABILITY = {"possible": Decimal("0.50"), "probable": Decimal("0.55"), "definite": Decimal("0.90")}
+"""Lowest probability of each category (Lundberg 2017: possible >= 50%, probable >= 55%, definite >= 90%)."""
+_PROBABILITY_CATEGORIES: tuple[tuple[IIMCategory, Decimal], ...] = (
+    ("definite IIM", IIM_PROBABILITY["definite"]),
+    ("probable IIM", IIM_PROBABILITY["probable"]),
+    ("possible IIM", IIM_PROBABILITY["possible"]),
+)
+
+
+def _score_for_probability(p: Decimal, biopsy: bool) -> Decimal:
+    """The score at which the model probability reaches ``p``: c + ln(p / (1 - p)) (40 digits; scores have one
+    decimal, so no score falls on it)."""
+    with localcontext() as ctx:
+        ctx.prec = 40
+        return IIM_LOGIT_CONSTANT[biopsy] + (p / (1 - p)).ln()
+
+
 IIMCategory = Literal["not IIM", "possible IIM", "probable IIM", "definite IIM"]
 
 
@@ -861,9 +878,16 @@ class IIMClassificationOptions(InstrumentOptions):
 
     classify_from: Literal["probable", "possible", "definite"] = Field(
         default="probable",
-        description="Lowest category counted as classified: 'probable' (probability >= 55%, the recommended minimum "
-        "of Lundberg 2017; default), 'possible' (> 50%, the criteria calculator's case definition) or 'definite' "
-        "(>= 90%, suggested for trial inclusion).",
+        description="Lowest category counted as classified: 'probable' (score >= 5.5 without / >= 6.7 with biopsy, "
+        "published as probability >= 55%, the recommended minimum of Lundberg 2017; default), 'possible' "
+        "(>= 5.3 / 6.5, published as >= 50%) or 'definite' (>= 7.5 / 8.7, published as >= 90%, for trials).",
+    )
+    classify_by: Literal["score_table", "probability"] = Field(
+        default="score_table",
+        description="'score_table' (default): the published score cut-offs, which the paper gives as the scores "
+        "corresponding to 50/55/90%; 'probability': P = 1 / (1 + exp(c - score)) with c = 5.33 / 6.49, "
+        "constants reconstructed here, not read in the paper (they put 5.3 at 49.25%, 5.5 at 54.2%, 7.5 at "
+        "89.75%; docs/instruments.md).",
     )
 
     skin_feature_or_biopsy_required: bool = Field(
@@ -879,6 +903,14 @@ class IIMClassificationResult(InstrumentResult):
     TABLE_FIELDS: ClassVar[tuple[str, ...]] = ("total_points", "with_biopsy")
 
     category: IIMCategory | None
+    probability_category: IIMCategory | None = Field(
+        default=None, description="The category by the model probability (>= 50 / 55 / 90%)."
+    )
+    categories_disagree: bool | None = Field(
+        default=None,
+        description="The score-table category and the probability category differ (scores 5.3, 5.5, 7.5 without "
+        "and 6.5, 6.7, 8.7 with biopsy: the table rounds the probabilities).",
+    )
     classified: bool | None = Field(
         description="Category at least option classify_from (default probable: >= 5.5 without / >= 6.7 with biopsy)."
     )
@@ -897,6 +929,8 @@ class IIMClassificationResult(InstrumentResult):
         text = f"{self.category} ({self.total_points} points)"
         if self.classified is None:
             return text + "; classification not decided"
+        if self.categories_disagree:
+            text += f"; by probability {self.probability_category}"
         if self.classified != (self.category in ("probable IIM", "definite IIM")):
             text += "; classified" if self.classified else "; not classified"
         return text
@@ -965,7 +999,10 @@ def iim_classification_2017(
     low, high = _iim_category(total, biopsy), _iim_category(possible, biopsy)
     category: IIMCategory | None = low if low == high else None
     possible_cut, probable_cut, definite_cut = IIM_CUTOFFS[biopsy]
-    needed = {"possible": possible_cut, "probable": probable_cut, "definite": definite_cut}[options.classify_from]
+    if options.classify_by == "score_table":
+        needed = {"possible": possible_cut, "probable": probable_cut, "definite": definite_cut}[options.classify_from]
+    else:
+        needed = _score_for_probability(IIM_PROBABILITY[options.classify_from], biopsy)
     classified: bool | None
     if total >= needed:
         classified = True
@@ -980,12 +1017,20 @@ def iim_classification_2017(
         category, classified = "not IIM", False
         reasons = ["another condition better explains the symptoms: criteria not applied"]
     else:
-        if not biopsy and options.skin_feature_or_biopsy_required and classified is not False:
+        if options.skin_feature_or_biopsy_required and classified is not False:
+            # the calculator: without heliotrope rash or Gottron's papules/sign, biopsy features are needed --
+            # whether no biopsy was taken or a biopsy showed none of its four items
             skin = [getattr(inputs, name) for name in SKIN_ITEMS]
-            if all(v is False for v in skin):
+            features = [getattr(inputs, name) for name in BIOPSY_ITEMS] if biopsy else [False]
+            if all(v is False for v in skin) and all(v is False for v in features):
                 classified = False
-                reasons.append("no heliotrope rash or Gottron's papules/sign: a muscle biopsy is needed to classify")
-            elif not any(v is True for v in skin):
+                reasons.append(
+                    "no heliotrope rash or Gottron's papules/sign and no biopsy features: biopsy features are "
+                    "needed to classify"
+                    if biopsy
+                    else "no heliotrope rash or Gottron's papules/sign: a muscle biopsy is needed to classify"
+                )
+            elif not any(v is True for v in skin) and not any(v is True for v in features):
                 classified = None
         if classified is True and inputs.better_explanation is None:
             classified = None
@@ -996,13 +1041,25 @@ def iim_classification_2017(
         with localcontext() as ctx:
             ctx.prec = 40
             probability = (1 / (1 + (logit - total).exp())).quantize(Decimal("0.001"))
+    probability_category: IIMCategory | None = None
+    if probability is not None:
+        probability_category = next(
+            (name for name, p in _PROBABILITY_CATEGORIES if total >= _score_for_probability(p, biopsy)), "not IIM"
+        )
+    if inputs.better_explanation is True:
+        probability_category = "not IIM"
     return IIMClassificationResult(
         instrument="iim_classification_2017",
-        variant=f"2017 EULAR/ACR ({'with' if biopsy else 'without'} biopsy; classified from {options.classify_from})",
+        variant=f"2017 EULAR/ACR ({'with' if biopsy else 'without'} biopsy; classified from {options.classify_from} "
+        f"by {options.classify_by.replace('_', ' ')})",
         source=IIM_SOURCE,
         evaluable=category is not None and classified is not None,
         reason="; ".join(reasons) if reasons else None,
         category=category,
+        probability_category=probability_category,
+        categories_disagree=None
+        if category is None or probability_category is None
+        else category != probability_category,
         classified=classified,
         with_biopsy=biopsy,
         total_points=total,
