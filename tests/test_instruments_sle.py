@@ -889,3 +889,26 @@ def test_doris_antimalarial_alone_needs_no_stable_doses() -> None:
     unknown = doris_remission({**base, "antimalarial": True, "immunosuppressant": True})
     assert unknown.remission is None  # an immunosuppressant: its stability must be known
     assert doris_remission({**base, "antimalarial": True, "stable_doses": False}).remission is True
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "hint"),
+    [
+        ("leukocytes_10e9_per_l", "800", "800/µL = 0.8"),  # review #17.8: a count per µL
+        ("platelets_10e9_per_l", "150000", "150000/µL = 150"),
+        ("upcr_g_per_g", "30", "30 mg/mmol = 0.27"),  # a ratio in mg/mmol
+    ],
+)
+def test_sledai_unit_mistakes_are_refused_with_the_conversion(field: str, value: str, hint: str) -> None:
+    with pytest.raises(InvalidInput) as err:
+        sledai2k({field: value})
+    assert err.value.field == field and hint in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("field", "limit"), [("leukocytes_10e9_per_l", "200"), ("platelets_10e9_per_l", "2000"), ("upcr_g_per_g", "25")]
+)
+def test_sledai_plausibility_limits_are_inclusive(field: str, limit: str) -> None:
+    sledai2k({field: limit})  # the limit itself is accepted
+    with pytest.raises(InvalidInput):
+        sledai2k({field: str(Decimal(limit) + Decimal("0.01"))})

@@ -161,6 +161,25 @@ def _flag(description: str) -> Any:
     return Field(default=None, description=description)
 
 
+UNIT_PLAUSIBILITY: dict[str, tuple[Decimal, str]] = {
+    "leukocytes_10e9_per_l": (Decimal(200), "white cells in 10^9/L: a count per µL is divided by 1000 (800/µL = 0.8)"),
+    "platelets_10e9_per_l": (Decimal(2000), "platelets in 10^9/L: a count per µL is divided by 1000 (150000/µL = 150)"),
+    "upcr_g_per_g": (
+        Decimal(25),
+        "a protein/creatinine ratio in g/g: mg/mmol is divided by 113.12 (30 mg/mmol = 0.27)",
+    ),
+}
+"""Inputs whose unit is in their name, with the largest plausible value (an assumption: beyond the counts and
+ratios seen in SLE, hyperleukocytosis included) and the unit mistake a larger value betrays."""
+
+
+def _plausible(value: Decimal | None, info: Any) -> Decimal | None:
+    limit, meaning = UNIT_PLAUSIBILITY[info.field_name]
+    if value is not None and value > limit:
+        raise ValueError(f"at most {limit}, {meaning}")
+    return value
+
+
 class SLEDAI2KInput(InstrumentInput):
     """One SLEDAI-2K assessment (features present at the visit or within the scoring window).
 
@@ -211,12 +230,22 @@ class SLEDAI2KInput(InstrumentInput):
     upcr_g_per_g: Exact | None = Field(
         default=None,
         ge=0,
-        le=100,
-        description="Spot urine protein/creatinine ratio, g/g (surrogate for g/24 h; recorded as such).",
+        description="Spot urine protein/creatinine ratio, g/g (surrogate for g/24 h; recorded as such); at most "
+        f"{UNIT_PLAUSIBILITY['upcr_g_per_g'][0]} (a larger value is taken for mg/mmol and refused).",
     )
     temperature_celsius: Exact | None = Field(default=None, ge=25, le=45, description="Body temperature, °C.")
-    platelets_10e9_per_l: Exact | None = Field(default=None, ge=0, le=5000, description="Platelets, 10^9/L.")
-    leukocytes_10e9_per_l: Exact | None = Field(default=None, ge=0, le=1000, description="White cells, 10^9/L.")
+    platelets_10e9_per_l: Exact | None = Field(
+        default=None,
+        ge=0,
+        description=f"Platelets, 10^9/L; at most {UNIT_PLAUSIBILITY['platelets_10e9_per_l'][0]} (a count per µL "
+        "is refused).",
+    )
+    leukocytes_10e9_per_l: Exact | None = Field(
+        default=None,
+        ge=0,
+        description=f"White cells, 10^9/L; at most {UNIT_PLAUSIBILITY['leukocytes_10e9_per_l'][0]} (a count per µL "
+        "is refused).",
+    )
     c3: Exact | None = Field(default=None, ge=0, description="C3 (same unit as c3_lln).")
     c3_lln: Exact | None = Field(default=None, gt=0, description="Laboratory lower limit of normal for C3.")
     c4: Exact | None = Field(default=None, ge=0, description="C4 (same unit as c4_lln).")
@@ -232,6 +261,8 @@ class SLEDAI2KInput(InstrumentInput):
         description="Descriptors whose finding is present but explained by something other than active SLE "
         "(infection, drug, stone, damage); they are not scored.",
     )
+
+    _units = field_validator(*UNIT_PLAUSIBILITY, mode="after")(_plausible)
 
     @model_validator(mode="after")
     def _paired_limits(self) -> SLEDAI2KInput:
