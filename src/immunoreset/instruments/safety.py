@@ -281,6 +281,16 @@ class CRSOptions(InstrumentOptions):
     """No options: ASTCT leaves no open choice for the adult CRS grade."""
 
 
+def _course_headline(result: CRSResult | ICANSResult) -> str | None:
+    """A CRS/ICANS headline: a course's maximum, when and how long; else one assessment's grade."""
+    if result.max_grade is not None:
+        text = f"max grade {result.max_grade}"
+        if result.max_grade:
+            text += f" (day {result.max_grade_day}; onset day {result.onset_day}, {result.duration_days} d)"
+        return text + ("" if result.evaluable else "; course incomplete")
+    return None if result.grade is None else f"grade {result.grade}"
+
+
 class CRSResult(InstrumentResult):
     grade: int | None = Field(description="ASTCT CRS grade 0-5 of one assessment (0 = no CRS).")
     determined_by: list[str] = Field(
@@ -296,14 +306,7 @@ class CRSResult(InstrumentResult):
     duration_days: int | None = Field(default=None, description="Onset to last day with CRS, both inclusive.")
 
     def headline(self) -> str:
-        if self.max_grade is not None:  # a course: its maximum, when and how long
-            text = f"max grade {self.max_grade}"
-            if self.max_grade:
-                text += f" (day {self.max_grade_day}; onset day {self.onset_day}, {self.duration_days} d)"
-            return text + ("" if self.evaluable else "; course incomplete")
-        if self.grade is not None:
-            return f"grade {self.grade}"
-        return super().headline()
+        return _course_headline(self) or super().headline()
 
     resolution_day: int | None = Field(
         default=None, description="First assessed day with grade 0 after the last day with CRS."
@@ -648,14 +651,7 @@ class ICANSResult(InstrumentResult):
     resolved: bool | None = None
 
     def headline(self) -> str:
-        if self.max_grade is not None:  # a course: its maximum, when and how long
-            text = f"max grade {self.max_grade}"
-            if self.max_grade:
-                text += f" (day {self.max_grade_day}; onset day {self.onset_day}, {self.duration_days} d)"
-            return text + ("" if self.evaluable else "; course incomplete")
-        if self.grade is not None:
-            return f"grade {self.grade}"
-        return super().headline()
+        return _course_headline(self) or super().headline()
 
 
 def icans_grade(
