@@ -37,6 +37,16 @@ def registry_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'registry.db'}"
         return
+    yield from _postgresql_schema()
+
+
+@pytest.fixture
+def postgresql_url() -> Iterator[str]:
+    """A URL of an empty PostgreSQL schema, for what only PostgreSQL has (logins, row-level security)."""
+    yield from _postgresql_schema()
+
+
+def _postgresql_schema() -> Iterator[str]:
     if _PG_SKIP:
         pytest.skip(_PG_SKIP)
     import psycopg
@@ -48,7 +58,20 @@ def registry_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"{POSTGRES}?options=-csearch_path%3D{schema}"
     finally:
         with psycopg.connect(POSTGRES, autocommit=True) as conn:
+            database = conn.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+            # the registry's group role (migration 0003) and the test's logins (names ending in the schema)
+            conn.execute(f'DROP ROLE IF EXISTS "ir_{database}_{schema}"')
+            for (login,) in conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE %s", (f"%{schema}",)):
+                conn.execute(f'DROP ROLE "{login}"')
+
+
+def login_name(registry_url: str, name: str) -> str:
+    """A registry user name for a test: on PostgreSQL suffixed with the test's schema, because database
+    logins are shared by the whole server (the fixture drops them afterwards)."""
+    if registry_url.startswith("sqlite"):
+        return name
+    return f"{name}_{registry_url.rsplit('%3D', 1)[1]}"
 
 
 @pytest.fixture(scope="session")
@@ -58,3 +81,11 @@ def sample_truth() -> object:
     from immunoreset.trial.redcap_project import sample_study
 
     return sample_study()
+
+
+def url_as(registry_url: str, login: str) -> str:
+    """The PostgreSQL test URL with ``login`` as its user (trust authentication here: the server lets the
+    test connect as any existing login, as a password or certificate would elsewhere)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(registry_url).set(username=login).render_as_string(hide_password=False)

@@ -62,13 +62,13 @@ def import_sample(db: str, export: Path = EXPORT, *extra: str) -> subprocess.Com
 
 
 def test_sample_project_imports_identically_into_sqlite_and_postgresql(registry_url: str, tmp_path: Path) -> None:
-    user = ["--user", "admin"]
+    user: list[str] = []  # SQLite: the local admin; PostgreSQL: the URL's login, which created the registry
     assert run("db", "init", "--db", registry_url).returncode == 0
     first = import_sample(registry_url, EXPORT, *user)
     assert first.returncode == 0, first.stderr
     assert "importing 15 patient(s)" in first.stderr
     expected = read_redcap_export(EXPORT, DICTIONARY, MAPPING)
-    counts = Registry.open(registry_url, "admin").counts()
+    counts = Registry.open(registry_url).counts()
     assert counts["patient"] == len(expected.patients) == 15 and counts["site"] == 2
     assert counts["medication"] == sum(len(p.medications) for p in expected.patients)
     assert counts["adverse_event"] == sum(len(p.adverse_events) for p in expected.patients)
@@ -199,6 +199,8 @@ def test_kinetics_commands_read_the_registry(sample_db: Path, tmp_path: Path) ->
     assert both.returncode == 2 and "either a tidy CSV/Parquet file or --db" in both.stderr
 
 
-def test_postgresql_needs_a_named_user() -> None:
-    result = run("outcomes", "--db", "postgresql://postgres@127.0.0.1:5432/test")
-    assert result.returncode == 2 and "--user" in result.stderr
+def test_postgresql_user_is_the_login_not_a_name() -> None:
+    # --user naming someone else than the URL's login grants nothing: one line, exit 2, before connecting
+    result = run("outcomes", "--db", "postgresql://postgres@127.0.0.1:5432/test", "--user", "admin")
+    assert result.returncode == 2 and "the user the database URL names (postgres)" in result.stderr
+    assert "Traceback" not in result.stderr

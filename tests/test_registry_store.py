@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
+from conftest import login_name, url_as
 from immunoreset.errors import InvalidInput
 from immunoreset.registry.engine import current_revision, head_revision
 from immunoreset.registry.records import (
@@ -93,7 +94,24 @@ def make_study(n_per_site: int = 2, **kwargs: Any) -> StudyRecord:
 @pytest.fixture
 def admin(registry_url: str) -> Registry:
     initialise(registry_url)
-    return Registry(Registry.open(registry_url, "admin").engine, "admin")
+    registry = Registry.open(registry_url)
+    registry.url = registry_url  # type: ignore[attr-defined]
+    return registry
+
+
+def as_user(admin: Registry, name: str) -> Registry:
+    """The registry opened as another user: on SQLite the same file, on PostgreSQL a new login connection."""
+    url: str = admin.url  # type: ignore[attr-defined]
+    if url.startswith("sqlite"):
+        return Registry(admin.engine, name)
+    return Registry.open(url_as(url, name))
+
+
+def add_user(admin: Registry, name: str, role: str, **kwargs: Any) -> str:
+    """Add a user named ``name`` (suffixed on PostgreSQL, where logins are server-wide); returns the name."""
+    login = login_name(admin.url, name)  # type: ignore[attr-defined]
+    admin.add_user(login, role, **kwargs)
+    return login
 
 
 def _dump(study: StudyRecord) -> dict[str, Any]:
@@ -104,8 +122,10 @@ def test_init_creates_schema_and_default_admin(registry_url: str) -> None:
     engine = initialise(registry_url)
     assert current_revision(engine) == head_revision()
     initialise(registry_url)  # idempotent
-    registry = Registry(engine, "admin")
-    assert registry.users() == [{"name": "admin", "role": "admin", "sites": "all"}]
+    registry = Registry(engine)
+    first_admin = "admin" if registry_url.startswith("sqlite") else "postgres"  # PostgreSQL: the login that ran init
+    assert registry.user.name == first_admin
+    assert registry.users() == [{"name": first_admin, "role": "admin", "sites": "all"}]
     assert registry.verify_audit().ok
 
 
@@ -195,10 +215,9 @@ def test_failed_sqlite_import_leaves_the_file_byte_for_byte_unchanged(tmp_path: 
 
 def test_site_scoped_access_is_enforced_by_the_store(admin: Registry) -> None:
     admin.load(make_study())
-    admin.add_user("alice", "investigator", study="CART-AI", sites=["A"])
-    admin.add_user("mona", "monitor", study="CART-AI", sites=["B"])
-    admin.add_user("rita", "read-only", study="CART-AI", sites=["A", "B"])
-    alice = Registry(admin.engine, "alice")
+    alice = as_user(admin, add_user(admin, "alice", "investigator", study="CART-AI", sites=["A"]))
+    mona_name = add_user(admin, "mona", "monitor", study="CART-AI", sites=["B"])
+    rita_name = add_user(admin, "rita", "read-only", study="CART-AI", sites=["A", "B"])
     assert {p.site for p in alice.read_study().patients} == {"A"}
     with pytest.raises(AccessDenied):
         alice.read_study(patients=["B-001"])
@@ -215,16 +234,20 @@ def test_site_scoped_access_is_enforced_by_the_store(admin: Registry) -> None:
     assert alice.load(own_only).updated == {"observation": 3}
     with pytest.raises(AccessDenied):
         alice.add_user("eve", "admin")
-    mona = Registry(admin.engine, "mona")
+    mona = as_user(admin, mona_name)
     assert {p.code for p in mona.read_study().patients} == {"B-001", "B-002"}
     with pytest.raises(AccessDenied):
         mona.load(StudyRecord(code="CART-AI", sites=[SiteRecord(code="B")], patients=[make_patient("B-001", "B")]))
-    rita = Registry(admin.engine, "rita")
+    rita = as_user(admin, rita_name)
     assert len(rita.read_study().patients) == 4
     with pytest.raises(AccessDenied):
         rita.verify_audit()
-    with pytest.raises(AccessDenied, match="unknown registry user"):
-        Registry(admin.engine, "mallory")
+    if admin.engine.dialect.name == "sqlite":
+        with pytest.raises(AccessDenied, match="unknown registry user"):
+            Registry(admin.engine, "mallory")
+    else:  # the login is the identity: naming another user than the connection's grants nothing
+        with pytest.raises(AccessDenied, match="registry user is the database login"):
+            Registry(admin.engine, rita_name)
 
 
 def test_audit_verify_detects_changes_behind_the_registry_back(admin: Registry) -> None:
@@ -258,7 +281,7 @@ def test_audit_log_records_who_what_old_and_new(admin: Registry) -> None:
     admin.delete_patient("CART-AI", "B-001")
     history = admin.audit_log(study="CART-AI", patient="A-001")
     assert {e.action for e in history} == {"insert"}
-    assert all(e.user == "admin" for e in history)
+    assert all(e.user == admin.user.name for e in history)
     assert any(e.table == "observation" and e.new and e.new["code"] == "crp" for e in history)
     assert admin.read_study().patients[0].code == "A-001" and len(admin.read_study().patients) == 1
     assert admin.verify_audit().ok
@@ -269,8 +292,7 @@ def test_audit_log_of_a_patient_never_shows_another_studys_patient_with_the_same
     other = make_study(n_per_site=1, crp="5")
     other = StudyRecord(code="OTHER", sites=other.sites, patients=other.patients)  # same patient codes
     admin.load(other)
-    admin.add_user("alice", "investigator", study="CART-AI", sites=["A"])
-    alice = Registry(admin.engine, "alice")
+    alice = as_user(admin, add_user(admin, "alice", "investigator", study="CART-AI", sites=["A"]))
     mine = alice.audit_log(study="CART-AI", patient="A-001")
     assert mine and all(e.patient == "A-001" for e in mine)
     crps = {e.new["value"] for e in mine if e.new and e.new.get("code") == "crp"}
@@ -287,7 +309,7 @@ KILL_SCRIPT = textwrap.dedent(
     from test_registry_store import make_study
     from immunoreset.registry.store import Registry
     study = make_study(n_per_site=60, visits=10)
-    registry = Registry.open({url!r}, "admin")
+    registry = Registry.open({url!r})
     def progress(done, total):
         print("patient", done, "of", total, flush=True)
     registry.load(study, progress=progress)
@@ -310,7 +332,7 @@ def test_a_killed_import_leaves_a_consistent_registry(admin: Registry, registry_
     proc.send_signal(signal.SIGKILL)  # mid-transaction: 20 of 120 patients written, not committed
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
-    fresh = Registry(admin.engine, "admin")
+    fresh = Registry(admin.engine)
     assert fresh.counts() == before
     assert fresh.verify_audit().ok
     # and the registry still takes writes

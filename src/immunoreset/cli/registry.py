@@ -1,12 +1,14 @@
 """Registry commands: ``db``, ``import``, ``export``, ``outcomes``, ``audit``, ``users``.
 
 Every command takes ``--db URL`` (default ``$IMMUNORESET_DATABASE_URL`` or ``./immunoreset.db``) and acts
-as ``--user NAME`` (default ``$IMMUNORESET_USER``; for a SQLite file the local default admin).
+as ``--user NAME`` (default ``$IMMUNORESET_USER``): on PostgreSQL the database login to connect as (the server
+authenticates it; default the URL's user), on a SQLite file the registry user (default the local admin).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,14 +29,20 @@ DB_HELP = (
     "Registry database: sqlite:///FILE, postgresql://USER@HOST/DB or a file path "
     "(default: $IMMUNORESET_DATABASE_URL or ./immunoreset.db)."
 )
-USER_HELP = "Act as this registry user (default: $IMMUNORESET_USER; on SQLite the local admin)."
+USER_HELP = (
+    "PostgreSQL: the database login to connect as (the server authenticates it; default the URL's user). "
+    "SQLite: the registry user (default: $IMMUNORESET_USER, else the local admin)."
+)
 
 db_app = typer.Typer(help="Create and upgrade the registry database.", no_args_is_help=True)
 import_app = typer.Typer(
     help="Import trial data into the registry (one transaction per file set).", no_args_is_help=True
 )
 export_app = typer.Typer(help="Export registry data (CDISC SDTM).", no_args_is_help=True)
-audit_app = typer.Typer(help="The audit trail: verify the hash chain, show a patient's history.", no_args_is_help=True)
+audit_app = typer.Typer(
+    help="The audit trail: verify the hash chain, keep checkpoints of it, show a patient's history.",
+    no_args_is_help=True,
+)
 users_app = typer.Typer(help="Registry users, roles and sites (admin only).", no_args_is_help=True)
 
 _err = Console(stderr=True)
@@ -82,12 +90,16 @@ def _load(study: StudyRecord, db: str | None, user: str | None, prune: bool, not
 @db_app.command("init")
 def db_init(db: str | None = typer.Option(None, "--db", help=DB_HELP)) -> None:
     """Create the registry (or bring it to the current schema) with a local default admin user."""
-    from immunoreset.registry.engine import current_revision
+    from immunoreset.registry.engine import current_revision, database_schema
     from immunoreset.registry.store import initialise
 
     engine = initialise(db)
+    where = engine.url.render_as_string(hide_password=True)
+    schema = database_schema(engine)
     typer.echo(
-        f"registry ready at {engine.url.render_as_string(hide_password=True)} (schema {current_revision(engine)})"
+        f"registry ready at {where}"
+        + (f" in database schema {schema!r}" if schema else "")
+        + f" (schema revision {current_revision(engine)})"
     )
 
 
@@ -97,7 +109,7 @@ def db_upgrade(db: str | None = typer.Option(None, "--db", help=DB_HELP)) -> Non
     from immunoreset.registry.engine import init_db, make_engine
 
     engine = make_engine(db)
-    typer.echo(f"schema at revision {init_db(engine)}")
+    typer.echo(f"schema at revision {init_db(engine)}")  # on an existing registry only (make_engine refuses a new file)
 
 
 @import_app.command("redcap")
@@ -175,20 +187,73 @@ def outcomes(
         typer.echo(f"{len(table)} outcome rows ({evaluable} evaluable) for {len(record.patients)} patients → {out}")
 
 
+KEY_HELP = (
+    "File holding the checkpoint signing key (HMAC-SHA256; default $IMMUNORESET_CHECKPOINT_KEY). "
+    "Without a key a checkpoint is unsigned: keep it where the database administrator cannot write."
+)
+
+
 @audit_app.command("verify")
 def audit_verify(
+    against: Path | None = typer.Option(
+        None,
+        "--against",
+        dir_okay=False,
+        help="A checkpoint written by `audit checkpoint`: detect truncation and rewrites.",
+    ),
+    key_file: Path | None = typer.Option(None, "--key-file", dir_okay=False, help=KEY_HELP),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
     user: str | None = typer.Option(None, "--user", help=USER_HELP),
 ) -> None:
-    """Check the hash chain and that every row equals its audited state; exit 1 on any problem."""
-    result = open_registry(db, user).verify_audit()
+    """Check the hash chain and that every row equals its audited state; exit 1 on any problem.
+
+    Prints the head (last entry and its hash): keep it, or a checkpoint, outside the database.
+    """
+    from immunoreset.registry.audit import checkpoint_key, read_checkpoint
+
+    checkpoint = read_checkpoint(against, checkpoint_key(key_file)) if against is not None else None
+    result = open_registry(db, user).verify_audit(against=checkpoint)
     if result.ok:
-        typer.echo(f"audit trail intact: {result.entries} entries, {result.rows_checked} rows match")
+        typer.echo(
+            f"audit trail intact: {result.entries} entries, {result.rows_checked} rows match; "
+            f"head: entry {result.head_seq}, hash {result.head_hash}"
+            + (f"; checkpoint at entry {checkpoint.seq} matches" if checkpoint is not None else "")
+        )
         return
     for problem in result.problems:
         typer.echo(f"TAMPERED: {problem}", err=True)
     typer.echo(f"audit verification failed: {len(result.problems)} problem(s)", err=True)
     raise typer.Exit(1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    out: Path = typer.Option(..., "--out", dir_okay=False, help="Checkpoint file to write (JSON)."),
+    key_file: Path | None = typer.Option(None, "--key-file", dir_okay=False, help=KEY_HELP),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    user: str | None = typer.Option(None, "--user", help=USER_HELP),
+) -> None:
+    """Verify the audit trail, then write its head (entry, hash, count, time) to a file kept elsewhere.
+
+    `audit verify --against FILE` later detects entries removed after the checkpoint and any rewrite of the
+    entries it covers, even when every later hash and the head were recomputed.
+    """
+    from immunoreset.registry.audit import checkpoint_key, make_checkpoint, write_checkpoint
+
+    key = checkpoint_key(key_file)
+    registry = open_registry(db, user)
+    result = registry.verify_audit()
+    if not result.ok:
+        for problem in result.problems:
+            typer.echo(f"TAMPERED: {problem}", err=True)
+        typer.echo("no checkpoint written: the audit trail does not verify", err=True)
+        raise typer.Exit(1)
+    checkpoint = make_checkpoint(
+        result.head_seq, result.head_hash, registry=registry.engine.url.render_as_string(hide_password=True), key=key
+    )
+    write_checkpoint(checkpoint, out)
+    signed = "signed (HMAC-SHA256)" if checkpoint.signature else "unsigned"
+    typer.echo(f"checkpoint {signed}: entry {checkpoint.seq}, hash {checkpoint.hash} → {out}")
 
 
 @audit_app.command("log")
@@ -210,17 +275,31 @@ def audit_log(
 
 @users_app.command("add")
 def users_add(
-    name: str = typer.Argument(..., help="User name."),
+    name: str = typer.Argument(..., help="User name (on PostgreSQL also the database login)."),
     role: str = typer.Option(..., "--role", help="admin, investigator, monitor or read-only."),
     site: list[str] = typer.Option([], "--site", help="Site code the user may see (repeat for several)."),
     study: str | None = typer.Option(None, "--study", help="Study the site codes belong to."),
-    all_sites: bool = typer.Option(False, "--all-sites", help="Every site of every study."),
+    all_sites: bool = typer.Option(False, "--all-sites", help="Every site of every study (all-sites admins only)."),
+    password: bool = typer.Option(
+        False,
+        "--password",
+        help="PostgreSQL: set the login's password (asked for twice on a terminal, else read from stdin's first line).",
+    ),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
     user: str | None = typer.Option(None, "--user", help=USER_HELP),
 ) -> None:
-    """Add or change a user (admin only)."""
-    open_registry(db, user).add_user(name, role, study=study, sites=site, all_sites=all_sites)
-    typer.echo(f"user {name}: {role}, sites: {'all' if all_sites else ', '.join(site) or 'none'}")
+    """Add or change a user (admin only; a site-limited admin within its own sites)."""
+    secret: str | None = None
+    if password:
+        if sys.stdin.isatty():
+            secret = typer.prompt(f"password for {name}", hide_input=True, confirmation_prompt=True)
+        else:
+            secret = sys.stdin.readline().rstrip("\r\n")
+    login = open_registry(db, user).add_user(name, role, study=study, sites=site, all_sites=all_sites, password=secret)
+    typer.echo(
+        f"user {name}: {role}, sites: {'all' if all_sites else ', '.join(site) or 'none'}"
+        + (f"; database login {login}" if login else "")
+    )
 
 
 @users_app.command("list")

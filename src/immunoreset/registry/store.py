@@ -12,7 +12,15 @@ monitor        own sites                      nothing
 read-only      own sites                      nothing
 ============== ============================== ===============================
 
-(an admin can also be limited to some sites; ``all_sites`` is set for the local default admin.)
+(an admin can also be limited to some sites; ``all_sites`` is set for the local default admin.) Only an
+all-sites admin creates studies and sites, makes all-sites users or gives users sites it does not have; a
+site-limited admin manages users only within its own sites.
+
+**Who the user is.** On PostgreSQL the registry user is the database login (``session_user``): the server
+authenticates it, and row-level security policies (schema revision 0003) give that login only the rows
+its role and sites allow — for every client, psql included. ``user=`` only chooses which login to connect
+as; it grants nothing the server did not authenticate. On SQLite a registry is a single-user local file:
+whoever can open the file can read and change all of it, and the checks below are the application's.
 
 Writing data means loading a :class:`~immunoreset.registry.records.StudyRecord` with :meth:`Registry.load`:
 
@@ -32,17 +40,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from immunoreset.errors import ImmunoresetError, InvalidInput
 from immunoreset.registry.audit import (
     AUDITED_TABLES,
     GENESIS,
+    AuditCheckpoint,
     AuditEntry,
     AuditVerification,
     canonical_json,
@@ -50,7 +61,7 @@ from immunoreset.registry.audit import (
     row_image,
     verify_audit,
 )
-from immunoreset.registry.engine import current_revision, head_revision, make_engine
+from immunoreset.registry.engine import current_revision, head_revision, make_engine, masked_url, write_transaction
 from immunoreset.registry.records import (
     AdverseEventRecord,
     InfusionRecord,
@@ -68,9 +79,12 @@ from immunoreset.registry.schema import (
 )
 from immunoreset.registry.vocabulary import code as vocabulary_code
 
-__all__ = ["DEFAULT_ADMIN", "AccessDenied", "LoadSummary", "Registry", "UserInfo"]
+__all__ = ["DEFAULT_ADMIN", "USER_NAME_PATTERN", "AccessDenied", "LoadSummary", "Registry", "UserInfo"]
 
 DEFAULT_ADMIN = "admin"
+USER_NAME_PATTERN = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+"""Registry user names: lower-case letters, digits and underscores, at most 63 characters, not starting with a
+digit — on PostgreSQL each is a database login, and this is what needs no quoting there."""
 SYSTEM_USER = "system"
 READ_ROLES = frozenset(ROLES)
 WRITE_ROLES = frozenset({"admin", "investigator"})
@@ -101,6 +115,10 @@ class UserInfo:
 
     def can_write(self, site_id: int) -> bool:
         return self.role in WRITE_ROLES and self.can_read(site_id)
+
+    @property
+    def all_sites_admin(self) -> bool:
+        return self.role == "admin" and self.all_sites
 
 
 @dataclass
@@ -310,32 +328,42 @@ def _ae_values(a: AdverseEventRecord) -> dict[str, Any]:
 class Registry:
     """The registry database, opened as one user (see the module docstring for roles and loads)."""
 
-    def __init__(self, engine: Engine, user: str) -> None:
+    def __init__(self, engine: Engine, user: str | None = None) -> None:
         self.engine = engine
         revision = current_revision(engine)
         if revision is None:
             raise ImmunoresetError(
-                f"{engine.url.render_as_string(hide_password=True)} has no registry schema: run `immunoreset db init`"
+                f"{masked_url(engine.url.render_as_string(hide_password=False))} has no registry schema: "
+                "run `immunoreset db init`"
             )
         if revision != head_revision():
             raise ImmunoresetError(
                 f"the registry schema is at revision {revision}, this version needs {head_revision()}: "
                 "run `immunoreset db upgrade`"
             )
-        self.user = self._user(user)
+        if engine.dialect.name == "postgresql":
+            with engine.connect() as conn:
+                login = str(conn.exec_driver_sql("SELECT session_user").scalar_one())
+            if user is not None and user != login:
+                raise AccessDenied(
+                    f"connected to PostgreSQL as {login}, not as {user}: on PostgreSQL the registry user is the "
+                    "database login (connect as that user)"
+                )
+            user = login
+        self.user = self._user(user if user is not None else DEFAULT_ADMIN)
 
     @classmethod
     def open(cls, url: str | None = None, user: str | None = None) -> Registry:
         """Open the registry at ``url`` (see :func:`~immunoreset.registry.engine.resolve_url`) as ``user``.
 
-        Without a user, SQLite registries are opened as the local default admin; PostgreSQL needs a user.
+        SQLite: ``user`` names the registry user (default: the local default admin). PostgreSQL: ``user`` is the
+        database login to connect as (default: the URL's user, or libpq's default); the server authenticates it.
         """
-        engine = make_engine(url)
-        if user is None:
-            if engine.dialect.name != "sqlite":
-                raise InvalidInput("user", None, "a registry user name (--user or IMMUNORESET_USER) for PostgreSQL")
-            user = DEFAULT_ADMIN
-        return cls(engine, user)
+        resolved_engine = make_engine(url)
+        if resolved_engine.dialect.name == "postgresql":
+            resolved_engine.dispose()
+            return cls(make_engine(url, login=user))
+        return cls(resolved_engine, user)
 
     # ------------------------------------------------------------------ users
     def _user(self, name: str) -> UserInfo:
@@ -350,20 +378,61 @@ class Registry:
         if self.user.role != "admin":
             raise AccessDenied(f"user {self.user.name} ({self.user.role}) may not {what}: admin role needed")
 
+    def _require_all_sites_admin(self, what: str) -> None:
+        if not self.user.all_sites_admin:
+            raise AccessDenied(f"user {self.user.name} may not {what}: an all-sites admin is needed")
+
     def add_user(
-        self, name: str, role: str, *, study: str | None = None, sites: Sequence[str] = (), all_sites: bool = False
-    ) -> None:
-        """Add (or change) a user with a role and the sites (codes within ``study``) they may see."""
+        self,
+        name: str,
+        role: str,
+        *,
+        study: str | None = None,
+        sites: Sequence[str] = (),
+        all_sites: bool = False,
+        password: str | None = None,
+    ) -> str:
+        """Add (or change) a user with a role and the sites (codes within ``study``) they may see.
+
+        Only an all-sites admin may make an all-sites user, give sites it does not have itself, or change a
+        user who has such sites; a site-limited admin manages users within its own sites only (itself
+        included, which it cannot widen). On PostgreSQL the user is also a database login (created if it does
+        not exist, with ``password`` if given; an existing login keeps its password unless given one) and a
+        member of this registry's group role; returns what happened to the login (``created``, ``linked``,
+        ``unchanged``) or ``""`` on SQLite, which has no logins.
+        """
         self._require_admin("manage users")
         if role not in ROLES:
             raise InvalidInput("role", role, "one of " + ", ".join(ROLES))
-        if not name.strip():
-            raise InvalidInput("user name", name, "a non-empty name")
+        if not USER_NAME_PATTERN.fullmatch(name):
+            raise InvalidInput(
+                "user name", name, "1 to 63 lower-case letters, digits or underscores, not starting with a digit"
+            )
+        postgresql = self.engine.dialect.name == "postgresql"
+        if password is not None and not postgresql:
+            raise InvalidInput("password", "(hidden)", "no password: a SQLite registry file has no logins")
+        if password is not None and not password:
+            raise InvalidInput("password", "(empty)", "a non-empty password")
+        if all_sites:
+            self._require_all_sites_admin("give a user all sites")
         summary = LoadSummary()
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             writer = _Writer(conn, self.user.name, summary)
+            # A site this admin cannot read is refused like one that does not exist (RLS hides it on PostgreSQL).
+            outside = [code for code in sites if not self._site_readable(conn, study, code)]
+            if outside:
+                self._require_all_sites_admin(f"give site(s) {', '.join(outside)} (not its own)")
             site_ids = [self._site_id(conn, study, code) for code in sites]
             existing = conn.execute(select(T["app_user"]).where(T["app_user"].c.name == name)).first()
+            if existing is not None and not self.user.all_sites_admin:
+                theirs = {
+                    r.site_id
+                    for r in conn.execute(select(T["user_site"]).where(T["user_site"].c.user_id == existing.id))
+                }
+                if existing.all_sites or not theirs <= set(self.user.site_ids):
+                    raise AccessDenied(
+                        f"user {self.user.name} may not change user {name}: {name} has sites outside its own"
+                    )
             values = {"name": name, "role": role, "all_sites": all_sites}
             if existing is None:
                 user_id = writer.insert_many("app_user", [values], None)[0]
@@ -377,6 +446,21 @@ class Registry:
             )
             writer.delete_rows("user_site", [r for r in have if r.site_id not in set(site_ids)], None)
             writer.finish()
+            login = ""
+            if postgresql:
+                login = str(
+                    conn.execute(
+                        text("SELECT registry_create_login(:name, :password)"), {"name": name, "password": password}
+                    ).scalar_one()
+                )
+        return login
+
+    def _site_readable(self, conn: Connection, study: str | None, code: str) -> bool:
+        query = select(T["site"].c.id).join(T["study"], T["study"].c.id == T["site"].c.study_id)
+        query = query.where(T["site"].c.code == code)
+        if study is not None:
+            query = query.where(T["study"].c.code == study)
+        return any(self.user.can_read(int(row[0])) for row in conn.execute(query))
 
     def _site_id(self, conn: Connection, study: str | None, code: str) -> int:
         query = select(T["site"].c.id, T["study"].c.code).join(T["study"], T["study"].c.id == T["site"].c.study_id)
@@ -419,7 +503,7 @@ class Registry:
         if self.user.role not in WRITE_ROLES:
             raise AccessDenied(f"user {self.user.name} ({self.user.role}) may not write to the registry")
         summary = LoadSummary(patients=len(study.patients))
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             writer = _Writer(conn, self.user.name, summary)
             study_id = self._load_study(conn, writer, study)
             site_ids = self._load_sites(conn, writer, study_id, study.sites)
@@ -439,26 +523,31 @@ class Registry:
         row = conn.execute(select(T["study"]).where(T["study"].c.code == study.code)).first()
         values = {"code": study.code, "name": study.name, "source": study.source}
         if row is None:
-            self._require_admin(f"create study {study.code}")
+            self._require_all_sites_admin(f"create study {study.code}")
             return writer.insert_many("study", [values], None)[0]
         if row.source != study.source:
             raise InvalidInput("study source", study.source, f"{row.source!r} (study {study.code} already holds it)")
         if study.name and study.name != row.name:
-            self._require_admin(f"rename study {study.code}")
+            self._require_all_sites_admin(f"rename study {study.code}")
             writer.update_row("study", row, values, None)
         return int(row.id)
 
     def _load_sites(self, conn: Connection, writer: _Writer, study_id: int, sites: list[SiteRecord]) -> dict[str, int]:
-        existing = {r.code: r for r in conn.execute(select(T["site"]).where(T["site"].c.study_id == study_id))}
+        # Sites the user cannot read are treated exactly like sites that do not exist (the same refusal).
+        existing = {
+            r.code: r
+            for r in conn.execute(select(T["site"]).where(T["site"].c.study_id == study_id))
+            if self.user.can_read(r.id)
+        }
         ids = {code: int(r.id) for code, r in existing.items()}
         for site in sites:
             values = {"study_id": study_id, "code": site.code, "name": site.name}
             row = existing.get(site.code)
             if row is None:
-                self._require_admin(f"create site {site.code}")
+                self._require_all_sites_admin(f"write site {site.code}")
                 ids[site.code] = writer.insert_many("site", [values], None)[0]
             elif site.name and site.name != row.name:
-                self._require_admin(f"rename site {site.code}")
+                self._require_all_sites_admin(f"rename site {site.code}")
                 writer.update_row("site", row, values, None)
         return ids
 
@@ -513,9 +602,24 @@ class Registry:
         row = conn.execute(select(tab).where(tab.c.study_id == study_id, tab.c.code == p.code)).first()
         key: PatientKey = (study_id, p.code)
         values = _patient_values(p)
+        taken = AccessDenied(
+            f"patient code {p.code} is not available to user {self.user.name}: patient codes are unique within a "
+            "study; use another code"
+        )
         if row is None:
-            patient_id = writer.insert_many("patient", [{"study_id": study_id, "site_id": site_id, **values}], key)[0]
+            try:
+                with conn.begin_nested():
+                    new_row = {"study_id": study_id, "site_id": site_id, **values}
+                    patient_id = writer.insert_many("patient", [new_row], key)[0]
+            except IntegrityError:
+                # PostgreSQL: the code is taken by a patient that row-level security hides from this login.
+                raise taken from None
         else:
+            if not self.user.can_read(row.site_id):
+                # The code is taken at a site this user cannot see (SQLite; on PostgreSQL the row is invisible and
+                # the insert above refuses it). Codes are unique within a study, so the refusal necessarily says
+                # "taken" — and the same words on both engines, nothing more: not where, not by whom.
+                raise taken
             if row.site_id != site_id:
                 raise InvalidInput(
                     f"patient {p.code} site", p.site, "the site the patient is registered at (patients do not move)"
@@ -580,7 +684,7 @@ class Registry:
     def delete_patient(self, study: str, code: str) -> None:
         """Delete a patient and all their data (audited)."""
         summary = LoadSummary()
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             row = self._patient_row(conn, study, code)
             if not self.user.can_write(row.site_id):
                 raise AccessDenied(f"user {self.user.name} may not change patient {code}")
@@ -722,18 +826,29 @@ class Registry:
             }
 
     # ------------------------------------------------------------------ audit
-    def verify_audit(self) -> AuditVerification:
-        """Check the audit chain and the live data against it (admin or monitor)."""
-        if self.user.role not in {"admin", "monitor"}:
-            raise AccessDenied(f"user {self.user.name} ({self.user.role}) may not verify the audit trail")
+    def verify_audit(self, against: AuditCheckpoint | None = None) -> AuditVerification:
+        """Check the audit chain and the live data against it (an all-sites admin or monitor: the chain and
+        every row must be read to verify them)."""
+        if self.user.role not in {"admin", "monitor"} or not self.user.all_sites:
+            raise AccessDenied(
+                f"user {self.user.name} ({self.user.role}) may not verify the audit trail: an all-sites admin or "
+                "monitor is needed (verifying reads every site's rows)"
+            )
         with self.engine.connect() as conn:
-            return verify_audit(conn, T)
+            return verify_audit(conn, T, against)
 
     def audit_log(self, *, study: str | None = None, patient: str | None = None) -> list[AuditEntry]:
-        """Audit entries (all, or one patient's), oldest first; restricted to patients the user can read."""
+        """Audit entries (all, or one patient's), oldest first, scoped like every other read.
+
+        One patient's history: any user who can read the patient. The whole log: admins only — all of it for
+        an all-sites admin; for a site-limited admin only the entries of patients it can read now (entries of
+        users, sites and studies, and of patients deleted since, need an all-sites admin). On PostgreSQL the
+        database's row-level security applies the same rule.
+        """
         log = AUDIT_LOG
         with self.engine.connect() as conn:
             query = select(log).order_by(log.c.seq)
+            visible: set[tuple[int, str]] | None = None
             if patient is not None:
                 if study is None:
                     study = self.read_study().code if len(self.studies()) == 1 else None
@@ -743,7 +858,17 @@ class Registry:
                 query = query.where(log.c.study_id == row.study_id, log.c.patient_code == patient)
             elif self.user.role != "admin":
                 raise AccessDenied(f"user {self.user.name} ({self.user.role}) may only read a patient's audit log")
+            elif not self.user.all_sites:
+                ptab = T["patient"]
+                visible = {
+                    (int(r.study_id), str(r.code))
+                    for r in conn.execute(select(ptab.c.study_id, ptab.c.code, ptab.c.site_id))
+                    if self.user.can_read(r.site_id)
+                }
+                query = query.where(log.c.patient_code.is_not(None))
             rows = conn.execute(query).all()
+        if visible is not None:
+            rows = [r for r in rows if (r.study_id, r.patient_code) in visible]
         return [
             AuditEntry(
                 seq=r.seq,
@@ -759,12 +884,24 @@ class Registry:
             for r in rows
         ]
 
+    def audit_head(self) -> tuple[int, str]:
+        """The audit chain's head: (last sequence number, its hash) — what a checkpoint keeps."""
+        with self.engine.connect() as conn:
+            head = conn.execute(select(AUDIT_HEAD).where(AUDIT_HEAD.c.id == 1)).first()
+        return (int(head.seq), str(head.hash)) if head is not None else (0, GENESIS)
+
 
 def bootstrap_admin(engine: Engine, name: str = DEFAULT_ADMIN) -> bool:
-    """Create the local default admin (all sites) if the registry has no users; returns whether it did."""
-    with engine.begin() as conn:
+    """Create the first admin (all sites) if the registry has no users; returns whether it did.
+
+    SQLite: the local default admin ``name``. PostgreSQL: the login that creates the registry (the schema
+    owner, the database administrator), whatever ``name`` says.
+    """
+    with write_transaction(engine) as conn:
         if conn.execute(select(T["app_user"].c.id).limit(1)).first() is not None:
             return False
+        if conn.dialect.name == "postgresql":
+            name = str(conn.exec_driver_sql("SELECT session_user").scalar_one())
         writer = _Writer(conn, SYSTEM_USER, LoadSummary())
         writer.insert_many("app_user", [{"name": name, "role": "admin", "all_sites": True}], None)
         writer.finish()
@@ -775,7 +912,7 @@ def initialise(url: str | None = None, *, admin: str = DEFAULT_ADMIN) -> Engine:
     """Create or upgrade the registry schema at ``url`` and make sure it has an admin; returns the engine."""
     from immunoreset.registry.engine import init_db
 
-    engine = make_engine(url)
+    engine = make_engine(url, create=True)
     init_db(engine)
     bootstrap_admin(engine, admin)
     return engine
