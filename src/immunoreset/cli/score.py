@@ -20,8 +20,6 @@ import csv
 import io
 import json
 import sys
-from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import typer
@@ -30,6 +28,7 @@ from rich.table import Table
 
 from immunoreset import instruments
 from immunoreset.errors import InvalidInput, Problem
+from immunoreset.inputs import load_json, read_text_file
 from immunoreset.instruments.base import Instrument, InstrumentResult
 
 __all__ = ["read_assessments", "register", "results_table", "score_many"]
@@ -48,13 +47,15 @@ def _nest(flat: dict[str, Any]) -> dict[str, Any]:
     return nested
 
 
-def _cell(text: str) -> Any:
+def _cell(text: str, field: str) -> Any:
     stripped = text.strip()
     if stripped[:1] in "[{":
         try:
-            return json.loads(stripped, parse_float=Decimal)
-        except json.JSONDecodeError:
-            return stripped
+            return load_json(stripped, field)
+        except InvalidInput as err:
+            if err.field == "FILE" and "valid JSON" in err.expected:
+                return stripped  # not JSON after all: the text itself
+            raise
     return stripped
 
 
@@ -67,33 +68,37 @@ def read_assessments(source: str, text: str | None = None) -> list[dict[str, Any
         if source == "-":
             text = sys.stdin.read()
         else:
-            path = Path(source)
-            if not path.is_file():
-                raise InvalidInput("FILE", source, "an existing JSON or CSV file, or - for standard input")
-            text = path.read_text(encoding="utf-8-sig")
+            text = read_text_file(source, "FILE")
     stripped = text.lstrip()
     is_json = stripped[:1] in "[{" or source.lower().endswith(".json")
     if is_json:
-        try:
-            data = json.loads(text, parse_float=Decimal)
-        except json.JSONDecodeError as err:
-            raise InvalidInput("FILE", source, f"valid JSON ({err.msg} at line {err.lineno})") from None
+        data = load_json(text, source)
         if isinstance(data, dict):
             return [data]
-        if isinstance(data, list) and all(isinstance(item, dict) for item in data):
+        if isinstance(data, list) and data and all(isinstance(item, dict) for item in data):
             return data
-        raise InvalidInput("FILE", source, "a JSON object or a JSON list of objects")
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames:
+        raise InvalidInput("FILE", source, "a JSON object or a non-empty JSON list of objects")
+    if "\x00" in text:
+        raise InvalidInput("FILE", source, "a text file (it holds NUL characters)")
+    try:
+        rows = list(csv.reader(io.StringIO(text), strict=True))
+    except csv.Error as err:
+        raise InvalidInput("FILE", source, f"a well-formed CSV file ({err})") from None
+    if not rows or not any(cell.strip() for cell in rows[0]):
         raise InvalidInput("FILE", source, "a CSV file with a header row naming the input fields")
-    rows: list[dict[str, Any]] = []
-    for row in reader:
-        if None in row:
-            raise InvalidInput(
-                "FILE", source, f"every CSV row to have {len(reader.fieldnames)} cells (line {reader.line_num})"
-            )
-        rows.append(_nest({k: _cell(v) for k, v in row.items() if v is not None and v.strip() != ""}))
-    return rows
+    header = [name.strip() for name in rows[0]]
+    if len(set(header)) != len(header):
+        raise InvalidInput("FILE", source, "a CSV header that names each input field once")
+    assessments: list[dict[str, Any]] = []
+    for line, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            raise InvalidInput("FILE", source, f"every CSV row to have {len(header)} cells (row {line} has {len(row)})")
+        assessments.append(_nest({k: _cell(v, k) for k, v in zip(header, row, strict=True) if v.strip() != ""}))
+    if not assessments:
+        raise InvalidInput("FILE", source, "a CSV file with at least one assessment row below the header")
+    return assessments
 
 
 def _parse_options(pairs: list[str]) -> dict[str, Any]:
@@ -103,8 +108,10 @@ def _parse_options(pairs: list[str]) -> dict[str, Any]:
         if not sep or not key.strip():
             raise InvalidInput("--option", pair, "key=value")
         try:
-            options[key.strip()] = json.loads(value, parse_float=Decimal)
-        except json.JSONDecodeError:
+            options[key.strip()] = load_json(value, "--option")
+        except InvalidInput as err:
+            if err.field != "FILE" or "valid JSON" not in err.expected:
+                raise
             options[key.strip()] = value
     return options
 

@@ -23,6 +23,7 @@ from typing import Annotated, Any, ClassVar, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, ValidationError
 
 from immunoreset.errors import InvalidInput, Problem
+from immunoreset.inputs import check_numbers_in
 from immunoreset.units import canonical_unit, convert
 
 __all__ = [
@@ -173,6 +174,7 @@ def parse(model: type[M], data: M | Mapping[str, Any] | None) -> M:
         data = data.model_dump()
     if not isinstance(data, Mapping):
         raise InvalidInput(model.__name__, data, "a JSON object (mapping of field names to values)")
+    check_numbers_in(data)  # before pydantic converts anything: 1E999999999 to an int would never finish
     try:
         return model.model_validate(dict(data))
     except ValidationError as err:

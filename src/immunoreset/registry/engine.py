@@ -196,7 +196,7 @@ def describe_database_error(error: BaseException, url: str | None = None) -> Imm
     """One line for a database failure: the cause, with the URL's password masked and no SQL parameters.
 
     Database drivers put the statement and its parameters (patient rows) into their messages; only the
-    driver's first line is kept, and for constraint violations not even that (it quotes the key values).
+    driver's first line is kept (PostgreSQL puts the key values of a violated constraint on its DETAIL line).
     """
     where = f" at {masked_url(resolve_url(url))}" if url is not None else ""
     original = getattr(error, "orig", None) or error

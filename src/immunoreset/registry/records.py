@@ -30,6 +30,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from immunoreset.errors import InvalidInput
+from immunoreset.inputs import check_number
 from immunoreset.registry.vocabulary import normalise_value
 
 __all__ = [
@@ -56,8 +57,32 @@ Sex = Literal["F", "M", "U"]
 Grading = Literal["CTCAE v5.0", "ASTCT"]
 
 
+STUDY_DAY_LIMIT = 36525
+"""Study days lie within 100 years (36,525 days) of the infusion, before or after."""
+
+_UNSAFE_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+"""Control characters (a newline, a tab, NUL ...) and the Unicode direction marks and overrides that make
+text display in another order than it is stored ("Trojan source"): refused in every text of a record,
+so a patient code is what it looks like in a report, a CSV or an audit entry."""
+
+
 class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False, validate_assignment=False)
+
+    @model_validator(mode="after")
+    def _safe_values(self) -> _Record:
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, Decimal):
+                check_number(value, name)  # exact decimals of sane size (immunoreset.inputs)
+            if isinstance(value, str):
+                found = _UNSAFE_CHARACTERS.search(value)
+                if found:
+                    raise ValueError(
+                        f"{name} {value[:40]!r} holds the invisible or control character U+{ord(found.group()):04X}: "
+                        "text without control characters or direction overrides"
+                    )
+        return self
 
 
 class SiteRecord(_Record):
@@ -84,8 +109,10 @@ class InfusionRecord(_Record):
 class LymphodepletionRecord(_Record):
     agent: str = Field(min_length=1, max_length=80, description="e.g. fludarabine, cyclophosphamide.")
     dose_mg_per_m2: Decimal | None = Field(default=None, ge=0, description="Dose per day given, mg/m².")
-    first_day: int = Field(le=0, description="First study day given (negative: before the infusion).")
-    last_day: int = Field(le=0, description="Last study day given.")
+    first_day: int = Field(
+        ge=-STUDY_DAY_LIMIT, le=0, description="First study day given (negative: before the infusion)."
+    )
+    last_day: int = Field(ge=-STUDY_DAY_LIMIT, le=0, description="Last study day given.")
 
     @model_validator(mode="after")
     def _days(self) -> LymphodepletionRecord:
@@ -111,7 +138,9 @@ class ObservationRecord(_Record):
 
 class VisitRecord(_Record):
     label: str = Field(min_length=1, max_length=80, description="Visit label, unique per patient (e.g. 'month_3').")
-    study_day: int | None = Field(default=None, description="Day relative to infusion (day 0).")
+    study_day: int | None = Field(
+        default=None, ge=-STUDY_DAY_LIMIT, le=STUDY_DAY_LIMIT, description="Day relative to infusion (day 0)."
+    )
     date: dt.date | None = None
     visitnum: Decimal | None = Field(default=None, description="Planned visit number (SDTM VISITNUM).")
     kind: Literal["scheduled", "daily", "unscheduled"] = "scheduled"
@@ -134,8 +163,10 @@ class MedicationRecord(_Record):
     unit: str | None = Field(default=None, max_length=40, description="Dose unit: mg, g, mg/kg, mg/m2, [IU] ...")
     route: str | None = Field(default=None, max_length=40, description="oral, intravenous, subcutaneous, ...")
     frequency: str | None = Field(default=None, max_length=40, description="once_daily, once_weekly, once, ...")
-    start_day: int | None = None
-    stop_day: int | None = Field(default=None, description="Last day taken; None = ongoing.")
+    start_day: int | None = Field(default=None, ge=-STUDY_DAY_LIMIT, le=STUDY_DAY_LIMIT)
+    stop_day: int | None = Field(
+        default=None, ge=-STUDY_DAY_LIMIT, le=STUDY_DAY_LIMIT, description="Last day taken; None = ongoing."
+    )
     start_date: dt.date | None = None
     stop_date: dt.date | None = None
     indication: str | None = Field(default=None, max_length=200, description="e.g. autoimmune disease; prophylaxis.")
@@ -146,8 +177,10 @@ class AdverseEventRecord(_Record):
     term: str = Field(min_length=1, max_length=200, description="CTCAE v5.0 term, or CRS / ICANS.")
     grade: int | None = Field(default=None, ge=1, le=5)
     grading: Grading = "CTCAE v5.0"
-    onset_day: int | None = None
-    resolution_day: int | None = Field(default=None, description="None = ongoing.")
+    onset_day: int | None = Field(default=None, ge=-STUDY_DAY_LIMIT, le=STUDY_DAY_LIMIT)
+    resolution_day: int | None = Field(
+        default=None, ge=-STUDY_DAY_LIMIT, le=STUDY_DAY_LIMIT, description="None = ongoing."
+    )
     onset_date: dt.date | None = None
     resolution_date: dt.date | None = None
     serious: bool | None = None

@@ -31,7 +31,7 @@ import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -39,6 +39,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from immunoreset.errors import InvalidInput, Problem
+from immunoreset.inputs import bounded_decimal, check_csv, read_text_file
 from immunoreset.registry import vocabulary
 from immunoreset.registry.records import (
     AdverseEventRecord,
@@ -226,9 +227,10 @@ def read_dictionary(source: str | Path, *, name: str = "data_dictionary.csv") ->
 
 
 def _text(source: str | Path) -> str:
-    if isinstance(source, Path):
-        return source.read_text(encoding="utf-8-sig")
-    return source
+    """The CSV text of a file (UTF-8, well formed) or of a string returned by the REDCap API."""
+    text = read_text_file(source, source.name) if isinstance(source, Path) else source
+    check_csv(text, source.name if isinstance(source, Path) else "REDCap API text")
+    return text
 
 
 # --------------------------------------------------------------------------------------------------
@@ -415,7 +417,9 @@ def load_mapping(
     """
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_text_file(path, "mapping"))
+    except RecursionError:
+        raise InvalidInput("mapping", str(path), "YAML nested less deeply", location=path.name) from None
     except yaml.YAMLError as exc:
         raise InvalidInput("mapping", str(path), f"valid YAML ({exc})", location=path.name) from None
     try:
@@ -715,8 +719,9 @@ def _read_events(path: Path) -> list[tuple[str, int | None]]:
     problems: list[Problem] = []
     for row in reader:
         offset = (row.get("day_offset") or "").strip()
-        if offset and not _INTEGER.match(offset):
-            problems.append(Problem("day_offset", offset, "a whole number", f"{path.name} row {reader.line_num}"))
+        if offset and not (_INTEGER.match(offset) and len(offset.lstrip("-")) <= 6):
+            where = f"{path.name} row {reader.line_num}"
+            problems.append(Problem("day_offset", offset, "a whole number of days (at most 6 digits)", where))
             offset = ""
         out.append((row["unique_event_name"].strip(), int(offset) if offset else None))
     if problems:
@@ -899,7 +904,7 @@ class _Importer:
                         )
                     )
                     ok = False
-                if _INTEGER.match(instance_text) and int(instance_text) >= 1:
+                if _INTEGER.match(instance_text) and len(instance_text) <= 9 and int(instance_text) >= 1:
                     instance = int(instance_text)
                 else:
                     self.problems.append(
@@ -994,6 +999,12 @@ class _Importer:
         if f.type == "text" and f.validation.startswith("number") and not _NUMBER.match(cell.value):
             self.problem(cell, "a number with a decimal point")
             return False
+        if f.type == "text" and f.validation.startswith(("integer", "number")):
+            try:
+                bounded_decimal(cell.value)
+            except InvalidInput as err:
+                self.problem(cell, err.expected)
+                return False
         return not (f.is_date and self._date(cell) is None)
 
     def _date(self, cell: _Cell) -> dt.date | None:
@@ -1039,9 +1050,9 @@ class _Importer:
         if kind == "bool":
             return text == "1"
         try:
-            number = Decimal(text)
-        except InvalidOperation:
-            self.problem(cell, "a number")
+            number = bounded_decimal(text)
+        except InvalidInput as err:
+            self.problem(cell, err.expected)
             return None
         if kind == "int":
             if number != number.to_integral_value():
@@ -1225,11 +1236,13 @@ class _Importer:
                         observations.append(ob)
                 elif any(o.unit_field == col for o in self.m.observations.values()):
                     owners = [f for f, o in self.m.observations.items() if o.unit_field == col]
-                    if not any(f in row.cells for f in owners):
+                    if not any(f in row.cells or f in row.invalid for f in owners):  # a refused value: reported
                         self.problem(cell, f"empty: a unit without a value in {', '.join(owners)}")
             if row.instrument:  # a daily assessment or a sample
                 vm = self.m.visit_instruments()[row.instrument]
                 day_cell = row.cells.get(vm.day_field)
+                if day_cell is None and vm.day_field in row.invalid:
+                    continue  # the cell's own problem is reported; no second one for it
                 if day_cell is None:
                     what = "assessment" if row.instrument in self.m.daily else "sample"
                     self.problems.append(
@@ -1266,9 +1279,10 @@ class _Importer:
                 continue
             event = self.events[row.event]
             if date_cell is None:
-                self.problems.append(
-                    Problem(date_field, "", "the visit date of a visit with data", self.where(row.line, date_field))
-                )
+                if date_field not in row.invalid:  # an invalid date is reported already
+                    self.problems.append(
+                        Problem(date_field, "", "the visit date of a visit with data", self.where(row.line, date_field))
+                    )
                 continue
             values: dict[str, Any] = {
                 "label": event.label,
@@ -1354,7 +1368,9 @@ class _Importer:
         ``<stop>_date`` before the ``<start>_date``."""
         values = self._row_values(row, refs, kinds)
         if values.get(required) is None:
-            self.problems.append(Problem(refs[required].field, "", what, self.where(row.line, refs[required].field)))
+            if refs[required].field not in row.invalid:  # an invalid cell is reported already
+                where = self.where(row.line, refs[required].field)
+                self.problems.append(Problem(refs[required].field, "", what, where))
             return None
         first, last = values.get(f"{start}_date"), values.get(f"{stop}_date")
         if first is not None and last is not None and last < first:

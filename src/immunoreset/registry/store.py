@@ -43,6 +43,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -216,6 +217,8 @@ class _Writer:
         if not rows:
             return []
         tab = T[table]
+        for values in rows:
+            _check_limits(tab, values)
         result = self.conn.execute(insert(tab).returning(tab.c.id, sort_by_parameter_order=True), list(rows))
         ids = [r[0] for r in result]
         for row_id, values in zip(ids, rows, strict=True):
@@ -226,6 +229,7 @@ class _Writer:
 
     def update_row(self, table: str, row: Any, values: dict[str, Any], patient: PatientKey | None) -> bool:
         tab = T[table]
+        _check_limits(tab, values)
         old = row_image(tab, row)
         merged = {**dict(row._mapping), **values}
         new = row_image(tab, merged)
@@ -246,6 +250,28 @@ class _Writer:
             self._audit("delete", table, row.id, patient, row_image(tab, row), None)
         self.conn.execute(delete(tab).where(tab.c.id.in_([r.id for r in rows])))
         self.summary._bump(self.summary.deleted, table, len(rows))
+
+
+INT32 = 2**31
+"""PostgreSQL's ``integer`` holds -2**31 .. 2**31 - 1; SQLite would take more, so both are held to it."""
+
+
+def _check_limits(tab: Table, values: dict[str, Any]) -> None:
+    """The same limits on every engine, checked before writing: text no longer than its column (SQLite would
+    store it, PostgreSQL refuse it), integers within PostgreSQL's 32-bit ``integer``, exact decimals within
+    their 64-character text column."""
+    for name, value in values.items():
+        if value is None or name not in tab.c:
+            continue
+        column_type = tab.c[name].type
+        length = getattr(column_type, "length", None) or getattr(getattr(column_type, "impl", None), "length", None)
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, int) and not -INT32 <= value < INT32:
+            raise InvalidInput(f"{tab.name}.{name}", value, f"a whole number from {-INT32} to {INT32 - 1}")
+        text_form = format(value, "f") if isinstance(value, Decimal) else value if isinstance(value, str) else None
+        if length is not None and text_form is not None and len(text_form) > length:
+            raise InvalidInput(f"{tab.name}.{name}", text_form, f"at most {length} characters")
 
 
 def _from_row(model: type[RecordT], row: Any, **given: Any) -> RecordT:

@@ -29,16 +29,18 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from immunoreset.errors import InvalidInput, Problem
+from immunoreset.inputs import bounded_decimal, check_csv, read_text_file
 from immunoreset.registry import vocabulary
 from immunoreset.registry.records import (
     AdverseEventRecord,
@@ -152,7 +154,9 @@ class _Reader:
     # -- files ---------------------------------------------------------------------------------
     def read_file(self, path: Path, kind: str) -> list[_Row]:
         name = path.name
-        with path.open(encoding="utf-8-sig", newline="") as fh:
+        text = read_text_file(path, name)
+        check_csv(text, name)
+        with io.StringIO(text, newline="") as fh:
             reader = csv.reader(fh)
             try:
                 header = [h.strip() for h in next(reader)]
@@ -214,17 +218,17 @@ class _Reader:
             self.problem(row, col, "a number with a decimal point")
             return None
         try:
-            return Decimal(text)
-        except InvalidOperation:  # pragma: no cover - the pattern admits only valid numbers
-            self.problem(row, col, "a number")
+            return bounded_decimal(text)
+        except InvalidInput as err:
+            self.problem(row, col, err.expected)
             return None
 
     def integer(self, row: _Row, col: str) -> int | None:
         text = row.values.get(col, "")
         if not text:
             return None
-        if not _INTEGER.match(text):
-            self.problem(row, col, "a whole number")
+        if not _INTEGER.match(text) or len(text.lstrip("-")) > 9:
+            self.problem(row, col, "a whole number of at most 9 digits")
             return None
         return int(text)
 
@@ -423,7 +427,12 @@ def read_tidy_csv(path_or_paths: str | Path | Iterable[str | Path]) -> StudyReco
     if not r.problems:
         for p in patients.values():
             visits = [
-                r.build(VisitRecord, v["row"], {}, **{k: val for k, val in v.items() if k not in ("row", "codes")})
+                r.build(
+                    VisitRecord,
+                    v["row"],
+                    {},
+                    **{k: val for k, val in v.items() if k not in ("row", "codes", "refused")},
+                )
                 for v in p["visits"].values()
             ]
             values = {k: v for k, v in p.items() if k not in ("row", "visits")}
@@ -450,6 +459,10 @@ def read_tidy_csv(path_or_paths: str | Path | Iterable[str | Path]) -> StudyReco
 _Owner = Callable[[_Row], dict[str, Any] | None]
 
 
+_VISIT_BOOKKEEPING = frozenset({"row", "codes", "refused"})
+"""Keys of a visit being assembled that are the reader's notes, not VisitRecord fields."""
+
+
 def _observations(r: _Reader, rows: Sequence[_Row], owner: _Owner, infusion: dict[str, dt.date | None]) -> None:
     for row in rows:
         p = owner(row)
@@ -458,16 +471,21 @@ def _observations(r: _Reader, rows: Sequence[_Row], owner: _Owner, infusion: dic
         if kind not in ("scheduled", "daily", "unscheduled"):
             r.problem(row, "kind", "scheduled, daily or unscheduled (empty: scheduled)")
         visitnum = r.number(row, "visitnum")
-        if day is None and date is None:
+        refused = {c for c in ("study_day", "date", "visitnum") if row.values.get(c)} - {
+            c for c, v in (("study_day", day), ("date", date), ("visitnum", visitnum)) if v is not None
+        }  # cells given but refused (their problem is reported): no knock-on problems from them
+        if day is None and date is None and not refused:
             r.problem(row, "study_day", "a study day or a date")
         label = row.values["visit"]
         attrs = {"label": label, "study_day": day, "date": date, "visitnum": visitnum, "kind": kind}
         if p is not None:
             visit = p["visits"].get(label)
             if visit is None:
-                visit = p["visits"][label] = {**attrs, "observations": [], "row": row, "codes": {}}
+                visit = p["visits"][label] = {**attrs, "observations": [], "row": row, "codes": {}, "refused": refused}
             else:
                 for key in ("study_day", "date", "visitnum", "kind"):
+                    if key in refused or key in visit["refused"]:
+                        continue
                     if visit[key] != attrs[key]:
                         col = {"label": "visit"}.get(key, key)
                         r.problem(row, col, f"{visit[key]} as at {r.where(visit['row'])} (same visit)")
