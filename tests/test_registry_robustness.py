@@ -314,6 +314,7 @@ def test_an_81_character_user_name_is_refused_on_both_engines(registry_url: str)
         b"patient,site,disease\nSLE-01,1,SL\xe9\n",  # Latin-1
         bytes(range(256)) * 4,  # binary
     ],
+    ids=["utf-16", "latin-1", "binary"],
 )
 def test_undecodable_import_files_are_one_line(tmp_path: Path, tidy_sample: Path, content: bytes) -> None:
     db = tmp_path / "r.db"
@@ -362,3 +363,42 @@ def test_a_score_csv_with_an_unterminated_quote_is_an_error(tmp_path: Path) -> N
     path.write_text('face,neck\n1,"2\n')
     result = run("score", "mrss", str(path))
     assert result.returncode == 2 and "well-formed CSV" in one_line(result)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ('{"face": 1}'.encode("utf-16"), "this file is UTF-16"),
+        (b'{"face": "\xe9"}', "is not UTF-8"),
+        (bytes(range(256)), "NUL bytes"),
+        (b'{"face": ' + b"9" * 5000 + b"}", "at most 30 digits"),
+        (b'{"face": ' + b"[" * 20000 + b"]" * 20000 + b"}", "nested at most 32 levels"),
+        (b'{"face": NaN}', "a finite number"),
+    ],
+    ids=["utf-16", "latin-1", "binary", "5000-digits", "20000-deep", "nan"],
+)
+def test_score_files_the_probe_crashed_on_are_one_line(tmp_path: Path, content: bytes, expected: str) -> None:
+    path = tmp_path / "in.json"
+    path.write_bytes(content)
+    result = run("score", "mrss", str(path))
+    assert result.returncode == 2 and expected in one_line(result)
+
+
+def test_a_database_error_is_one_line_without_the_rows_it_was_writing(registry_url: str) -> None:
+    from sqlalchemy import insert
+    from sqlalchemy.exc import IntegrityError
+
+    from immunoreset.registry.engine import describe_database_error, make_engine
+    from immunoreset.registry.schema import Patient
+    from immunoreset.registry.store import initialise
+
+    initialise(registry_url).dispose()
+    engine = make_engine(registry_url)
+    row = {"study_id": 999, "site_id": 999, "code": "SECRET-PATIENT-07", "disease": "SLE", "birth_year": 1961}
+    with pytest.raises(IntegrityError) as raised, engine.begin() as conn:  # a foreign key no study satisfies
+        conn.execute(insert(Patient.__table__), [row])
+    assert "SECRET-PATIENT-07" in str(raised.value)  # the driver's message carries the row ...
+    message = str(describe_database_error(raised.value, registry_url))
+    assert "SECRET-PATIENT-07" not in message and "1961" not in message  # ... the one line does not
+    assert "\n" not in message and "refused a write" in message
+    engine.dispose()

@@ -123,7 +123,7 @@ def test_users_add_on_postgresql_creates_a_login_with_a_scram_password(pg_admin:
         outsider = login_name(registry_url, "outsider")
         su.execute(f'CREATE ROLE "{outsider}" LOGIN CREATEDB')
         su.commit()
-    with pytest.raises(Exception, match="not a plain login of this registry"):
+    with pytest.raises(AccessDenied, match="not a plain login of this registry"):
         admin.add_user(outsider, "investigator", study="CART-AI", sites=["A"], password="hijack")
     assert outsider not in {u["name"] for u in admin.users()}  # refused as a whole
 

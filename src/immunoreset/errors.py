@@ -45,7 +45,8 @@ def _show(value: Any) -> str:
     if value is _MISSING:
         return "nothing"
     text = str(value) if isinstance(value, Decimal) else repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    # a long value keeps its start and its end (where a file path has its name)
+    return text if len(text) <= 80 else text[:38] + "..." + text[-39:]
 
 
 class _Missing:

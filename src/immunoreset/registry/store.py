@@ -48,7 +48,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from immunoreset.errors import ImmunoresetError, InvalidInput
 from immunoreset.registry.audit import (
@@ -62,7 +62,14 @@ from immunoreset.registry.audit import (
     row_image,
     verify_audit,
 )
-from immunoreset.registry.engine import current_revision, head_revision, make_engine, masked_url, write_transaction
+from immunoreset.registry.engine import (
+    current_revision,
+    head_revision,
+    make_engine,
+    masked_url,
+    resolve_url,
+    write_transaction,
+)
 from immunoreset.registry.records import (
     AdverseEventRecord,
     InfusionRecord,
@@ -385,11 +392,9 @@ class Registry:
         SQLite: ``user`` names the registry user (default: the local default admin). PostgreSQL: ``user`` is the
         database login to connect as (default: the URL's user, or libpq's default); the server authenticates it.
         """
-        resolved_engine = make_engine(url)
-        if resolved_engine.dialect.name == "postgresql":
-            resolved_engine.dispose()
+        if resolve_url(url).startswith("postgresql"):
             return cls(make_engine(url, login=user))
-        return cls(resolved_engine, user)
+        return cls(make_engine(url), user)
 
     # ------------------------------------------------------------------ users
     def _user(self, name: str) -> UserInfo:
@@ -474,11 +479,17 @@ class Registry:
             writer.finish()
             login = ""
             if postgresql:
-                login = str(
-                    conn.execute(
-                        text("SELECT registry_create_login(:name, :password)"), {"name": name, "password": password}
-                    ).scalar_one()
-                )
+                try:
+                    with conn.begin_nested():
+                        created = conn.execute(
+                            text("SELECT registry_create_login(:name, :password)"),
+                            {"name": name, "password": password},
+                        )
+                        login = str(created.scalar_one())
+                except DBAPIError as err:
+                    # the database's own refusal (e.g. a role that is not a plain login of this registry)
+                    first = str(getattr(err, "orig", err)).strip().splitlines()[0]
+                    raise AccessDenied(f"user {name}: {first}") from None
         return login
 
     def _site_readable(self, conn: Connection, study: str | None, code: str) -> bool:
@@ -507,13 +518,15 @@ class Registry:
             out = []
             for u in conn.execute(select(T["app_user"]).order_by(T["app_user"].c.name)):
                 sites = conn.execute(
-                    select(T["study"].c.code, T["site"].c.code)
+                    select(T["study"].c.code, T["site"].c.code, T["site"].c.id)
                     .join(T["site"], T["site"].c.study_id == T["study"].c.id)
                     .join(T["user_site"], T["user_site"].c.site_id == T["site"].c.id)
                     .where(T["user_site"].c.user_id == u.id)
                     .order_by(T["study"].c.code, T["site"].c.code)
                 ).all()
-                site_text = "all" if u.all_sites else ", ".join(f"{s}/{c}" for s, c in sites)
+                site_text = (
+                    "all" if u.all_sites else ", ".join(f"{s}/{c}" for s, c, sid in sites if self.user.can_read(sid))
+                )
                 out.append({"name": u.name, "role": u.role, "sites": site_text})
             return out
 
@@ -844,8 +857,8 @@ class Registry:
         return out
 
     def counts(self) -> dict[str, int]:
-        """Row counts of every data table (admin only: counts span all sites)."""
-        self._require_admin("count rows across sites")
+        """Row counts of every data table (all-sites admin only: counts span all sites)."""
+        self._require_all_sites_admin("count rows across sites")
         with self.engine.connect() as conn:
             return {
                 name: int(conn.execute(select(func.count()).select_from(tab)).scalar_one()) for name, tab in T.items()
