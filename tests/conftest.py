@@ -61,6 +61,7 @@ def _postgresql_schema() -> Iterator[str]:
             database = conn.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
             # the registry's group role (migration 0003) and the test's logins (names ending in the schema)
+            conn.execute(f'DROP ROLE IF EXISTS "ir_{database}_{schema}_w"')
             conn.execute(f'DROP ROLE IF EXISTS "ir_{database}_{schema}"')
             for (login,) in conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE %s", (f"%{schema}",)):
                 conn.execute(f'DROP ROLE "{login}"')

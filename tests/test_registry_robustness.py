@@ -402,3 +402,42 @@ def test_a_database_error_is_one_line_without_the_rows_it_was_writing(registry_u
     assert "SECRET-PATIENT-07" not in message and "1961" not in message  # ... the one line does not
     assert "\n" not in message and "refused a write" in message
     engine.dispose()
+
+
+def test_immunoreset_user_grants_nothing_on_postgresql(postgresql_url: str) -> None:
+    assert run("db", "init", "--db", postgresql_url).returncode == 0
+    as_admin = run("users", "list", "--db", postgresql_url, env={"IMMUNORESET_USER": "admin"})
+    assert as_admin.returncode == 2 and "the user the database URL names (postgres)" in one_line(as_admin)
+    without_user = postgresql_url.replace("postgres@", "", 1)
+    nobody = run("users", "list", "--db", without_user, env={"IMMUNORESET_USER": "admin"})
+    assert nobody.returncode == 1 and 'role "admin" does not exist' in one_line(nobody)  # the server says no
+
+
+def test_a_password_given_as_a_url_parameter_is_masked_everywhere(postgresql_url: str, tmp_path: Path) -> None:
+    url = make_url(postgresql_url)
+    with_secret = url.set(query={**url.query, "password": SECRET}).render_as_string(hide_password=False)
+    made = run("db", "init", "--db", with_secret)
+    assert made.returncode == 0 and SECRET not in made.stdout + made.stderr and "password=***" in made.stdout
+    checkpoint = tmp_path / "cp.json"
+    assert run("audit", "checkpoint", "--out", str(checkpoint), "--db", with_secret).returncode == 0
+    assert SECRET not in checkpoint.read_text()
+    refused = run("outcomes", "--db", f"mysql://root@db.example.org/x?password={SECRET}")
+    assert refused.returncode == 2 and SECRET not in refused.stderr
+    unencoded = run("outcomes", "--db", "postgresql://root:S3c@ret@PW@127.0.0.1/x")
+    assert unencoded.returncode == 2 and "ret" not in one_line(unencoded) and "%40" in unencoded.stderr
+
+
+def test_huge_integers_in_mapping_and_design_yaml_are_one_line(tmp_path: Path) -> None:
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(sample_mapping_path().read_text() + "\nextra: " + "9" * 5000 + "\n")
+    db = tmp_path / "r.db"
+    assert run("db", "init", "--db", str(db)).returncode == 0
+    result = run(
+        "import", "redcap", str(SAMPLE / "export.csv"), "--dictionary", str(SAMPLE / "data_dictionary.csv"),
+        "--mapping", str(mapping), "--events", str(SAMPLE / "events.csv"), "--db", str(db),
+    )  # fmt: skip
+    assert result.returncode == 2 and "mapping" in one_line(result)
+    design = tmp_path / "design.yaml"
+    design.write_text("name: x\npatients: " + "9" * 5000 + "\n")
+    shown = run("trial", "run", str(design), "--out", str(tmp_path / "out"))
+    assert shown.returncode == 2 and "DESIGN" in one_line(shown)

@@ -123,7 +123,7 @@ def test_users_add_on_postgresql_creates_a_login_with_a_scram_password(pg_admin:
         outsider = login_name(registry_url, "outsider")
         su.execute(f'CREATE ROLE "{outsider}" LOGIN CREATEDB')
         su.commit()
-    with pytest.raises(AccessDenied, match="not a plain login of this registry"):
+    with pytest.raises(AccessDenied, match="was not created by this registry"):
         admin.add_user(outsider, "investigator", study="CART-AI", sites=["A"], password="hijack")
     assert outsider not in {u["name"] for u in admin.users()}  # refused as a whole
 
@@ -285,3 +285,89 @@ def test_an_altered_or_unsigned_checkpoint_is_refused(tmp_path: Path) -> None:
         read_checkpoint(path)
     with pytest.raises(InvalidInput, match="readable file"):
         read_checkpoint(tmp_path / "missing.json")
+
+
+# --------------------------------------------------------- what a login can do with plain SQL (review of #21)
+def test_registry_create_login_cannot_take_over_another_login(pg_admin: Registry, postgresql_url: str) -> None:
+    admin, registry_url = pg_admin, postgresql_url
+    site_admin = login_name(registry_url, "adm_a")
+    admin.add_user(site_admin, "admin", study="CART-AI", sites=["A"])
+    other = login_name(registry_url, "inv_b")
+    admin.add_user(other, "investigator", study="CART-AI", sites=["B"])
+    outsider = login_name(registry_url, "victim")
+    with psycopg.connect(make_url(registry_url).set(query={}).render_as_string(hide_password=False)) as su:
+        su.execute(f'CREATE ROLE "{outsider}" LOGIN')
+        su.commit()
+    verifier = "SCRAM-SHA-256$4096:c2FsdA==$a2V5:c2Vydg=="
+    with _sql_as(registry_url, site_admin) as conn:
+        for target in (admin.user.name, other):  # the all-sites admin; another site's investigator
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("SELECT registry_create_login(%s, %s)", (target, verifier))
+        with pytest.raises(psycopg.errors.InvalidParameterValue):  # plain text never reaches ALTER ROLE
+            conn.execute("SELECT registry_create_login(%s, %s)", (site_admin, "plain text"))
+        # a login created outside the registry: may be linked to a registry user, never given a password
+        conn.execute("INSERT INTO app_user (name, role, all_sites) VALUES (%s, 'read-only', false)", (outsider,))
+        assert conn.execute("SELECT registry_create_login(%s, NULL)", (outsider,)).fetchone() == ("linked",)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT registry_create_login(%s, %s)", (outsider, verifier))
+    with psycopg.connect(make_url(registry_url).set(query={}).render_as_string(hide_password=False)) as su:
+        passwords = dict(
+            su.execute(
+                "SELECT rolname, rolpassword FROM pg_authid WHERE rolname = ANY(%s)", ([outsider, other],)
+            ).fetchall()
+        )
+    assert passwords == {outsider: None, other: None}
+
+
+def test_readers_cannot_lock_write_or_count_and_nobody_can_forge_the_audit_trail(
+    pg_admin: Registry, postgresql_url: str
+) -> None:
+    admin, registry_url = pg_admin, postgresql_url
+    reader = login_name(registry_url, "ro_a")
+    admin.add_user(reader, "read-only", study="CART-AI", sites=["A"])
+    investigator = login_name(registry_url, "inv_a")
+    admin.add_user(investigator, "investigator", study="CART-AI", sites=["A"])
+    head = admin.audit_head()
+    with _sql_as(registry_url, reader) as conn:
+        for statement in (
+            "LOCK TABLE patient IN ACCESS EXCLUSIVE MODE",
+            "SELECT * FROM audit_head FOR UPDATE",
+            "SELECT last_value FROM patient_id_seq",
+            "UPDATE audit_head SET seq = 0",
+            f"INSERT INTO audit_log (seq, at, user_name, action, table_name, row_id, patient_code, prev_hash, hash) "
+            f"VALUES ({head[0] + 1}, now(), '{reader}', 'insert', 'patient', 1, 'A-001', '{head[1]}', 'x')",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege), conn.transaction():
+                conn.execute(statement)
+        assert conn.execute("SELECT count(*) FROM app_user").fetchone() == (1,)  # itself only
+    with _sql_as(registry_url, investigator) as conn:
+        study_id = conn.execute("SELECT id FROM study").fetchone()[0]  # type: ignore[index]
+        entry = (
+            "INSERT INTO audit_log (seq, at, user_name, action, table_name, row_id, study_id, patient_code, "
+            "prev_hash, hash) VALUES (%s, now(), %s, 'update', 'patient', 1, %s, %s, %s, 'x')"
+        )
+        # a patient of another site
+        with pytest.raises(psycopg.errors.InsufficientPrivilege), conn.transaction():
+            conn.execute(entry, (head[0] + 1, investigator, study_id, "B-001", head[1]))
+        # its own patient, but not following the chain
+        with pytest.raises(psycopg.errors.CheckViolation), conn.transaction():
+            conn.execute(entry, (head[0] + 5, investigator, study_id, "A-001", "0" * 64))
+        # the head can only name the last entry
+        with pytest.raises(psycopg.errors.CheckViolation), conn.transaction():
+            conn.execute("UPDATE audit_head SET seq = 0, hash = %s", ("0" * 64,))
+    assert admin.audit_head() == head and admin.verify_audit().ok
+
+
+def test_a_site_limited_admin_sees_only_the_users_of_its_sites(pg_admin: Registry, postgresql_url: str) -> None:
+    admin, registry_url = pg_admin, postgresql_url
+    site_admin = login_name(registry_url, "adm_a")
+    admin.add_user(site_admin, "admin", study="CART-AI", sites=["A"])
+    mine = login_name(registry_url, "inv_a")
+    admin.add_user(mine, "investigator", study="CART-AI", sites=["A"])
+    admin.add_user(login_name(registry_url, "inv_b"), "investigator", study="CART-AI", sites=["B"])
+    with _sql_as(registry_url, site_admin) as conn:
+        assert {r[0] for r in conn.execute("SELECT name FROM app_user")} == {site_admin, mine}
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):  # names never change
+            conn.execute("UPDATE app_user SET name = 'renamed' WHERE name = %s", (mine,))
+    listed = {u["name"] for u in Registry.open(url_as(registry_url, site_admin)).users()}
+    assert listed == {site_admin, mine}

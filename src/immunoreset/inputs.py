@@ -108,13 +108,13 @@ def check_numbers_in(data: Any, field: str = "", depth: int = 0) -> None:
     elif isinstance(data, str):
         stripped = data.strip()
         if stripped[:1].isdigit() or stripped[:1] in "+-.":
-            try:
-                number = Decimal(stripped) if len(stripped) <= 200 else None
-            except InvalidOperation:
-                return
-            if number is None:
-                if stripped.lstrip("+-").replace(".", "", 1).isdigit():
+            if len(stripped) > 200:  # no bounded number is this long; numeric-looking text this long is refused
+                if not set(stripped) - set("0123456789+-.eE_ "):
                     raise InvalidInput(field or "value", stripped, NUMBER_BOUNDS)
+                return
+            try:
+                number = Decimal(stripped)
+            except InvalidOperation:
                 return
             if not _within(number):
                 raise InvalidInput(field or "value", stripped, NUMBER_BOUNDS)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import sys
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.table import Table
 
 from immunoreset.errors import InvalidInput
+from immunoreset.inputs import bounded_decimal
 
 if TYPE_CHECKING:
     from immunoreset.kinetics.bcells import BCellOptions
@@ -60,11 +61,8 @@ class BlqRule(StrEnum):
 
 
 def _decimal(value: str, name: str) -> Decimal:
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
-        raise InvalidInput(name, value, "a number") from None
-    if not number.is_finite() or number <= 0:
+    number = bounded_decimal(value, name)
+    if number <= 0:
         raise InvalidInput(name, value, "a positive number")
     return number
 
@@ -255,10 +253,7 @@ def autoantibodies_command(
     from immunoreset.kinetics.autoantibodies import AntibodyOptions, antibody_table
 
     def day(text: str, name: str) -> Decimal:
-        try:
-            return Decimal(text)
-        except InvalidOperation:
-            raise InvalidInput(name, text, "a study day (number)") from None
+        return bounded_decimal(text, name)
 
     options = parse(
         AntibodyOptions,

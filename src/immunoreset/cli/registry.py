@@ -90,11 +90,11 @@ def _load(study: StudyRecord, db: str | None, user: str | None, prune: bool, not
 @db_app.command("init")
 def db_init(db: str | None = typer.Option(None, "--db", help=DB_HELP)) -> None:
     """Create the registry (or bring it to the current schema) with a local default admin user."""
-    from immunoreset.registry.engine import current_revision, database_schema
+    from immunoreset.registry.engine import current_revision, database_schema, masked_url
     from immunoreset.registry.store import initialise
 
     engine = initialise(db)
-    where = engine.url.render_as_string(hide_password=True)
+    where = masked_url(engine.url)
     schema = database_schema(engine)
     typer.echo(
         f"registry ready at {where}"
@@ -239,6 +239,7 @@ def audit_checkpoint(
     entries it covers, even when every later hash and the head were recomputed.
     """
     from immunoreset.registry.audit import checkpoint_key, make_checkpoint, write_checkpoint
+    from immunoreset.registry.engine import masked_url
 
     key = checkpoint_key(key_file)
     registry = open_registry(db, user)
@@ -248,9 +249,7 @@ def audit_checkpoint(
             typer.echo(f"TAMPERED: {problem}", err=True)
         typer.echo("no checkpoint written: the audit trail does not verify", err=True)
         raise typer.Exit(1)
-    checkpoint = make_checkpoint(
-        result.head_seq, result.head_hash, registry=registry.engine.url.render_as_string(hide_password=True), key=key
-    )
+    checkpoint = make_checkpoint(result.head_seq, result.head_hash, registry=masked_url(registry.engine.url), key=key)
     write_checkpoint(checkpoint, out)
     signed = "signed (HMAC-SHA256)" if checkpoint.signature else "unsigned"
     typer.echo(f"checkpoint {signed}: entry {checkpoint.seq}, hash {checkpoint.hash} → {out}")

@@ -24,12 +24,13 @@ def report(
 ) -> None:
     """Write the case-series report of a registry (outcomes and tables go beside it, in OUT_files/)."""
     from immunoreset.pipeline import report_study
+    from immunoreset.registry.engine import masked_url
 
     b_cells = b_cell_options(aplasia_below, reconstitution_at_least, confirm)
 
     registry = open_registry(db, user)
     record = registry.read_study(study)
-    url = registry.engine.url.render_as_string(hide_password=True)
+    url = masked_url(registry.engine.url)
     with progress_bar("reporting") as advance:
         result = report_study(
             record,

@@ -30,6 +30,7 @@ from typing import Any
 import pandas as pd
 
 from immunoreset.errors import InvalidInput, Problem
+from immunoreset.inputs import NUMBER_BOUNDS, check_number
 from immunoreset.units import canonical_unit, convert
 
 __all__ = ["REQUIRED_COLUMNS", "read_tidy", "tidy_frame"]
@@ -48,20 +49,26 @@ def _dec(raw: Any, field: str, where: str, expected: str) -> Decimal | None:
     if isinstance(raw, bool):
         raise InvalidInput(field, raw, expected, location=where)
     if isinstance(raw, int):
+        check_number(raw, field)
         return Decimal(raw)
     if isinstance(raw, float):
         if math.isinf(raw):
             raise InvalidInput(field, raw, expected, location=where)
+        check_number(raw, field)
         return Decimal(repr(raw))
     text = str(raw).strip()
     if text == "" or text.lower() in {"na", "nan"}:
         return None
     try:
-        value = Decimal(text)
+        value = Decimal(text) if len(text) <= 200 else Decimal("NaN")
     except InvalidOperation:
         raise InvalidInput(field, raw, expected, location=where) from None
     if not value.is_finite():
         raise InvalidInput(field, raw, expected, location=where)
+    try:
+        check_number(value, field)  # within immunoreset.inputs' bounds (no 1E999999999 study day)
+    except InvalidInput:
+        raise InvalidInput(field, raw, f"{expected}: {NUMBER_BOUNDS}", location=where) from None
     return value
 
 

@@ -63,17 +63,27 @@ class RegistryBusy(ImmunoresetError):
     """Another writer held the registry longer than the lock timeout."""
 
 
-def masked_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (for messages; never print a password)."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # not even a URL: hide whatever sits between "://user:" and "@"
-        head, sep, rest = url.partition("://")
-        if not sep or "@" not in rest:
-            return url
-        credentials, _, host = rest.rpartition("@")
-        user = credentials.split(":", 1)[0]
-        return f"{head}://{user}:***@{host}" if ":" in credentials else url
+def masked_url(url: Any) -> str:
+    """``url`` (text or a SQLAlchemy URL) with every password replaced by ``***`` — the URL's own and a
+    ``password=`` query parameter — for messages and files; never print a password."""
+    text = url.render_as_string(hide_password=False) if hasattr(url, "render_as_string") else str(url)
+    head, sep, rest = text.partition("://")
+    if not sep:
+        return text
+    location, qmark, query = rest.partition("?")
+    if query:
+        parts = [
+            f"{key}=***" if key.lower() in ("password", "passfile", "sslpassword") else f"{key}{eq}{value}"
+            for key, eq, value in (part.partition("=") for part in query.split("&"))
+        ]
+        query = "&".join(parts)
+    if "@" in location:
+        credentials, _, host = location.rpartition("@")  # the last @: an unencoded @ in a password stays hidden
+        user = credentials.split(":", 1)[0] if ":" in credentials else credentials
+        location = f"{user}:***@{host}" if ":" in credentials or credentials.count("@") else f"{user}@{host}"
+        if "@" in user:
+            location = f"***@{host}"
+    return f"{head}://{location}{qmark}{query}"
 
 
 def lock_timeout_seconds() -> float:
@@ -100,9 +110,11 @@ def resolve_url(url: str | None = None) -> str:
             "database URL", masked_url(chosen), "a sqlite:///FILE or postgresql://USER@HOST/DB URL, or a file path"
         )
     try:
-        make_url(chosen)
+        parsed = make_url(chosen)
     except Exception:
         raise InvalidInput("database URL", masked_url(chosen), "a well-formed database URL") from None
+    if parsed.host and "@" in parsed.host:
+        raise InvalidInput("database URL", masked_url(chosen), "a URL whose password has its @ percent-encoded (%40)")
     return chosen
 
 

@@ -39,7 +39,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from immunoreset.errors import InvalidInput, Problem
-from immunoreset.inputs import bounded_decimal, check_csv, read_text_file
+from immunoreset.inputs import bounded_decimal, check_csv, check_numbers_in, read_text_file
 from immunoreset.registry import vocabulary
 from immunoreset.registry.records import (
     AdverseEventRecord,
@@ -418,10 +418,13 @@ def load_mapping(
     path = Path(path)
     try:
         data = yaml.safe_load(read_text_file(path, "mapping"))
-    except RecursionError:
-        raise InvalidInput("mapping", str(path), "YAML nested less deeply", location=path.name) from None
+    except (ValueError, RecursionError):  # e.g. an integer of thousands of digits, or nesting without end
+        raise InvalidInput(
+            "mapping", str(path), "YAML with numbers and nesting within bounds", location=path.name
+        ) from None
     except yaml.YAMLError as exc:
         raise InvalidInput("mapping", str(path), f"valid YAML ({exc})", location=path.name) from None
+    check_numbers_in(data)
     try:
         mapping = RedcapMapping.model_validate(data)
     except ValidationError as exc:

@@ -39,6 +39,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from immunoreset.errors import InvalidInput, Problem
+from immunoreset.inputs import check_csv, read_text_file
 from immunoreset.registry.redcap import DICTIONARY_HEADERS
 
 __all__ = ["FIELD_TYPES", "VALIDATION_TYPES", "check_dictionary", "check_project", "parse_logic"]
@@ -480,7 +481,9 @@ def _table(path: Path, columns: Sequence[str], problems: list[Problem]) -> list[
     if not path.is_file():
         problems.append(Problem(path.name, str(path), "a file of the project (missing)"))
         return []
-    reader = csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig")))
+    text = read_text_file(path, path.name)
+    check_csv(text, path.name)
+    reader = csv.DictReader(io.StringIO(text))
     missing = [c for c in columns if c not in (reader.fieldnames or [])]
     if missing:
         problems.append(Problem(path.name, ", ".join(missing), "columns " + ", ".join(columns), f"{path.name} row 1"))
@@ -514,7 +517,8 @@ def check_project(folder: Path) -> list[Problem]:
     if not dictionary.is_file():
         problems.append(Problem("data_dictionary.csv", str(dictionary), "a file of the project (missing)"))
         return problems
-    text = dictionary.read_text(encoding="utf-8-sig")
+    text = read_text_file(dictionary, dictionary.name)
+    check_csv(text, dictionary.name)
     problems += check_dictionary(text, events=event_names or None)
     forms = {row[1] for row in list(csv.reader(io.StringIO(text)))[1:] if len(row) > 1}
     mapped = _table(folder / "instrument_event_mapping.csv", ("arm_num", "unique_event_name", "form"), problems)

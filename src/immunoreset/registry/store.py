@@ -255,6 +255,9 @@ class _Writer:
             return
         for row in rows:
             self._audit("delete", table, row.id, patient, row_image(tab, row), None)
+        # entries reach the log while the rows still exist: PostgreSQL's policy lets a login append entries
+        # only about patients it can see
+        self.flush()
         self.conn.execute(delete(tab).where(tab.c.id.in_([r.id for r in rows])))
         self.summary._bump(self.summary.deleted, table, len(rows))
 
@@ -365,10 +368,7 @@ class Registry:
         self.engine = engine
         revision = current_revision(engine)
         if revision is None:
-            raise ImmunoresetError(
-                f"{masked_url(engine.url.render_as_string(hide_password=False))} has no registry schema: "
-                "run `immunoreset db init`"
-            )
+            raise ImmunoresetError(f"{masked_url(engine.url)} has no registry schema: run `immunoreset db init`")
         if revision != head_revision():
             raise ImmunoresetError(
                 f"the registry schema is at revision {revision}, this version needs {head_revision()}: "
@@ -465,8 +465,16 @@ class Registry:
                         f"user {self.user.name} may not change user {name}: {name} has sites outside its own"
                     )
             values = {"name": name, "role": role, "all_sites": all_sites}
+            out_of_scope = AccessDenied(
+                f"user {self.user.name} may not change user {name}: {name} has sites outside its own"
+            )
             if existing is None:
-                user_id = writer.insert_many("app_user", [values], None)[0]
+                try:
+                    with conn.begin_nested():
+                        user_id = writer.insert_many("app_user", [values], None)[0]
+                except IntegrityError:
+                    # PostgreSQL: the user exists, outside this admin's scope (row-level security hides it)
+                    raise out_of_scope from None
             else:
                 writer.update_row("app_user", existing, values, None)
                 user_id = existing.id
@@ -479,11 +487,15 @@ class Registry:
             writer.finish()
             login = ""
             if postgresql:
+                verifier = None
+                if password is not None:  # hashed here (SCRAM-SHA-256, libpq): the server never sees the text
+                    pgconn = conn.connection.dbapi_connection.pgconn  # type: ignore[union-attr]
+                    verifier = pgconn.encrypt_password(password.encode(), name.encode(), b"scram-sha-256").decode()
                 try:
                     with conn.begin_nested():
                         created = conn.execute(
-                            text("SELECT registry_create_login(:name, :password)"),
-                            {"name": name, "password": password},
+                            text("SELECT registry_create_login(:name, :verifier)"),
+                            {"name": name, "verifier": verifier},
                         )
                         login = str(created.scalar_one())
                 except DBAPIError as err:
@@ -512,7 +524,8 @@ class Registry:
         return int(rows[0][0])
 
     def users(self) -> list[dict[str, Any]]:
-        """Users with their role and site codes (admin only)."""
+        """Users with their role and site codes (admin only; a site-limited admin sees itself and the users
+        within its own sites, as on PostgreSQL's row-level security)."""
         self._require_admin("list users")
         with self.engine.connect() as conn:
             out = []
@@ -524,9 +537,10 @@ class Registry:
                     .where(T["user_site"].c.user_id == u.id)
                     .order_by(T["study"].c.code, T["site"].c.code)
                 ).all()
-                site_text = (
-                    "all" if u.all_sites else ", ".join(f"{s}/{c}" for s, c, sid in sites if self.user.can_read(sid))
-                )
+                in_scope = not u.all_sites and all(self.user.can_read(sid) for _s, _c, sid in sites)
+                if not (self.user.all_sites_admin or u.name == self.user.name or in_scope):
+                    continue
+                site_text = "all" if u.all_sites else ", ".join(f"{s}/{c}" for s, c, _sid in sites)
                 out.append({"name": u.name, "role": u.role, "sites": site_text})
             return out
 
@@ -650,9 +664,11 @@ class Registry:
                 with conn.begin_nested():
                     new_row = {"study_id": study_id, "site_id": site_id, **values}
                     patient_id = writer.insert_many("patient", [new_row], key)[0]
-            except IntegrityError:
+            except IntegrityError as err:
                 # PostgreSQL: the code is taken by a patient that row-level security hides from this login.
-                raise taken from None
+                if getattr(err.orig, "sqlstate", None) == "23505" and "patient" in str(err.orig).splitlines()[0]:
+                    raise taken from None
+                raise
         else:
             if not self.user.can_read(row.site_id):
                 # The code is taken at a site this user cannot see (SQLite; on PostgreSQL the row is invisible and

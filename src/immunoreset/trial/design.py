@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from immunoreset import instruments
 from immunoreset.errors import InvalidInput
+from immunoreset.inputs import NUMBER_BOUNDS, check_numbers_in, read_text_file
 from immunoreset.instruments.base import parse
 from immunoreset.kinetics.bcells import BCellOptions
 
@@ -315,11 +316,16 @@ def load_design(name_or_path: str | Path) -> TrialDesign:
         path = Path(name_or_path)
         if not path.is_file():
             raise InvalidInput("DESIGN", where, f"a design file or one of: {', '.join(builtin_designs())}")
-        text, suffix = path.read_text(encoding="utf-8"), path.suffix.lower()
+        text, suffix = read_text_file(path, "DESIGN"), path.suffix.lower()
     try:
         data: Any = tomllib.loads(text) if suffix == ".toml" else yaml.safe_load(text)
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as err:
         raise InvalidInput("DESIGN", where, f"valid YAML or TOML ({err})") from None
+    except (ValueError, RecursionError):  # e.g. an integer of thousands of digits, or nesting without end
+        raise InvalidInput(
+            "DESIGN", where, f"YAML or TOML with numbers and nesting within bounds ({NUMBER_BOUNDS})"
+        ) from None
+    check_numbers_in(data)
     if not isinstance(data, dict):
         raise InvalidInput("DESIGN", where, "a mapping of design fields")
     try:
