@@ -3,7 +3,10 @@
 Property: whatever bytes arrive — random bytes, other encodings, huge/NaN/Infinity numbers, deep nesting,
 control characters, truncated rows — ``immunoreset score`` and ``immunoreset import csv|redcap`` exit 0 or
 2 with at most one error line, never a traceback ("internal error") and never a hang (each input under 5 s),
-and a failed import leaves the SQLite file byte for byte as it was.
+and a failed import leaves the SQLite file byte for byte as it was. Every file of an import is a target
+(the REDCap export, data dictionary, events and mapping; each tidy CSV file), and one ``score`` input in five
+also carries a fuzzed ``--option``. The deadline is a SIGALRM: it ends a Python loop, not a single
+long-running C call (which would stall the run rather than fail it — still a visible failure in CI's timeout).
 
 The command line runs in this process (``immunoreset.cli.main``) so that a thousand inputs take seconds;
 1,000 ``score`` inputs and 300 import files (150 tidy CSV sets, 150 REDCap exports) per run.
@@ -128,7 +131,19 @@ def _json_text(value: Any) -> str:
 
 
 @st.composite
-def score_input(draw: st.DrawFn) -> tuple[str, str, bytes]:
+def score_input(draw: st.DrawFn) -> tuple[str, str, bytes, str | None]:
+    name, suffix, content = draw(score_file())
+    option = None
+    if draw(st.integers(0, 4)) == 0:  # one input in five also sets an option, as nastily
+        options = list(instruments.get(name).options_model.model_json_schema().get("properties", {})) or ["x"]
+        key = draw(st.sampled_from(options))
+        value = draw(st.one_of(st.sampled_from(NASTY_NUMBERS + NASTY_TEXT), st.text(max_size=20)))
+        option = f"{key}={value}"
+    return name, suffix, content, option
+
+
+@st.composite
+def score_file(draw: st.DrawFn) -> tuple[str, str, bytes]:
     name = draw(st.sampled_from(INSTRUMENTS))
     fields = list(instruments.get(name).input_schema().get("properties", {}))
     kind = draw(st.sampled_from(["json", "json_bare_numbers", "csv", "bytes", "encoded", "deep"]))
@@ -164,11 +179,13 @@ def score_input(draw: st.DrawFn) -> tuple[str, str, bytes]:
 
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(case=score_input())
-def test_score_never_crashes_or_hangs(case: tuple[str, str, bytes], tmp_path_factory: pytest.TempPathFactory) -> None:
-    name, suffix, content = case
+def test_score_never_crashes_or_hangs(
+    case: tuple[str, str, bytes, str | None], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    name, suffix, content, option = case
     path = tmp_path_factory.mktemp("score") / f"input{suffix}"
     path.write_bytes(content)
-    code, stderr = cli("score", name, str(path))
+    code, stderr = cli("score", name, str(path), *(["--option", option] if option else []))
     assert_clean_exit(code, stderr)
 
 
@@ -264,17 +281,28 @@ def test_redcap_import_never_crashes_and_a_failure_changes_nothing(
     data: st.DataObject, small_sample: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     folder = tmp_path_factory.mktemp("redcap")
-    export = folder / "export.csv"
-    export.write_bytes(data.draw(mutated_csv(small_sample["export"].read_text(encoding="utf-8"))))
+    files = {
+        "export.csv": small_sample["export"],
+        "data_dictionary.csv": SAMPLE / "data_dictionary.csv",
+        "events.csv": SAMPLE / "events.csv",
+        "mapping.yaml": sample_mapping_path(),
+    }
+    for name, source in files.items():
+        shutil.copy(source, folder / name)
+    target = data.draw(
+        st.sampled_from(["export.csv", "export.csv", "data_dictionary.csv", "events.csv", "mapping.yaml"])
+    )
+    original = (folder / target).read_text(encoding="utf-8")
+    (folder / target).write_bytes(data.draw(mutated_csv(original)))  # a YAML file gets the same byte damage
     args = [
         "import",
         "redcap",
-        str(export),
+        str(folder / "export.csv"),
         "--dictionary",
-        str(SAMPLE / "data_dictionary.csv"),
+        str(folder / "data_dictionary.csv"),
         "--mapping",
-        str(sample_mapping_path()),
+        str(folder / "mapping.yaml"),
         "--events",
-        str(SAMPLE / "events.csv"),
+        str(folder / "events.csv"),
     ]
     _check_import(folder / "r.db", small_sample["db"], args)

@@ -721,12 +721,17 @@ def _read_events(path: Path) -> list[tuple[str, int | None]]:
     out: list[tuple[str, int | None]] = []
     problems: list[Problem] = []
     for row in reader:
+        name = (row.get("unique_event_name") or "").strip()
+        if not name or None in row:
+            where = f"{path.name} row {reader.line_num}"
+            problems.append(Problem("unique_event_name", name, "a complete row naming its event", where))
+            continue
         offset = (row.get("day_offset") or "").strip()
         if offset and not (_INTEGER.match(offset) and len(offset.lstrip("-")) <= 6):
             where = f"{path.name} row {reader.line_num}"
             problems.append(Problem("day_offset", offset, "a whole number of days (at most 6 digits)", where))
             offset = ""
-        out.append((row["unique_event_name"].strip(), int(offset) if offset else None))
+        out.append((name, int(offset) if offset else None))
     if problems:
         raise InvalidInput(problems=problems)
     return out
