@@ -49,8 +49,9 @@ def one_line(result: subprocess.CompletedProcess[str]) -> str:
     return errors[0]
 
 
-def import_redcap(db: str, export: Path = SAMPLE / "export.csv", **env: str) -> subprocess.CompletedProcess[str]:
-    return run(
+def redcap_import_args(db: str, export: Path = SAMPLE / "export.csv") -> list[str]:
+    """``immunoreset import redcap`` of the shipped sample project (or another export of it) into ``db``."""
+    return [
         "import",
         "redcap",
         str(export),
@@ -62,8 +63,11 @@ def import_redcap(db: str, export: Path = SAMPLE / "export.csv", **env: str) -> 
         str(SAMPLE / "events.csv"),
         "--db",
         db,
-        env=env,
-    )
+    ]
+
+
+def import_redcap(db: str, export: Path = SAMPLE / "export.csv", **env: str) -> subprocess.CompletedProcess[str]:
+    return run(*redcap_import_args(db, export), env=env)
 
 
 @pytest.fixture(scope="module")
@@ -175,22 +179,7 @@ def test_huge_exponents_are_refused_at_once(instrument: str, payload: dict[str, 
 def test_two_concurrent_sqlite_imports_both_succeed_one_after_the_other(tmp_path: Path) -> None:
     db = tmp_path / "r.db"
     assert run("db", "init", "--db", str(db)).returncode == 0
-    command = [
-        sys.executable,
-        "-m",
-        "immunoreset",
-        "import",
-        "redcap",
-        str(SAMPLE / "export.csv"),
-        "--dictionary",
-        str(SAMPLE / "data_dictionary.csv"),
-        "--mapping",
-        str(sample_mapping_path()),
-        "--events",
-        str(SAMPLE / "events.csv"),
-        "--db",
-        str(db),
-    ]
+    command = [sys.executable, "-m", "immunoreset", *redcap_import_args(str(db))]
     first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     second = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     outputs = [p.communicate(timeout=600) for p in (first, second)]
@@ -432,10 +421,9 @@ def test_huge_integers_in_mapping_and_design_yaml_are_one_line(tmp_path: Path) -
     mapping.write_text(sample_mapping_path().read_text() + "\nextra: " + "9" * 5000 + "\n")
     db = tmp_path / "r.db"
     assert run("db", "init", "--db", str(db)).returncode == 0
-    result = run(
-        "import", "redcap", str(SAMPLE / "export.csv"), "--dictionary", str(SAMPLE / "data_dictionary.csv"),
-        "--mapping", str(mapping), "--events", str(SAMPLE / "events.csv"), "--db", str(db),
-    )  # fmt: skip
+    args = redcap_import_args(str(db))
+    args[args.index("--mapping") + 1] = str(mapping)
+    result = run(*args)
     assert result.returncode == 2 and "mapping" in one_line(result)
     design = tmp_path / "design.yaml"
     design.write_text("name: x\npatients: " + "9" * 5000 + "\n")

@@ -32,6 +32,8 @@ down_revision = "0002"
 branch_labels = None
 depends_on = None
 
+# The tables as of this revision (a migration keeps its own snapshot rather than importing the live list in
+# immunoreset.registry.audit, which later revisions may extend).
 DATA_TABLES = (
     "study",
     "site",
