@@ -429,3 +429,11 @@ def test_huge_integers_in_mapping_and_design_yaml_are_one_line(tmp_path: Path) -
     design.write_text("name: x\npatients: " + "9" * 5000 + "\n")
     shown = run("trial", "run", str(design), "--out", str(tmp_path / "out"))
     assert shown.returncode == 2 and "DESIGN" in one_line(shown)
+
+
+def test_kinetics_files_with_huge_exponents_are_one_line(tmp_path: Path) -> None:
+    samples = tmp_path / "k.csv"
+    samples.write_text("patient,time,value,unit,analyte\nP1,1E999999999,5,cells/uL,cart_flow\n")
+    result = run("kinetics", "nca", str(samples))
+    assert result.returncode == 2 and "row 2: field 'time'" in one_line(result)
+    assert run("kinetics", "nca", str(samples), "--auc-end", "1E999999999").returncode == 2

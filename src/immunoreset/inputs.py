@@ -59,8 +59,9 @@ def _within(number: Decimal) -> bool:
         return False
     if number.is_zero():
         return True
-    digits = len(number.as_tuple().digits)
-    return digits <= MAX_DIGITS and MIN_EXPONENT <= number.adjusted() <= MAX_EXPONENT
+    digits = number.as_tuple().digits
+    significant = len(digits) - (len(digits) - len(bytes(digits).rstrip(b"\x00")))  # trailing zeros do not count
+    return significant <= MAX_DIGITS and MIN_EXPONENT <= number.adjusted() <= MAX_EXPONENT
 
 
 def bounded_decimal(text: str, field: str = "value", location: str | None = None) -> Decimal:
@@ -90,7 +91,7 @@ def check_number(value: Any, field: str = "value") -> None:
         if value != value or value in (float("inf"), float("-inf")):
             raise InvalidInput(field, value, NUMBER_BOUNDS)
         value = Decimal(repr(value))
-    if isinstance(value, Decimal) and not _within(value.normalize() if value.is_finite() else value):
+    if isinstance(value, Decimal) and not _within(value):
         raise InvalidInput(field, value if len(str(value)) < 60 else "(a huge number)", NUMBER_BOUNDS)
 
 
