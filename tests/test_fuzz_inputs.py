@@ -9,7 +9,8 @@ also carries a fuzzed ``--option``. The deadline is a SIGALRM: it ends a Python 
 long-running C call (which would stall the run rather than fail it — still a visible failure in CI's timeout).
 
 The command line runs in this process (``immunoreset.cli.main``) so that a thousand inputs take seconds;
-1,000 ``score`` inputs and 300 import files (150 tidy CSV sets, 150 REDCap exports) per run.
+1,000 ``score`` inputs and 300 import files (150 tidy CSV sets, 150 REDCap exports) per run into SQLite, and
+40 tidy CSV sets into PostgreSQL (unchanged there means: the same row counts and audit head).
 """
 
 from __future__ import annotations
@@ -306,3 +307,46 @@ def test_redcap_import_never_crashes_and_a_failure_changes_nothing(
         str(folder / "events.csv"),
     ]
     _check_import(folder / "r.db", small_sample["db"], args)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_tidy_csv_import_into_postgresql_never_crashes_and_a_failure_changes_nothing(
+    data: st.DataObject, small_sample: dict[str, Path], postgresql_base: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The same property on PostgreSQL (fewer examples: a server round trip each). "Unchanged" is judged by
+    every table's row count and the audit head, which any write would move."""
+    from immunoreset.registry.store import Registry
+
+    folder = tmp_path_factory.mktemp("tidy_pg")
+    for path in small_sample["tidy"].glob("*.csv"):
+        shutil.copy(path, folder / path.name)
+    target = data.draw(st.sampled_from(TIDY_FILES))
+    (folder / target).write_bytes(data.draw(mutated_csv((folder / target).read_text(encoding="utf-8"))))
+
+    def state() -> tuple[dict[str, int], tuple[int, str]]:
+        registry = Registry.open(postgresql_base)
+        try:
+            return registry.counts(), registry.audit_head()
+        finally:
+            registry.engine.dispose()
+
+    before = state()
+    code, stderr = cli("import", "csv", *map(str, sorted(folder.glob("*.csv"))), "--db", postgresql_base)
+    gc.collect()
+    assert_clean_exit(code, stderr)
+    if code != 0:
+        assert state() == before, "a failed import changed the registry"
+
+
+@pytest.fixture(scope="module")
+def postgresql_base(small_sample: dict[str, Path]) -> Any:
+    """A PostgreSQL registry (own schema) holding the two sample patients, for the module's examples."""
+    from conftest import _postgresql_schema
+
+    for url in _postgresql_schema():  # the conftest's schema (and its roles, dropped afterwards)
+        initialise(url).dispose()
+        assert cli("import", "csv", *map(str, sorted(small_sample["tidy"].glob("*.csv"))), "--db", url)[0] == 0
+        gc.collect()
+        yield url
+        gc.collect()  # close the connections the in-process commands left, before the schema is dropped
