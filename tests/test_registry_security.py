@@ -24,12 +24,17 @@ from immunoreset.registry.store import AccessDenied, Registry, initialise
 from test_registry_store import make_patient, make_study
 
 
-@pytest.fixture
-def admin(registry_url: str) -> Registry:
-    initialise(registry_url)
-    registry = Registry.open(registry_url)
+def _registry_with_study(url: str) -> Registry:
+    """A new registry at ``url``, opened as its first admin, holding the test study (sites A and B)."""
+    initialise(url)
+    registry = Registry.open(url)
     registry.load(make_study())
     return registry
+
+
+@pytest.fixture
+def admin(registry_url: str) -> Registry:
+    return _registry_with_study(registry_url)
 
 
 def _as(registry_url: str, admin: Registry, name: str) -> Registry:
@@ -50,10 +55,7 @@ def _sql_as(registry_url: str, login: str) -> psycopg.Connection[Any]:
 @pytest.fixture
 def pg_admin(postgresql_url: str) -> Registry:
     """Row-level security is PostgreSQL's; a SQLite file is a single-user store (docs/registry.md)."""
-    initialise(postgresql_url)
-    registry = Registry.open(postgresql_url)
-    registry.load(make_study())
-    return registry
+    return _registry_with_study(postgresql_url)
 
 
 # ---------------------------------------------------------------------------------------------- identity
