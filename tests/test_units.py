@@ -61,3 +61,14 @@ def test_errors_name_the_field(value: object, src: str, dst: str, field: str) ->
 def test_round_trip_is_exact(value: Decimal) -> None:
     assert convert(convert(value, "mg/dL", "g/L"), "g/L", "mg/dL") == value
     assert same_dimension("mg/dL", "g/L") and not same_dimension("mg/dL", "/uL")
+
+
+def test_mg_per_mmol_and_egfr_are_units_of_their_own() -> None:
+    # mg/mmol (urine protein or albumin per creatinine) needs creatinine's molar mass to become g/g: refused
+    assert canonical_unit("mg/mmol") == "mg/mmol"
+    with pytest.raises(InvalidInput, match="convertible to g/g"):
+        convert("50", "mg/mmol", "g/g")
+    # eGFR per 1.73 m² is not a plain flow: an oxygen flow in L/min never becomes an eGFR
+    assert convert("62.5", "ml/min/1.73m2", "mL/min/{1.73_m2}") == Decimal("62.5")
+    with pytest.raises(InvalidInput, match="eGFR"):
+        convert("1", "L/min", "mL/min/{1.73_m2}")

@@ -41,6 +41,7 @@ UCUM: dict[str, tuple[str, Decimal, str]] = {
     "g/g": ("dimensionless", Decimal(1), "gram per gram (e.g. urine protein/creatinine)"),
     "mg/g": ("dimensionless", Decimal("0.001"), "milligram per gram"),
     "mg/mg": ("dimensionless", Decimal(1), "milligram per milligram"),
+    "mg/mmol": ("mg/mmol", Decimal(1), "milligram per millimole (urine protein or albumin/creatinine)"),
     "%": ("percent", Decimal(1), "percent"),
     "1": ("dimensionless", Decimal(1), "unitless"),
     # cell counts (number concentration)
@@ -70,6 +71,9 @@ UCUM: dict[str, tuple[str, Decimal, str]] = {
     "mg/m2": ("mg/m**2", Decimal(1), "milligram per square metre"),
     "mmol/L": ("mmol/L", Decimal(1), "millimole per litre"),
     "umol/L": ("umol/L", Decimal(1), "micromole per litre"),
+    # eGFR: the only unit of its kind here (a flow per body surface area), so it converts to nothing else;
+    # in particular not to L/min (oxygen flow) as a plain flow would.
+    "mL/min/{1.73_m2}": ("mL/min/m**2", Decimal(1), "millilitre per minute per 1.73 m² body surface area (eGFR)"),
     "d": ("day", Decimal(1), "day"),
     "h": ("hour", Decimal(1), "hour"),
     "cm": ("cm", Decimal(1), "centimetre"),
@@ -133,6 +137,10 @@ _ALIASES: dict[str, str] = {
     "u/ml": "U/mL",
     "percent": "%",
     "l/min": "L/min",
+    "ml/min/1.73m2": "mL/min/{1.73_m2}",
+    "ml/min/1.73 m2": "mL/min/{1.73_m2}",
+    "ml/min/1.73m²": "mL/min/{1.73_m2}",
+    "ml/min/1.73 m²": "mL/min/{1.73_m2}",
 }
 
 
