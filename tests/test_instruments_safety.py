@@ -1,4 +1,4 @@
-"""Safety instruments: ASTCT CRS/ICE/ICANS, EHA/EBMT ICAHT, CAR-HEMATOTOX, CTCAE v5.0.
+"""Safety instruments: ASTCT CRS/ICE/CAPD/ICANS, EHA/EBMT ICAHT, T-ICAHT, CAR-HEMATOTOX, CTCAE v5.0/v6.0, LICATS.
 
 Worked examples are hand-computed from the published tables (ASTCT: Lee DW et al., Biol Blood Marrow
 Transplant 2019;25:625-38; ICAHT: Rejeski K et al., Blood 2023;142:865-77; CAR-HEMATOTOX: Rejeski K et al.,
@@ -22,12 +22,15 @@ from hypothesis import strategies as st
 from immunoreset import instruments
 from immunoreset.errors import InvalidInput
 from immunoreset.instruments.safety import (
+    capd,
     car_hematotox,
     crs,
     ctcae,
     icaht,
     icans,
     ice,
+    licats,
+    t_icaht,
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -814,3 +817,465 @@ def test_icaht_short_recovery_at_the_100_threshold(gap_days: int, counted_100: i
     assert result.days_anc_le_100 == 12
     assert result.counted_days_le_100 == counted_100
     assert result.early_grade == grade
+
+
+# =============================================================================================
+# Paediatric ICANS with the CAPD (ASTCT: Lee DW et al. 2019; CAPD: Traube C et al. Crit Care Med 2014)
+# =============================================================================================
+
+CAPD_NAMES = (
+    "capd_eye_contact",
+    "capd_purposeful_actions",
+    "capd_aware_of_surroundings",
+    "capd_communicates_needs",
+    "capd_restless",
+    "capd_inconsolable",
+    "capd_underactive",
+    "capd_slow_to_respond",
+)
+
+
+def capd_items(*points: int) -> dict[str, int]:
+    return dict(zip(CAPD_NAMES, points, strict=True))
+
+
+def test_capd_total_and_delirium_cut_off() -> None:
+    # CHOP/Traube form: items 1-4 never = 4 ... always = 0, items 5-8 never = 0 ... always = 4; >= 9 delirium
+    never_eye_contact_always_restless = capd_items(4, 0, 0, 0, 4, 0, 0, 0)  # 4 + 4 = 8
+    result = capd(never_eye_contact_always_restless)
+    assert (result.score, result.delirium, result.icans_grade_by_capd) == (8, False, 1)
+    nine = capd(capd_items(4, 0, 0, 0, 4, 1, 0, 0))
+    assert (nine.score, nine.delirium, nine.icans_grade_by_capd) == (9, True, 3)
+    assert capd(capd_items(0, 0, 0, 0, 0, 0, 0, 0)).icans_grade_by_capd == 0
+    assert capd(capd_items(0, 0, 0, 0, 0, 0, 0, 1)).icans_grade_by_capd == 1
+    assert capd(capd_items(4, 4, 4, 4, 4, 4, 4, 4)).score == 32
+    assert nine.headline() == "CAPD 9 (delirium)"
+
+
+def test_capd_missing_items() -> None:
+    partial = capd({"capd_eye_contact": 4, "capd_restless": 4})
+    assert not partial.evaluable and partial.delirium is None and "capd_inconsolable" in (partial.reason or "")
+    decided = capd({"capd_eye_contact": 4, "capd_restless": 4, "capd_underactive": 1})  # known 9: positive
+    assert decided.evaluable and decided.delirium is True and decided.score is None
+    with pytest.raises(InvalidInput):
+        capd({"capd_restless": 5})
+    with pytest.raises(InvalidInput):
+        capd({"capd_restles": 1})
+
+
+@given(st.lists(st.integers(0, 4), min_size=8, max_size=8))
+def test_capd_total_is_the_sum_and_positive_from_9(points: list[int]) -> None:
+    result = capd(capd_items(*points))
+    assert result.score == sum(points) and 0 <= sum(points) <= 32
+    assert result.delirium is (sum(points) >= 9)
+
+
+def child(**fields: Any) -> Any:
+    return icans_one(age_years=8, **fields)
+
+
+@pytest.mark.parametrize(
+    ("capd_score", "consciousness", "grade"),
+    [
+        (0, "alert", 0),  # no CAPD points, alert: no ICANS
+        (1, "alert", 1),  # CAPD 1-8: grade 1
+        (8, "alert", 1),
+        (8, "awakens_spontaneously", 1),  # mdedge/ASTCT: grade 1 = CAPD < 9 and awakens spontaneously
+        (8, "awakens_to_voice", 2),  # grade 2 = CAPD 1-8 and awakens to voice
+        (9, "alert", 3),  # CAPD >= 9: grade 3
+        (32, "alert", 3),
+        (3, "awakens_to_tactile_stimulus", 3),
+        (3, "unarousable", 4),
+    ],
+)
+def test_paediatric_icans_capd_row(capd_score: int, consciousness: str, grade: int) -> None:
+    result = child(capd_score=capd_score, consciousness=consciousness)
+    assert result.grade == grade and result.encephalopathy_tool == "capd" and result.capd_score == capd_score
+
+
+def test_paediatric_icans_items_other_domains_and_unable() -> None:
+    items = capd_items(2, 1, 1, 2, 1, 0, 1, 1)  # 9
+    result = child(**items)
+    assert (result.grade, result.capd_score, result.determined_by) == (3, 9, ["capd"])
+    assert child(capd_score=2, seizure="rapidly_resolving").grade == 3  # most severe event
+    assert child(capd_score=2, motor="deep_focal_weakness").grade == 4
+    assert child(capd_score=2, intracranial_pressure="focal_edema").grade == 3
+    assert child(capd_unable=True).grade == 4  # unable to perform CAPD: grade 4
+    assert icans({"age_years": 8, "death_due_to_icans": True}).grade == 5
+
+
+def test_age_boundary_12_years_chooses_ice_or_capd() -> None:
+    assert child(capd_score=5).grade == 1
+    assert icans_one(age_years="11.99", capd_score=5).encephalopathy_tool == "capd"
+    at_12 = icans_one(age_years=12, ice_score=8)
+    assert (at_12.grade, at_12.encephalopathy_tool) == (1, "ice")
+    with pytest.raises(InvalidInput) as err:  # CAPD from 12 years needs developmental delay
+        icans_one(age_years=12, capd_score=5)
+    assert "age_years" in str(err.value)
+    delayed = icans_one(age_years=30, baseline_developmental_delay=True, capd_score=10)
+    assert (delayed.grade, delayed.encephalopathy_tool) == (3, "capd")
+    no_age = icans_one(capd_score=5)
+    assert not no_age.evaluable and "age_years" in (no_age.reason or "")
+
+
+def test_paediatric_icans_missing_and_invalid() -> None:
+    partial = child(capd_eye_contact=1, capd_restless=1)
+    assert not partial.evaluable and "capd_inconsolable" in (partial.reason or "")
+    decided = child(capd_eye_contact=4, capd_restless=4, capd_inconsolable=1)  # known items reach 9
+    assert decided.grade == 3
+    assert child(capd_eye_contact=1, seizure="prolonged_or_repetitive").grade == 4  # grade 4 decided anyway
+    missing_domain = icans({"age_years": 8, "capd_score": 3})
+    assert not missing_domain.evaluable and "consciousness" in (missing_domain.reason or "")
+    for bad in (
+        {"capd_score": 3, "capd_restless": 1},
+        {"capd_score": 3, "capd_unable": True},
+        {"capd_score": 33},
+        {"capd_score": 3, "ice_score": 9},
+    ):
+        with pytest.raises(InvalidInput):
+            child(**bad)
+
+
+def test_paediatric_icans_course_and_cli() -> None:
+    course = [
+        {"day": 3, "age_years": 6, "capd_score": 0, **ALERT},
+        {"day": 4, "age_years": 6, "capd_score": 10, **ALERT},
+        {"day": 5, "age_years": 6, "capd_score": 4, **ALERT},
+        {"day": 6, "age_years": 6, "capd_score": 0, **ALERT},
+    ]
+    result = icans({"assessments": course})
+    assert (result.max_grade, result.max_grade_day, result.onset_day, result.duration_days) == (3, 4, 4, 2)
+    out = run("score", "icans", "-", stdin=json.dumps({"age_years": 6, "capd_score": 9, **ALERT}))
+    assert out.returncode == 0, out.stderr
+    row = json.loads(out.stdout)
+    row = row[0] if isinstance(row, list) else row
+    assert row["grade"] == 3 and row["capd_score"] == 9 and row["encephalopathy_tool"] == "capd"
+
+
+def test_cli_capd() -> None:
+    out = run("score", "capd", "-", stdin=json.dumps(capd_items(1, 1, 1, 1, 1, 1, 1, 1)))
+    assert out.returncode == 0, out.stderr
+    row = json.loads(out.stdout)
+    row = row[0] if isinstance(row, list) else row
+    assert row["score"] == 8 and row["delirium"] is False
+
+
+# =============================================================================================
+# T-ICAHT (Rejeski K et al., Blood 2025, Table 1): early PLT < 50 x 10^9/L 1-6 d = 1, >= 7 d = 2;
+# PLT < 20 x 10^9/L 1-13 d = 3, >= 14 d = 4; late (day 31-100, >= 2 tests) < 100 = 1, < 50 = 2,
+# < 20 for 1-13 d = 3, >= 14 d = 4. Weights restated here independently of the code.
+# =============================================================================================
+
+
+def plt_series(values: dict[int, float | int | str], unit: str = "10*9/L", **extra: Any) -> dict[str, Any]:
+    return {"unit": unit, "platelets": [{"day": d, "value": v} for d, v in sorted(values.items())], **extra}
+
+
+def plt_daily(
+    low50: range | list[int] = (), low20: range | list[int] = (), n: int = 101, normal: int = 200
+) -> dict[int, int | float]:
+    """A complete day 0..n-1 series (x 10^9/L): 10 on low20 days, 30 on low50 days, else ``normal``."""
+    return {d: (10 if d in low20 else 30 if d in low50 else normal) for d in range(n)}
+
+
+@pytest.mark.parametrize(
+    ("low50", "low20", "grade"),
+    [
+        (range(0), range(0), 0),
+        (range(3, 9), range(0), 1),  # 6 days < 50: grade 1
+        (range(3, 10), range(0), 2),  # 7 days < 50: grade 2
+        (range(3, 25), range(0), 2),  # long but never < 20: grade 2
+        (range(0), range(5, 6), 3),  # 1 day < 20: grade 3
+        (range(0), range(5, 18), 3),  # 13 days < 20: grade 3
+        (range(0), range(5, 19), 4),  # 14 days < 20: grade 4
+    ],
+)
+def test_t_icaht_early_table(low50: range, low20: range, grade: int) -> None:
+    result = t_icaht(plt_series(plt_daily(low50, low20)))
+    assert result.early_grade == grade and result.late_grade == 0 and result.evaluable
+
+
+def test_t_icaht_thresholds_are_strictly_below() -> None:
+    at_50 = {**plt_daily(), **dict.fromkeys(range(3, 10), 50)}  # 50 is not < 50
+    assert t_icaht(plt_series(at_50)).early_grade == 0
+    below_50 = {**plt_daily(), **dict.fromkeys(range(3, 10), "49.9")}
+    assert t_icaht(plt_series(below_50)).early_grade == 2
+    at_20 = {**plt_daily(), 5: 20}
+    assert t_icaht(plt_series(at_20)).early_grade == 1  # 20 is < 50 but not < 20
+    below_20 = {**plt_daily(), 5: "19.99"}
+    assert t_icaht(plt_series(below_20)).early_grade == 3
+    per_ul = {d: v * 1000 for d, v in plt_daily(low20=[5]).items()}
+    assert t_icaht(plt_series(per_ul, unit="/uL")).early_grade == 3
+
+
+def test_t_icaht_non_stable_recovery_counts() -> None:
+    # < 50 on days 1-4 and 7-8 with a 2-day recovery (days 5-6): cumulative 8 days -> grade 2
+    two_day = plt_daily(low50=[1, 2, 3, 4, 7, 8])
+    result = t_icaht(plt_series(two_day))
+    assert (result.days_plt_lt_50, result.counted_days_lt_50, result.early_grade) == (6, 8, 2)
+    # a 3-day recovery (days 5-7) is stable: 4 + 2 = 6 days -> grade 1
+    three_day = plt_daily(low50=[1, 2, 3, 4, 8, 9])
+    result = t_icaht(plt_series(three_day))
+    assert (result.counted_days_lt_50, result.early_grade) == (6, 1)
+    shorter = t_icaht(plt_series(three_day), options={"stable_recovery_days": 4})
+    assert shorter.early_grade == 2
+
+
+def test_t_icaht_missing_days_bounds_and_linear() -> None:
+    sparse = {0: 150, 3: 40, 10: 40, 17: 150, 24: 150, 30: 150, 40: 150, 60: 150}
+    result = t_icaht(plt_series(sparse))
+    assert result.early_grade is None and result.early_grade_range == (1, 4) and not result.evaluable
+    linear = t_icaht(plt_series(sparse), options={"gap_handling": "linear"})
+    # 3..10 all 40 by interpolation (8 days < 50, none < 20); 0->3: 150, 113.3, 76.7 (not < 50);
+    # 10->17: 40 + 110*k/7: day 11 = 55.7 (not < 50) -> 8 days < 50: grade 2
+    assert linear.early_grade == 2 and linear.counted_days_lt_50 == 8
+    assert linear.late_grade == 0
+
+
+@pytest.mark.parametrize(
+    ("late_counts", "grade"),
+    [
+        ({40: 120, 60: 150}, 0),
+        ({40: 100, 60: 100}, 0),  # 100 is not < 100
+        ({40: "99.9", 60: 90}, 1),
+        ({40: 90, 60: 150}, 0),  # one test only: two or more laboratory tests needed
+        ({40: 49, 60: 45}, 2),
+        ({40: 50, 60: 45}, 1),  # 50 is not < 50: only one test < 50
+    ],
+)
+def test_t_icaht_late_thresholds(late_counts: dict[int, Any], grade: int) -> None:
+    values = {**plt_daily(n=31), **late_counts}
+    result = t_icaht(plt_series(values))
+    assert result.late_grade == grade and result.early_grade == 0
+
+
+def test_t_icaht_late_duration_below_20() -> None:
+    thirteen = t_icaht(plt_series(plt_daily(low20=range(40, 53))))
+    assert (thirteen.late_grade, thirteen.late_counted_days_lt_20) == (3, (13, 13))
+    fourteen = t_icaht(plt_series(plt_daily(low20=range(40, 54))))
+    assert fourteen.late_grade == 4
+    weekly = t_icaht(plt_series({**plt_daily(n=31), 40: 10, 47: 10, 54: 150, 61: 150}))
+    assert weekly.late_grade is None and weekly.late_grade_range == (3, 4) and "grade 3 or 4" in (weekly.reason or "")
+    too_few = t_icaht(plt_series(plt_daily(n=31)))
+    assert too_few.late_grade is None and "late T-ICAHT needs 2" in (too_few.late_reason or "")
+    assert t_icaht(plt_series(plt_daily(n=31) | {40: 150}), options={"late_min_measurements": 1}).late_grade == 0
+
+
+def test_t_icaht_censoring_units_and_invalid() -> None:
+    censored = t_icaht(plt_series(plt_daily(low20=range(15, 31)), censor_day=20, censor_reason="progression"))
+    assert censored.early_window == (0, 20) and censored.early_grade == 3 and censored.counted_days_lt_20 == 6
+    same_day = plt_series({**plt_daily(), 5: 150})
+    same_day["platelets"].append({"day": 5, "value": 15})  # the lowest count of the day counts
+    assert t_icaht(same_day).early_grade == 3
+    mixed = {"platelets": [{"day": d, "value": 200, "unit": "/nL"} for d in range(101)]}
+    assert t_icaht(mixed).early_grade == 0
+    with pytest.raises(InvalidInput):
+        t_icaht({"platelets": [{"day": 1, "value": 100}]})  # no unit
+    with pytest.raises(InvalidInput):
+        t_icaht(plt_series({1: -5}))
+    with pytest.raises(InvalidInput):
+        t_icaht(plt_series({1: 5}, unit="cells/banana"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 200), min_size=31, max_size=31), st.integers(0, 30), st.integers(0, 200))
+def test_t_icaht_early_grade_monotone(values: list[int], day: int, lower: int) -> None:
+    """Lowering any count never lowers the early grade (cumulative counting is monotone)."""
+    base = {d: v for d, v in enumerate(values)}
+    worse = {**base, day: min(base[day], lower)}
+    g1 = t_icaht(plt_series(base)).early_grade
+    g2 = t_icaht(plt_series(worse)).early_grade
+    assert g1 is not None and g2 is not None and g2 >= g1
+
+
+def test_cli_t_icaht() -> None:
+    stdin = json.dumps(plt_series(plt_daily(low50=range(3, 10))))
+    out = run("score", "t_icaht", "-", stdin=stdin)
+    assert out.returncode == 0, out.stderr
+    row = json.loads(out.stdout)[0]
+    assert row["early_grade"] == 2 and row["counted_days_lt_50"] == 7 and row["late_grade"] == 0
+    table = run("score", "t_icaht", "-", "--format", "table", stdin=stdin)
+    assert table.returncode == 0 and "early grade 2; late grade 0" in table.stdout
+
+
+# =============================================================================================
+# LICATS (Hagen M et al., Lancet Rheumatol 2025;7:e424-33, abstract): grade 1 spontaneous resolution;
+# 2 glucocorticoids for symptoms > 1 week or relevant inner-organ involvement; 3 prolonged or new
+# hospitalisation; 4 intensive care. Onset: early <= 2 weeks, intermediate to 1 month, late beyond.
+# =============================================================================================
+
+LICATS_MET = {"new_or_worsening": True, "organ_previously_affected": True, "other_cause_excluded": True}
+NO_CARE = {"glucocorticoids": False, "hospitalisation": False, "intensive_care": False}
+
+
+@pytest.mark.parametrize(
+    ("care", "grade"),
+    [
+        ({}, 1),
+        ({"glucocorticoids": True}, 2),
+        ({"glucocorticoids": True, "hospitalisation": True}, 3),
+        ({"hospitalisation": True}, 3),
+        ({"hospitalisation": True, "intensive_care": True}, 4),
+    ],
+)
+def test_licats_grades(care: dict[str, bool], grade: int) -> None:
+    result = licats({**LICATS_MET, **NO_CARE, **care, "organ": "kidney", "onset_day": 10})
+    assert (result.licats, result.grade, result.onset) == (True, grade, "early")
+    assert result.headline() == f"LICATS grade {grade} (kidney)"
+
+
+def test_licats_definition_and_missing() -> None:
+    not_previous = licats({**LICATS_MET, "organ_previously_affected": False})
+    assert (not_previous.licats, not_previous.grade, not_previous.evaluable) == (False, 0, True)
+    assert not_previous.headline() == "not LICATS"
+    explained = licats({**LICATS_MET, "other_cause_excluded": False, "new_or_worsening": None})
+    assert explained.licats is False  # one failed criterion decides although another is unknown
+    unknown = licats({"new_or_worsening": True, "organ_previously_affected": True})
+    assert not unknown.evaluable and "other_cause_excluded" in (unknown.reason or "")
+    icu = licats({**LICATS_MET, "intensive_care": True})
+    assert icu.grade == 4  # the top level decides without the others
+    open_top = licats({**LICATS_MET, "hospitalisation": True})
+    assert open_top.grade is None and "intensive_care" in (open_top.reason or "")
+    open_mid = licats({**LICATS_MET, "intensive_care": False, "glucocorticoids": True})
+    assert open_mid.grade is None and "hospitalisation" in (open_mid.reason or "")
+    with pytest.raises(InvalidInput):
+        licats({**LICATS_MET, "organ": "brain"})
+    with pytest.raises(InvalidInput):
+        licats({**LICATS_MET, "onset_day": -1})
+
+
+@pytest.mark.parametrize(
+    ("day", "onset"), [(0, "early"), (14, "early"), (15, "intermediate"), (30, "intermediate"), (31, "late")]
+)
+def test_licats_onset_boundaries(day: int, onset: str) -> None:
+    assert licats({**LICATS_MET, **NO_CARE, "onset_day": day}).onset == onset
+
+
+def test_licats_month_option() -> None:
+    assert licats({**LICATS_MET, **NO_CARE, "onset_day": 31}, options={"one_month_days": 31}).onset == "intermediate"
+
+
+@given(st.booleans(), st.booleans(), st.booleans())
+def test_licats_grade_is_the_highest_level_of_care(gc: bool, hosp: bool, icu: bool) -> None:
+    care = {"glucocorticoids": gc, "hospitalisation": hosp, "intensive_care": icu}
+    expected = 4 if icu else 3 if hosp else 2 if gc else 1
+    assert licats({**LICATS_MET, **care}).grade == expected
+
+
+def test_cli_licats() -> None:
+    stdin = json.dumps({**LICATS_MET, **NO_CARE, "glucocorticoids": True, "organ": "skin_mucosa", "onset_day": 21})
+    out = run("score", "licats", "-", stdin=stdin)
+    assert out.returncode == 0, out.stderr
+    row = json.loads(out.stdout)[0]
+    assert (row["licats"], row["grade"], row["onset"]) == (True, 2, "intermediate")
+
+
+# =============================================================================================
+# CTCAE v6.0 beside v5.0 (v6.0: neutrophils < 1500 = 1, < 1000 = 2, < 500 = 3, < 100 = 4, no LLN;
+# Thrombocytopenia < LLN = 1, < 75,000 = 2, < 50,000 = 3, < 10,000 = 4; anaemia, WBC unchanged)
+# =============================================================================================
+
+V6 = {"version": "6.0"}
+
+
+@pytest.mark.parametrize(
+    ("anc", "v5", "v6"),
+    [
+        (1800, 0, 0),
+        (1500, 1, 0),  # v5: < LLN (1800); v6: grade 1 starts below 1500
+        (1499, 2, 1),
+        (1000, 2, 1),
+        (999, 3, 2),
+        (500, 3, 2),
+        (499, 4, 3),
+        (100, 4, 3),
+        (99, 4, 4),
+    ],
+)
+def test_ctcae_neutrophils_both_versions(anc: int, v5: int, v6: int) -> None:
+    lab = {"neutrophils": {"value": anc, "unit": "/uL", "lln": 1800}}
+    assert ctcae(lab).neutrophil_count_decreased == v5
+    assert ctcae(lab, options=V6).neutrophil_count_decreased == v6
+    no_lln = ctcae({"neutrophils": {"value": anc, "unit": "/uL"}}, options=V6)
+    assert no_lln.neutrophil_count_decreased == v6 and no_lln.evaluable  # v6.0 never needs the LLN
+
+
+@pytest.mark.parametrize(
+    ("plt", "v5", "v6"),
+    [
+        (150_000, 0, 0),
+        (75_000, 1, 1),
+        (74_999, 2, 2),
+        (50_000, 2, 2),
+        (49_999, 3, 3),
+        (25_000, 3, 3),
+        (24_999, 4, 3),  # v5 grade 4 below 25,000; v6 only below 10,000
+        (10_000, 4, 3),
+        (9_999, 4, 4),
+    ],
+)
+def test_ctcae_platelets_both_versions(plt: int, v5: int, v6: int) -> None:
+    lab = {"platelets": {"value": plt, "unit": "/uL", "lln": 150_000}}
+    old, new = ctcae(lab), ctcae(lab, options=V6)
+    assert (old.platelet_count_decreased, old.thrombocytopenia) == (v5, None)
+    assert (new.thrombocytopenia, new.platelet_count_decreased) == (v6, None)
+    assert (
+        ctcae({"platelets": {"value": str(plt / 1000), "unit": "10*9/L", "lln": 150}}, options=V6).thrombocytopenia
+        == v6
+    )
+
+
+def test_ctcae_v6_thrombocytopenia_clinical_criteria() -> None:
+    def grade(version: str, **extra: Any) -> Any:
+        return ctcae({"platelets": {"value": 60_000, "unit": "/uL", **extra}}, options={"version": version})
+
+    assert grade("6.0", transfusion_indicated=True).thrombocytopenia == 3
+    assert grade("6.0", life_threatening=True).thrombocytopenia == 4
+    assert grade("6.0").thrombocytopenia == 2
+    v5 = grade("5.0", transfusion_indicated=True, life_threatening=True)
+    assert v5.platelet_count_decreased == 2 and "not criteria of CTCAE v5.0" in v5.notes["platelet_count_decreased"]
+    grade3 = ctcae({"platelets": {"value": 30_000, "unit": "/uL"}}, options=V6)
+    assert grade3.thrombocytopenia == 3 and "life-threatening" in grade3.notes["thrombocytopenia"]
+
+
+def test_ctcae_v6_unchanged_terms_and_lymphocytes() -> None:
+    for version in ("5.0", "6.0"):
+        opts = {"version": version}
+        assert ctcae({"hemoglobin": {"value": "7.9", "unit": "g/dL"}}, options=opts).anemia == 3
+        assert ctcae({"hemoglobin": {"value": "8.0", "unit": "g/dL"}}, options=opts).anemia == 2
+        assert ctcae({"hemoglobin": {"value": "10.0", "unit": "g/dL", "lln": 12}}, options=opts).anemia == 1
+        assert ctcae({"wbc": {"value": 999, "unit": "/uL"}}, options=opts).white_blood_cell_decreased == 4
+        assert ctcae({"wbc": {"value": 1000, "unit": "/uL"}}, options=opts).white_blood_cell_decreased == 3
+        assert ctcae({"wbc": {"value": 2999, "unit": "/uL"}}, options=opts).white_blood_cell_decreased == 2
+    lymph = ctcae({"lymphocytes": {"value": 100, "unit": "/uL"}}, options=V6)
+    assert lymph.lymphocyte_count_decreased is None and not lymph.evaluable
+    assert "no 'Lymphocyte count decreased'" in (lymph.reason or "")
+    assert ctcae({"lymphocytes": {"value": 100, "unit": "/uL"}}).lymphocyte_count_decreased == 4
+
+
+def test_ctcae_version_default_variant_and_invalid() -> None:
+    default = ctcae({"neutrophils": {"value": 400, "unit": "/uL"}})
+    assert (default.version, default.variant) == ("5.0", "CTCAE v5.0") and "v5.0" in default.source
+    new = ctcae({"neutrophils": {"value": 400, "unit": "/uL"}}, options=V6)
+    assert (new.version, new.variant) == ("6.0", "CTCAE v6.0") and "v6.0" in new.source
+    assert new.headline() == "neutrophils grade 3"
+    with pytest.raises(InvalidInput):
+        ctcae({}, options={"version": "4.03"})
+    with pytest.raises(InvalidInput):
+        ctcae({}, options={"version": 6.01})
+    assert ctcae({"wbc": {"value": 500, "unit": "/uL"}}, options={"version": 6}).version == "6.0"
+
+
+def test_cli_ctcae_version_option() -> None:
+    stdin = json.dumps({"neutrophils": {"value": 450, "unit": "/uL"}, "platelets": {"value": 20_000, "unit": "/uL"}})
+    v5 = run("score", "ctcae", "-", stdin=stdin)
+    v6 = run("score", "ctcae", "-", "--option", "version=6.0", stdin=stdin)
+    assert v5.returncode == 0 and v6.returncode == 0, v5.stderr + v6.stderr
+    r5, r6 = json.loads(v5.stdout)[0], json.loads(v6.stdout)[0]
+    assert (r5["neutrophil_count_decreased"], r5["platelet_count_decreased"]) == (4, 4)
+    assert (r6["neutrophil_count_decreased"], r6["thrombocytopenia"]) == (3, 3)
+
+
+def test_new_instruments_registered() -> None:
+    for name in ("capd", "t_icaht", "licats"):
+        assert instruments.get(name).name == name

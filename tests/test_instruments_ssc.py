@@ -1,12 +1,17 @@
 """SSc instruments against the published definitions (mRSS: Khanna D et al., J Scleroderma Relat Disord
 2017;2:11-18; EUSTAR-AI: Valentini G et al., Ann Rheum Dis 2017;76:270-6; CRISS: Khanna D et al., Arthritis
-Rheumatol 2016;68:299-311; 2013 criteria: van den Hoogen F et al., Ann Rheum Dis 2013;72:1747-55) with
-hand-computed vectors (weights and thresholds restated here independently of the code)."""
+Rheumatol 2016;68:299-311; revised CRISS: Khanna D et al., Ann Rheum Dis 2021;80:641-50; 2013 criteria: van den
+Hoogen F et al., Ann Rheum Dis 2013;72:1747-55) with hand-computed vectors (weights and thresholds restated here
+independently of the code)."""
 
 from __future__ import annotations
 
+import json
 import math
+import subprocess
+import sys
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -15,7 +20,7 @@ from hypothesis import strategies as st
 
 from immunoreset import instruments
 from immunoreset.errors import InvalidInput
-from immunoreset.instruments.ssc import MRSS_AREAS, criss, eustar_ai, mrss, ssc_classification_2013
+from immunoreset.instruments.ssc import MRSS_AREAS, criss, criss25, eustar_ai, mrss, ssc_classification_2013
 
 AREAS = [
     "face",
@@ -477,5 +482,429 @@ def test_classification_points_property(present: set[str]) -> None:
 
 def test_registered() -> None:
     names = {i.name for i in instruments.all_instruments()}
-    assert {"mrss", "eustar_ai", "criss", "ssc_classification_2013"} <= names
+    assert {"mrss", "eustar_ai", "criss", "criss25", "ssc_classification_2013"} <= names
     assert instruments.get("criss").input_schema()["additionalProperties"] is False
+    assert instruments.get("criss25").input_schema()["additionalProperties"] is False
+    assert instruments.get("CRISS25").name == "criss25"
+
+
+def test_sources_carry_dois() -> None:
+    expected = {
+        "mrss": "10.5301/jsrd.5000231",
+        "eustar_ai": "10.1136/annrheumdis-2016-209768",
+        "criss": "10.1002/art.39501",
+        "criss25": "10.1136/annrheumdis-2020-219100",
+        "ssc_classification_2013": "10.1136/annrheumdis-2013-204424",
+    }
+    for name, doi in expected.items():
+        assert doi in instruments.get(name).source
+    assert "10.1002/art.38098" in instruments.get("ssc_classification_2013").source
+
+
+def score_cli(name: str, data: Any, *options: str) -> Any:
+    out = subprocess.run(
+        [sys.executable, "-m", "immunoreset", "score", name, "-", *options],
+        input=json.dumps(data),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+# --------------------------------------------------------------------------- EUSTAR-AI skin item option
+
+# Option skin_item="continuous" (secondary source): 0.084 points per mRSS point while mRSS <= 18, 1.5 above 18.
+PER_POINT = Decimal("0.084")
+
+
+def continuous_skin(m: int) -> Decimal:
+    return PER_POINT * m if m <= 18 else Decimal("1.5")
+
+
+def test_eustar_default_option_is_the_published_dichotomous_item() -> None:
+    case = ai(True, 19, True, False, "0.8", "65")  # E1
+    default = eustar_ai(case)
+    explicit = eustar_ai(case, options={"skin_item": "mrss_over_18"})
+    assert default == explicit
+    assert default.total == Decimal("5.5") and default.skin_item_points == Decimal("1.5")
+    assert "mRSS > 18" in default.variant and "10.1136/annrheumdis-2016-209768" in default.source
+
+
+@pytest.mark.parametrize(
+    ("mrss_value", "default_points", "continuous_points"),
+    [
+        (0, "0", "0"),
+        (1, "0", "0.084"),
+        (10, "0", "0.84"),
+        (17, "0", "1.428"),
+        (18, "0", "1.512"),  # 18 is not > 18: 0 by default; 18 x 0.084 continuous
+        (19, "1.5", "1.5"),  # above 18: 1.5 either way
+        (51, "1.5", "1.5"),
+    ],
+)
+def test_eustar_skin_item_both_options_at_the_edges(
+    mrss_value: int, default_points: str, continuous_points: str
+) -> None:
+    base = ai(False, mrss_value, False, False, "0", "100")
+    default = eustar_ai(base)
+    continuous = eustar_ai(base, options={"skin_item": "continuous"})
+    assert default.total == Decimal(default_points) and default.skin_item_points == Decimal(default_points)
+    assert continuous.total == Decimal(continuous_points) == continuous_skin(mrss_value)
+    assert continuous.skin_item_points == Decimal(continuous_points)
+    assert continuous.items["mrss_over_18"] is (mrss_value > 18)
+    assert "0.084" in continuous.variant and "secondary" in continuous.source
+
+
+@pytest.mark.parametrize(("mrss_value", "total", "active"), [(11, "2.424", False), (12, "2.508", True)])
+def test_eustar_continuous_skin_moves_the_activity_cut_off(mrss_value: int, total: str, active: bool) -> None:
+    # delta-skin 1.5 + 0.084 x mRSS: 1.5 + 0.924 = 2.424 < 2.5; 1.5 + 1.008 = 2.508 >= 2.5.
+    case = ai(True, mrss_value, False, False, "0", "100")
+    result = eustar_ai(case, options={"skin_item": "continuous"})
+    assert result.total == Decimal(total) and result.active is active
+    assert eustar_ai(case).total == Decimal("1.5") and eustar_ai(case).active is False  # default: mRSS <= 18 scores 0
+
+
+def test_eustar_continuous_maximum_and_from_areas() -> None:
+    top = eustar_ai(ai(True, 18, True, True, "5", "40"), options={"skin_item": "continuous"})
+    assert top.total == Decimal("1.5") + Decimal("1.512") + Decimal("1.5") + Decimal("2.25") * 2 + Decimal("1.0")
+    m3 = skin(0, face=1, fingers_right=3, fingers_left=3, dorsum_hand_right=2, dorsum_hand_left=2, forearm_right=2)
+    m3 |= {"forearm_left": 1, "upper_arm_right": 1, "upper_arm_left": 1, "lower_leg_right": 1, "lower_leg_left": 1}
+    from_areas = eustar_ai(
+        dict.fromkeys(EUSTAR, False) | {"mrss_over_18": None, "mrss_areas": m3}, options={"skin_item": "continuous"}
+    )
+    assert from_areas.mrss == 18 and from_areas.total == Decimal("1.512")
+
+
+def test_eustar_continuous_needs_the_mrss_value_below_19() -> None:
+    items = dict.fromkeys(EUSTAR, False)
+    low = eustar_ai(items, options={"skin_item": "continuous"})  # mRSS <= 18 but its value unknown
+    assert low.total is None and not low.evaluable and low.skin_item_points is None
+    assert low.active is False  # at most 0.084 x 18 = 1.512 < 2.5
+    assert "mrss" in (low.reason or "")
+    assert eustar_ai(items).total == 0  # the default needs only the yes/no answer
+    high = eustar_ai(items | {"mrss_over_18": True}, options={"skin_item": "continuous"})
+    assert high.total == Decimal("1.5") and high.evaluable
+    decided = eustar_ai(items | {"delta_skin": True}, options={"skin_item": "continuous"})
+    assert decided.active is None  # 1.5 known, up to 3.012 possible
+    active = eustar_ai(items | {"tendon_friction_rubs": True}, options={"skin_item": "continuous"})
+    assert active.active is None
+    active = eustar_ai(
+        items | {"tendon_friction_rubs": True, "dlco_under_70": True}, options={"skin_item": "continuous"}
+    )
+    assert active.active is True and active.total is None  # 3.25 known
+
+
+def test_eustar_bad_skin_option() -> None:
+    with pytest.raises(InvalidInput) as err:
+        eustar_ai(ai(False, 10, False, False, "0", "100"), options={"skin_item": "mrss"})
+    assert err.value.field == "skin_item"
+
+
+@given(st.fixed_dictionaries({name: st.booleans() for name in EUSTAR if name != "mrss_over_18"}), st.integers(0, 51))
+def test_eustar_continuous_differs_only_in_the_skin_item(items: dict[str, bool], mrss_value: int) -> None:
+    case = items | {"mrss": mrss_value}
+    default = eustar_ai(case)
+    continuous = eustar_ai(case, options={"skin_item": "continuous"})
+    assert default.total is not None and continuous.total is not None
+    default_skin = Decimal("1.5") if mrss_value > 18 else Decimal(0)
+    assert continuous.total - continuous_skin(mrss_value) == default.total - default_skin
+    assert continuous.active is (continuous.total >= Decimal("2.5"))
+    assert Decimal(0) <= continuous.total <= Decimal("10.012")
+
+
+def test_eustar_continuous_cli() -> None:
+    case = ai(True, 12, False, False, "0.3", "85")
+    [default] = score_cli("eustar_ai", case)
+    [continuous] = score_cli("eustar_ai", case, "--option", "skin_item=continuous")
+    assert default["total"] == 1.5 and default["active"] is False
+    assert continuous["total"] == 2.508 and continuous["active"] is True
+    assert continuous["skin_item_points"] == 1.008
+
+
+# --------------------------------------------------------------------------- revised CRISS (CRISS-25)
+
+# Baseline: mRSS 20, FVC 80% predicted, HAQ-DI 1.0, patient and physician globals 4 (0-10).
+# Improvement >= 25% (relative) for mRSS, HAQ-DI and the globals: mRSS <= 15, HAQ <= 0.75, globals <= 3;
+# FVC >= 5% (relative): >= 84. Worsening by the same thresholds: mRSS >= 25, HAQ >= 1.25, globals >= 5, FVC <= 76.
+R_BASE: dict[str, Any] = {
+    "mrss": 20,
+    "fvc_percent_predicted": "80",
+    "haq_di": "1.0",
+    "patient_global": "4",
+    "physician_global": "4",
+}
+CORE = list(R_BASE)
+
+
+def r_case(**follow: Any) -> dict[str, Any]:
+    events = {k: follow.pop(k) for k in list(follow) if k in NO_EVENTS}
+    return {"baseline": dict(R_BASE), "follow_up": {**R_BASE, **follow}, **NO_EVENTS, **events}
+
+
+@pytest.mark.parametrize(
+    ("follow", "n_improved", "improved"),
+    [
+        ({"mrss": 15, "haq_di": "0.75", "patient_global": "3"}, 3, True),  # three at exactly 25%
+        ({"mrss": 16, "haq_di": "0.75", "patient_global": "3"}, 2, False),  # mRSS 20% only
+        ({"mrss": 15, "haq_di": "0.76", "patient_global": "3"}, 2, False),  # HAQ-DI 24%
+        ({"mrss": 15, "haq_di": "0.75", "patient_global": "3.01"}, 2, False),  # patient global 24.75%
+        ({"mrss": 15, "haq_di": "0.75", "fvc_percent_predicted": "84"}, 3, True),  # FVC exactly +5%
+        ({"mrss": 15, "haq_di": "0.75", "fvc_percent_predicted": "83.99"}, 2, False),  # FVC +4.9875%
+        ({"mrss": 15, "physician_global": "3"}, 2, False),  # 2 of 5
+        (
+            {"mrss": 0, "haq_di": "0", "patient_global": "0", "physician_global": "0", "fvc_percent_predicted": "100"},
+            5,
+            True,
+        ),
+        ({}, 0, False),  # no change
+    ],
+)
+def test_criss25_vectors(follow: dict[str, Any], n_improved: int, improved: bool) -> None:
+    result = criss25(r_case(**follow))
+    assert result.evaluable and result.items_improved == n_improved and result.improved is improved
+    assert result.headline() == f"{'improved' if improved else 'not improved'} ({n_improved}/5 items improved)"
+    assert "CRISS-25" in result.variant and "10.1136/annrheumdis-2020-219100" in result.source
+
+
+def test_criss25_reports_each_measure() -> None:
+    result = criss25(
+        r_case(mrss=15, haq_di="0.75", patient_global="3", physician_global="5", fvc_percent_predicted="76")
+    )
+    assert result.percent_improvement == {
+        "mrss": Decimal("25.00"),
+        "fvc_percent_predicted": Decimal("-5.00"),
+        "haq_di": Decimal("25.00"),
+        "patient_global": Decimal("25.00"),
+        "physician_global": Decimal("-25.00"),
+    }
+    assert result.item_worsened == {
+        "mrss": False,
+        "fvc_percent_predicted": True,
+        "haq_di": False,
+        "patient_global": False,
+        "physician_global": True,
+    }
+    assert result.changes["mrss"] == -5 and result.changes["fvc_percent_predicted"] == -4
+    assert result.items_worsened == 2 and result.fvc_relative_decline_percent == Decimal("5.00")
+
+
+@pytest.mark.parametrize(
+    ("worse", "n_worsened", "with_limit"),
+    [
+        ({"physician_global": "5", "fvc_percent_predicted": "76"}, 2, False),  # two at exactly the threshold
+        ({"physician_global": "4.99", "fvc_percent_predicted": "76"}, 1, True),  # physician +24.75%: not worse
+        ({"physician_global": "5", "fvc_percent_predicted": "76.01"}, 1, True),  # FVC -4.9875%: not worse
+        ({"physician_global": "5"}, 1, True),
+    ],
+)
+def test_criss25_worsening_limit_option(worse: dict[str, Any], n_worsened: int, with_limit: bool) -> None:
+    case = r_case(mrss=15, haq_di="0.75", patient_global="3", **worse)
+    default = criss25(case)
+    limited = criss25(case, options={"worsening_limit": "at_most_one"})
+    assert default.improved is True and default.items_worsened == n_worsened  # the default ignores worsening
+    assert limited.improved is with_limit and "at most 1 item worsened" in limited.variant
+
+
+def test_criss25_worsened_mrss_and_haq_edges() -> None:
+    # mRSS 20 -> 25 and HAQ-DI 1.0 -> 1.25 are exactly 25% worse; 24 (20%) and 1.24 (24%) are not.
+    case = r_case(mrss=25, haq_di="1.25", patient_global="3", physician_global="3", fvc_percent_predicted="84")
+    at_edge = criss25(case)
+    assert at_edge.item_worsened["mrss"] is True and at_edge.item_worsened["haq_di"] is True
+    assert at_edge.improved is True  # the default has no worsening clause
+    assert criss25(case, options={"worsening_limit": "at_most_one"}).improved is False
+    below = criss25(r_case(mrss=24, haq_di="1.24"))
+    assert below.items_worsened == 0 and below.improved is False
+
+
+@pytest.mark.parametrize(
+    ("threshold", "mrss_after", "improved"), [(20, 16, True), (20, 17, False), (30, 14, True), (30, 15, False)]
+)
+def test_criss25_threshold_option(threshold: int, mrss_after: int, improved: bool) -> None:
+    # mRSS 20 -> 16 is 20%, -> 17 15%, -> 14 30%, -> 15 25%; HAQ-DI and patient global improve by 50%.
+    result = criss25(
+        r_case(mrss=mrss_after, haq_di="0.5", patient_global="2"), options={"threshold_percent": threshold}
+    )
+    assert result.improved is improved and f"CRISS-{threshold}" in result.variant
+
+
+@pytest.mark.parametrize(
+    ("fvc_after", "options", "fvc_improved"),
+    [
+        ("63", {}, True),  # 60 -> 63: +5% relative
+        ("62.99", {}, False),
+        ("63", {"fvc_change": "absolute"}, False),  # +3 percentage points only
+        ("65", {"fvc_change": "absolute"}, True),  # +5 points
+        ("64.99", {"fvc_change": "absolute"}, False),
+        ("66", {"fvc_threshold_percent": 10}, True),  # +10% relative
+        ("65.99", {"fvc_threshold_percent": 10}, False),
+        ("70", {"fvc_threshold_percent": 10, "fvc_change": "absolute"}, True),
+    ],
+)
+def test_criss25_fvc_options(fvc_after: str, options: dict[str, Any], fvc_improved: bool) -> None:
+    case = r_case(mrss=15, haq_di="0.75", fvc_percent_predicted=fvc_after)
+    case["baseline"]["fvc_percent_predicted"] = "60"
+    result = criss25(case, options=options)
+    assert result.item_improved["fvc_percent_predicted"] is fvc_improved
+    assert result.improved is fvc_improved  # the third improved measure
+
+
+@pytest.mark.parametrize("event", list(NO_EVENTS))
+def test_criss25_step1_overrides_step2(event: str) -> None:
+    case = r_case(
+        mrss=5, haq_di="0", patient_global="0", physician_global="0", fvc_percent_predicted="100", **{event: True}
+    )
+    result = criss25(case)
+    assert result.items_improved == 5 and result.improved is False and result.evaluable
+    assert result.headline() == f"not improved (step 1: {event})"
+    del case["follow_up"]["haq_di"], case["baseline"]["mrss"]
+    assert criss25(case).improved is False  # decided even with measures missing
+
+
+def test_criss25_missing_measures_decide_when_they_can() -> None:
+    three = r_case(mrss=15, haq_di="0.75", patient_global="3")
+    del three["follow_up"]["fvc_percent_predicted"], three["baseline"]["physician_global"]
+    result = criss25(three)
+    assert result.improved is True and not result.evaluable  # 3 known improved
+    assert "fvc_percent_predicted" in (result.reason or "") and "physician_global" in (result.reason or "")
+    assert criss25(three, options={"worsening_limit": "at_most_one"}).improved is None  # 2 could worsen
+    two = r_case(mrss=15, haq_di="0.75")
+    del two["follow_up"]["patient_global"]
+    assert criss25(two).improved is None  # 2 known, 1 open
+    hopeless = r_case(mrss=15)
+    del hopeless["follow_up"]["haq_di"]
+    assert criss25(hopeless).improved is False and not criss25(hopeless).evaluable  # at most 2
+
+
+def test_criss25_unknown_step1_events() -> None:
+    good = r_case(mrss=15, haq_di="0.75", patient_global="3", new_pah=None)
+    result = criss25(good)
+    assert result.improved is None and not result.evaluable and "new_pah" in (result.reason or "")
+    bad = r_case(mrss=15)
+    for name in NO_EVENTS:
+        del bad[name]
+    result = criss25(bad)
+    assert result.improved is False and not result.evaluable
+
+
+def test_criss25_fvc_fall_prompts_the_ild_judgement() -> None:
+    case = r_case(mrss=15, haq_di="0.75", patient_global="3", fvc_percent_predicted="68", ild_progression=None)
+    result = criss25(case)  # 80 -> 68: relative fall 15% to < 80%
+    assert result.improved is None and "confirm ILD progression" in (result.reason or "")
+    assert result.fvc_relative_decline_percent == Decimal("15.00")
+    assert criss25({**case, "ild_progression": True}).improved is False
+    assert criss25({**case, "ild_progression": False}).improved is True
+
+
+def test_criss25_zero_baseline_cannot_improve() -> None:
+    case = r_case(mrss=15, haq_di="0", patient_global="3")
+    case["baseline"]["haq_di"] = "0"
+    result = criss25(case)
+    assert result.item_improved["haq_di"] is False and result.percent_improvement["haq_di"] is None
+    assert result.improved is False and "haq_di is 0 at baseline" in (result.reason or "")
+    case["follow_up"]["haq_di"] = "0.125"
+    assert criss25(case).item_worsened["haq_di"] is True
+
+
+def test_criss25_global_scale() -> None:
+    tenfold = r_case(mrss=15, patient_global="30", physician_global="30")
+    for visit in ("baseline", "follow_up"):
+        tenfold[visit] = {**tenfold[visit]}
+    tenfold["baseline"]["patient_global"] = tenfold["baseline"]["physician_global"] = "40"
+    with pytest.raises(InvalidInput) as err:
+        criss25(tenfold)
+    assert err.value.field == "baseline.patient_global"
+    scaled = criss25(tenfold, options={"global_scale": "0-100"})
+    assert scaled.improved is True and scaled.items_improved == 3
+    assert scaled.item_improved == criss25(r_case(mrss=15, patient_global="3", physician_global="3")).item_improved
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [({"threshold_percent": 35}, "threshold_percent"), ({"fvc_change": "percent"}, "fvc_change"), ({"x": 1}, "x")],
+)
+def test_criss25_bad_options(options: dict[str, Any], field: str) -> None:
+    with pytest.raises(InvalidInput) as err:
+        criss25(r_case(), options=options)
+    assert err.value.field == field
+
+
+def test_criss25_scores_the_criss_record() -> None:
+    case = criss_case(-10, 5, -2, -3, "-0.5")  # C2: CRISS improved
+    assert criss(case).improved is True
+    result = criss25(case)  # mRSS 25 -> 15 (40%), FVC 70 -> 75 (7.1%), globals 5 -> 3 / 2, HAQ 1.5 -> 1.0 (33%)
+    assert result.items_improved == 5 and result.improved is True
+
+
+def reference_criss25(before: dict[str, Fraction], after: dict[str, Fraction], threshold: int) -> bool:
+    improved = 0
+    for name in CORE:
+        b, a = before[name], after[name]
+        if b == 0:
+            continue
+        change = (a - b) / b * 100 if name == "fvc_percent_predicted" else (b - a) / b * 100
+        improved += change >= (5 if name == "fvc_percent_predicted" else threshold)
+    return improved >= 3
+
+
+@settings(max_examples=80)
+@given(
+    st.fixed_dictionaries({name: st.integers(0, 40) for name in CORE}),
+    st.fixed_dictionaries({name: st.integers(0, 40) for name in CORE}),
+    st.sampled_from([20, 25, 30, 40, 50, 60]),
+)
+def test_criss25_matches_a_rational_reference(before: dict[str, int], after: dict[str, int], threshold: int) -> None:
+    # Values as multiples of 0.25 (HAQ-DI on 0-3 steps of 0.125 would work alike); globals 0-10, FVC 40-140.
+    def visit(v: dict[str, int]) -> dict[str, Fraction]:
+        return {
+            "mrss": Fraction(v["mrss"]),
+            "fvc_percent_predicted": Fraction(40) + Fraction(v["fvc_percent_predicted"] * 5, 2),
+            "haq_di": Fraction(v["haq_di"] * 3, 40),
+            "patient_global": Fraction(v["patient_global"], 4),
+            "physician_global": Fraction(v["physician_global"], 4),
+        }
+
+    b, a = visit(before), visit(after)
+    as_text = {n: format(float(x), ".4f") for n, x in b.items()}, {n: format(float(x), ".4f") for n, x in a.items()}
+    exact_b = {n: Fraction(Decimal(t)) for n, t in as_text[0].items()}
+    exact_a = {n: Fraction(Decimal(t)) for n, t in as_text[1].items()}
+    result = criss25(
+        {"baseline": as_text[0], "follow_up": as_text[1], **NO_EVENTS}, options={"threshold_percent": threshold}
+    )
+    assert result.evaluable
+    assert result.improved is reference_criss25(exact_b, exact_a, threshold)
+    assert 0 <= result.items_improved + result.items_worsened <= 5
+    better = {**as_text[1], "mrss": "0", "haq_di": "0"}  # improving two measures never loses a response
+    if result.improved:
+        assert criss25(
+            {"baseline": as_text[0], "follow_up": better, **NO_EVENTS}, options={"threshold_percent": threshold}
+        ).improved
+
+
+def test_criss25_cli_csv_and_option(tmp_path: Any) -> None:
+    header = [f"{visit}.{name}" for name in CORE for visit in ("baseline", "follow_up")] + list(NO_EVENTS)
+    rows = [
+        ["20", "15", "80", "84", "1", "0.75", "4", "4", "4", "4", "false", "false", "false", "false"],  # 3 at the edge
+        ["20", "16", "80", "84", "1", "0.75", "4", "4", "4", "4", "false", "false", "false", "false"],  # mRSS 20%
+        ["20", "15", "80", "84", "1", "0.75", "4", "4", "4", "4", "false", "false", "false", ""],  # new_pah missing
+    ]
+    path = tmp_path / "criss25.csv"
+    path.write_text("\n".join(",".join(r) for r in [header, *rows]) + "\n")
+    run = [sys.executable, "-m", "immunoreset", "score", "criss25", str(path)]
+    out = subprocess.run(run, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    results = json.loads(out.stdout)
+    assert [r["improved"] for r in results] == [True, False, None]
+    assert [r["items_improved"] for r in results] == [3, 2, 3]
+    assert results[0]["percent_improvement"]["fvc_percent_predicted"] == 5
+    out = subprocess.run([*run, "--option", "threshold_percent=20"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert [r["improved"] for r in json.loads(out.stdout)] == [True, True, None]
+    schema = subprocess.run(
+        [sys.executable, "-m", "immunoreset", "score", "criss25", "--schema"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert schema.returncode == 0 and "follow_up" in json.loads(schema.stdout)["properties"]

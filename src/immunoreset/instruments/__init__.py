@@ -23,7 +23,20 @@ from immunoreset.instruments.base import Instrument
 
 __all__ = ["AREAS", "Instrument", "all_instruments", "get"]
 
-AREAS: tuple[str, ...] = ("sle", "safety", "medications", "ssc", "myositis")
+AREAS: tuple[str, ...] = (
+    "sle",
+    "sle_flare",
+    "bilag",
+    "sle_damage",
+    "lupus_nephritis",
+    "safety",
+    "hyperinflammation",
+    "infections",
+    "medications",
+    "ssc",
+    "myositis",
+    "myositis_imacs",
+)
 """Modules of :mod:`immunoreset.instruments` that define instruments (each has ``INSTRUMENTS``)."""
 
 

@@ -1,20 +1,31 @@
-"""Safety grading after CD19 CAR T-cell therapy: CRS, ICE/ICANS, ICAHT, CAR-HEMATOTOX and CTCAE.
+"""Safety grading after CD19 CAR T-cell therapy: CRS, ICE/CAPD/ICANS, ICAHT, T-ICAHT, CAR-HEMATOTOX, CTCAE
+and LICATS.
 
 Instruments (registry names in brackets):
 
 * ASTCT CRS grade [``crs``] — Lee DW, Santomasso BD, Locke FL, et al. *ASTCT consensus grading for
   cytokine release syndrome and neurologic toxicity associated with immune effector cells.*
   Biol Blood Marrow Transplant 2019;25(4):625-638. One assessment, or a course of assessments.
-* ICE score [``ice``] and adult ASTCT ICANS grade [``icans``] — same paper (Lee 2019).
+* ICE score [``ice``] and ASTCT ICANS grade [``icans``] — same paper (Lee 2019); for children < 12 years
+  (or with developmental delay) the encephalopathy domain is the Cornell Assessment of Pediatric
+  Delirium [``capd``] — Traube C, Silver G, Kearney J, et al. *Cornell Assessment of Pediatric Delirium:
+  a valid, rapid, observational tool for screening delirium in the PICU.* Crit Care Med
+  2014;42(3):656-663, doi:10.1097/CCM.0b013e3182a66b76.
 * ICAHT [``icaht``] — Rejeski K, Subklewe M, Aljurf M, et al. *Immune effector cell-associated
   hematotoxicity: EHA/EBMT consensus grading and best practice recommendations.*
   Blood 2023;142(10):865-877.
+* T-ICAHT [``t_icaht``] — Rejeski K, Sanz J, Fei T, et al. (Shouval R). *T-ICAHT: grading and prognostic
+  impact of thrombocytopenia after CAR T-cell therapy.* Blood 2025, doi:10.1182/blood.2025028833
+  (volume and pages not confirmed).
 * CAR-HEMATOTOX [``car_hematotox``] — Rejeski K, Perez A, Sesques P, et al. *CAR-HEMATOTOX: a model
   for CAR T-cell-related hematologic toxicity in relapsed/refractory large B-cell lymphoma.*
   Blood 2021;138(24):2499-2513.
-* CTCAE v5.0 haematological grades [``ctcae``] — National Cancer Institute. *Common Terminology
-  Criteria for Adverse Events (CTCAE) v5.0*, 27 Nov 2017; plus a hypogammaglobulinaemia flag (not a
-  CTCAE term) with a configurable IgG threshold.
+* CTCAE haematological grades [``ctcae``] — National Cancer Institute. *Common Terminology Criteria for
+  Adverse Events (CTCAE) v5.0*, 27 Nov 2017 (default), or *CTCAE v6.0*, 2025 (option ``version``);
+  plus a hypogammaglobulinaemia flag (not a CTCAE term) with a configurable IgG threshold.
+* LICATS [``licats``] — Hagen M, Müller F, Wirsching A, et al. (Schett G). *Local immune effector
+  cell-associated toxicity syndrome in CAR T-cell treated patients with autoimmune disease: an
+  observational study.* Lancet Rheumatol 2025;7(6):e424-e433, doi:10.1016/S2665-9913(25)00091-8.
 
 The clock of every series is the **study day** (day 0 = CAR T-cell infusion). Values with units are
 converted with :func:`immunoreset.units.convert` and compared exactly (Decimal/Fraction). Decisions
@@ -29,7 +40,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from immunoreset.errors import InvalidInput
 from immunoreset.instruments.base import (
@@ -39,12 +50,16 @@ from immunoreset.instruments.base import (
     InstrumentOptions,
     InstrumentResult,
     Quantity,
+    all_of,
     parse,
 )
 from immunoreset.units import canonical_unit, convert
 
 __all__ = [
     "ANCObservation",
+    "CAPDItems",
+    "CAPDOptions",
+    "CAPDResult",
     "CARHematotoxInput",
     "CARHematotoxOptions",
     "CARHematotoxResult",
@@ -66,8 +81,17 @@ __all__ = [
     "ICEInput",
     "ICEOptions",
     "ICEResult",
+    "LICATSInput",
+    "LICATSOptions",
+    "LICATSResult",
     "LabValue",
+    "PlateletObservation",
+    "PlateletValue",
     "Quantity",
+    "TICAHTInput",
+    "TICAHTOptions",
+    "TICAHTResult",
+    "capd",
     "car_hematotox",
     "crs",
     "crs_grade",
@@ -76,13 +100,26 @@ __all__ = [
     "icans",
     "icans_grade",
     "ice",
+    "licats",
+    "t_icaht",
 ]
 
 CRS_SOURCE = "Lee DW et al. Biol Blood Marrow Transplant 2019;25(4):625-638 (ASTCT consensus)"
 ICANS_SOURCE = CRS_SOURCE
+CAPD_SOURCE = "Traube C et al. Crit Care Med 2014;42(3):656-663, doi:10.1097/CCM.0b013e3182a66b76"
 ICAHT_SOURCE = "Rejeski K et al. Blood 2023;142(10):865-877 (EHA/EBMT consensus)"
 HEMATOTOX_SOURCE = "Rejeski K et al. Blood 2021;138(24):2499-2513"
+LICATS_SOURCE = (
+    "Hagen M, Müller F, Wirsching A, et al. (Schett G). Local immune effector cell-associated toxicity syndrome in "
+    "CAR T-cell treated patients with autoimmune disease: an observational study. Lancet Rheumatol "
+    "2025;7(6):e424-e433, doi:10.1016/S2665-9913(25)00091-8"
+)
+T_ICAHT_SOURCE = (
+    "Rejeski K, Sanz J, Fei T, et al. (Shouval R). T-ICAHT: grading and prognostic impact of thrombocytopenia "
+    "after CAR T-cell therapy. Blood 2025, doi:10.1182/blood.2025028833"
+)
 CTCAE_SOURCE = "NCI Common Terminology Criteria for Adverse Events (CTCAE) v5.0, 27 Nov 2017"
+CTCAE6_SOURCE = "NCI Common Terminology Criteria for Adverse Events (CTCAE) v6.0, 2025 (MedDRA 28.0; errata Jan 2026)"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -570,22 +607,155 @@ _ICP_GRADE = {
     "cushings_triad": 4,
 }
 PAEDIATRIC_AGE_YEARS = Decimal(12)  # ICE is for patients aged >= 12 years; CAPD below (ASTCT)
+CAPD_DELIRIUM = 9  # CAPD total >= 9: delirium (Traube 2014); ICANS grade 3 by the CAPD row (ASTCT)
+
+_CAPD_ITEMS: tuple[tuple[str, str], ...] = (
+    ("capd_eye_contact", "1. Does the child make eye contact with the caregiver?"),
+    ("capd_purposeful_actions", "2. Are the child's actions purposeful?"),
+    ("capd_aware_of_surroundings", "3. Is the child aware of his/her surroundings?"),
+    ("capd_communicates_needs", "4. Does the child communicate needs and wants?"),
+    ("capd_restless", "5. Is the child restless?"),
+    ("capd_inconsolable", "6. Is the child inconsolable?"),
+    ("capd_underactive", "7. Is the child underactive - very little movement while awake?"),
+    ("capd_slow_to_respond", "8. Does it take the child a long time to respond to interactions?"),
+)
+_CAPD_REVERSED = 4  # items 1-4 are scored never 4 ... always 0; items 5-8 never 0 ... always 4
+
+
+def _capd_field(i: int) -> Any:
+    question = _CAPD_ITEMS[i][1]
+    if i < _CAPD_REVERSED:
+        scoring = "never 4, rarely 3, sometimes 2, often 1, always 0"
+    else:
+        scoring = "never 0, rarely 1, sometimes 2, often 3, always 4"
+    return Field(default=None, ge=0, le=4, description=f"CAPD item {question} Points: {scoring}.")
+
+
+class CAPDItems(InstrumentInput):
+    """The 8 items of the Cornell Assessment of Pediatric Delirium (Traube C et al., Crit Care Med 2014),
+    each 0-4 points as scored on the CAPD form (higher = more delirious); total 0-32."""
+
+    capd_eye_contact: int | None = _capd_field(0)
+    capd_purposeful_actions: int | None = _capd_field(1)
+    capd_aware_of_surroundings: int | None = _capd_field(2)
+    capd_communicates_needs: int | None = _capd_field(3)
+    capd_restless: int | None = _capd_field(4)
+    capd_inconsolable: int | None = _capd_field(5)
+    capd_underactive: int | None = _capd_field(6)
+    capd_slow_to_respond: int | None = _capd_field(7)
+
+
+def _capd_total(items: CAPDItems | ICANSAssessment) -> tuple[int, list[str]]:
+    """(sum of the known item points, names of the missing items)."""
+    known = [int(getattr(items, n)) for n, _ in _CAPD_ITEMS if getattr(items, n) is not None]
+    missing = [n for n, _ in _CAPD_ITEMS if getattr(items, n) is None]
+    return sum(known), missing
+
+
+def _capd_row_grade(score: int, unable: bool) -> int:
+    """ICANS grade from the CAPD row (ASTCT, age < 12 y): 0 = 0; 1-8 = 1 (the row lists 1-8 under grades
+    1 and 2: grade 2 needs 'awakens to voice'); >= 9 = 3; unable to perform the CAPD = 4."""
+    if unable:
+        return 4
+    if score >= CAPD_DELIRIUM:
+        return 3
+    return 1 if score >= 1 else 0
+
+
+class CAPDOptions(InstrumentOptions):
+    """No options."""
+
+
+class CAPDResult(InstrumentResult):
+    score: int | None = Field(description="CAPD total 0-32 (higher = more delirious).")
+    delirium: bool | None = Field(description="Positive screen: total >= 9 (Traube 2014).")
+    icans_grade_by_capd: int | None = Field(
+        description="ICANS grade implied by the CAPD row alone (ASTCT, age < 12 y): 0 -> 0, 1-8 -> 1, >= 9 -> 3."
+    )
+    missing_items: list[str] = Field(default_factory=list)
+
+    def headline(self) -> str:
+        if self.score is not None:
+            return f"CAPD {self.score}" + (" (delirium)" if self.delirium else "")
+        if self.delirium:
+            return "delirium (items missing: the known items already reach 9)"
+        return super().headline()
+
+
+def capd(
+    inputs: CAPDItems | Mapping[str, Any], *, options: CAPDOptions | Mapping[str, Any] | None = None
+) -> CAPDResult:
+    """Cornell Assessment of Pediatric Delirium (Traube C et al., Crit Care Med 2014;42(3):656-663).
+
+    Eight observed items, each 0-4 points: items 1-4 (eye contact, purposeful actions, awareness of
+    surroundings, communicating needs) never = 4 ... always = 0; items 5-8 (restless, inconsolable,
+    underactive, slow to respond) never = 0 ... always = 4. Total 0-32; **>= 9** = delirium. The ASTCT
+    ICANS grading (Lee 2019) uses the total for children < 12 years: 1-8 = grade 1 row, >= 9 = grade 3.
+    With items missing the screen is positive once the known items reach 9; otherwise not evaluable.
+    """
+    inputs = parse(CAPDItems, inputs)
+    options = parse(CAPDOptions, options)
+    base = {"instrument": "capd", "variant": "CAPD (8 items, 0-32; delirium >= 9)", "source": CAPD_SOURCE}
+    known, missing = _capd_total(inputs)
+    if missing:
+        positive = known >= CAPD_DELIRIUM
+        return CAPDResult(
+            **base,
+            evaluable=positive,
+            reason=("missing: " if not positive else "total incomplete (missing: ")
+            + ", ".join(missing)
+            + ("" if not positive else f"), but the known items reach {known}: delirium"),
+            score=None,
+            delirium=True if positive else None,
+            icans_grade_by_capd=3 if positive else None,
+            missing_items=missing,
+        )
+    return CAPDResult(
+        **base,
+        evaluable=True,
+        score=known,
+        delirium=known >= CAPD_DELIRIUM,
+        icans_grade_by_capd=_capd_row_grade(known, False),
+    )
 
 
 class ICANSAssessment(InstrumentInput):
-    """One adult ICANS assessment (ASTCT). Record only findings not attributable to another cause
-    (e.g. no sedating medication). Tremor, myoclonus and intracranial haemorrhage are graded with
-    CTCAE and do not influence ICANS."""
+    """One ICANS assessment (ASTCT). Record only findings not attributable to another cause (e.g. no
+    sedating medication). Tremor, myoclonus and intracranial haemorrhage are graded with CTCAE and do
+    not influence ICANS. The encephalopathy domain is the ICE score from 12 years of age, and the CAPD
+    (the 8 capd_* items, or capd_score) below 12 years or with baseline developmental delay."""
 
     day: int | None = Field(default=None, description="Study day of the assessment (day 0 = CAR-T infusion).")
     age_years: Exact | None = Field(
-        default=None, ge=0, description="Age; ICE-based grading applies from 12 years (CAPD below, not implemented)."
+        default=None,
+        ge=0,
+        description="Age in years: the ICE score applies from 12 years (>= 12), the CAPD below 12 (ASTCT). "
+        "Without an age, a given ICE score is used (adult grading).",
     )
     baseline_developmental_delay: bool | None = Field(
-        default=None, description="Baseline developmental delay: ASTCT grades with CAPD (not implemented)."
+        default=None,
+        description="Baseline developmental delay: ASTCT grades the encephalopathy domain with the CAPD at any age.",
     )
     ice_score: int | None = Field(default=None, ge=0, le=10, description="ICE score 0-10 (or give 'ice' items).")
     ice: ICEInput | None = Field(default=None, description="ICE items, instead of ice_score.")
+    capd_score: int | None = Field(
+        default=None,
+        ge=0,
+        le=32,
+        description="CAPD total 0-32 (or give the 8 capd_* items): 0 = no ICANS by this row, 1-8 = grade 1, "
+        ">= 9 = grade 3.",
+    )
+    capd_unable: bool | None = Field(
+        default=None, description="Unable to perform the CAPD (ICANS grade 4 by the CAPD row)."
+    )
+    capd_eye_contact: int | None = _capd_field(0)
+    capd_purposeful_actions: int | None = _capd_field(1)
+    capd_aware_of_surroundings: int | None = _capd_field(2)
+    capd_communicates_needs: int | None = _capd_field(3)
+    capd_restless: int | None = _capd_field(4)
+    capd_inconsolable: int | None = _capd_field(5)
+    capd_underactive: int | None = _capd_field(6)
+    capd_slow_to_respond: int | None = _capd_field(7)
     consciousness: Consciousness | None = Field(
         default=None,
         description="alert (not depressed, 0); awakens_spontaneously (1); awakens_to_voice (2); "
@@ -613,7 +783,21 @@ class ICANSAssessment(InstrumentInput):
     def _one_ice(self) -> ICANSAssessment:
         if self.ice_score is not None and self.ice is not None:
             raise ValueError("give either ice_score or ice items, not both")
+        items = [n for n, _ in _CAPD_ITEMS if getattr(self, n) is not None]
+        if self.capd_score is not None and items:
+            raise ValueError("give either capd_score or the capd_* items, not both")
+        if self.capd_unable and (items or self.capd_score is not None):
+            raise ValueError("no CAPD score or items when the CAPD could not be performed (capd_unable)")
         return self
+
+    def capd_given(self) -> bool:
+        """Any CAPD information (items, total or 'unable') was recorded."""
+        items = any(getattr(self, n) is not None for n, _ in _CAPD_ITEMS)
+        return items or self.capd_unable is not None or self.capd_score is not None
+
+    def ice_given(self) -> bool:
+        """An ICE score or ICE items were recorded."""
+        return self.ice_score is not None or self.ice is not None
 
 
 class ICANSInput(ICANSAssessment):
@@ -640,6 +824,10 @@ class ICANSResult(InstrumentResult):
     grade: int | None = Field(description="ASTCT ICANS grade 0-5 of one assessment.")
     determined_by: list[str] = Field(default_factory=list)
     ice_score: int | None = None
+    capd_score: int | None = Field(default=None, description="CAPD total 0-32 (patients graded with the CAPD).")
+    encephalopathy_tool: Literal["ice", "capd"] | None = Field(
+        default=None, description="ICE (age >= 12 y) or CAPD (age < 12 y or developmental delay)."
+    )
     day: int | None = None
     course: list[DayGrade] | None = None
     onset_day: int | None = None
@@ -654,71 +842,144 @@ class ICANSResult(InstrumentResult):
         return _course_headline(self) or super().headline()
 
 
-def icans_grade(
-    assessment: ICANSAssessment | Mapping[str, Any], *, field: str = ""
-) -> tuple[int | None, list[str], int | None, str | None]:
-    """Adult ASTCT ICANS grade: ``(grade, determined_by, ice_score, reason_if_not_evaluable)``.
+def _encephalopathy_tool(a: ICANSAssessment, field: str) -> tuple[Literal["ice", "capd"] | None, str | None]:
+    """Which encephalopathy domain applies (ASTCT): ICE from 12 years, CAPD below 12 years or with baseline
+    developmental delay. ``(tool, reason_if_undecided)``; contradictory data raise :class:`InvalidInput`."""
+    child = a.age_years is not None and a.age_years < PAEDIATRIC_AGE_YEARS
+    if child or a.baseline_developmental_delay:
+        why = "age < 12 years" if child else "baseline developmental delay"
+        if a.ice_given() and a.capd_given():
+            raise InvalidInput(f"{field}ice_score", a.ice_score, f"no ICE score for a patient graded with CAPD ({why})")
+        if a.ice_given():
+            return None, f"{why}: ASTCT grades ICANS with the CAPD, not the ICE score; give the capd_* items"
+        return "capd", None
+    if a.capd_given():
+        if a.ice_given():
+            raise InvalidInput(
+                f"{field}capd_score", a.capd_score, "either ICE (age >= 12) or CAPD (age < 12), not both"
+            )
+        if a.age_years is None:
+            return None, "missing: age_years (the CAPD applies below 12 years or with developmental delay)"
+        raise InvalidInput(
+            f"{field}age_years",
+            str(a.age_years),
+            "an age < 12 years or baseline_developmental_delay=true for CAPD grading (ASTCT: ICE from 12 years)",
+        )
+    return "ice", None
 
-    Lee DW et al., Biol Blood Marrow Transplant 2019. The grade is the most severe of five domains:
-    ICE score (7-9 = 1; 3-6 = 2; 0-2 = 3; 0 because unarousable = 4), depressed level of
-    consciousness (awakens spontaneously = 1; to voice = 2; only to tactile stimulus = 3; unarousable
-    = 4), seizure (rapidly resolving = 3; prolonged > 5 min or repetitive = 4), motor findings (deep
-    focal weakness = 4) and raised ICP / cerebral oedema (focal oedema = 3; diffuse oedema, posturing,
-    CN VI palsy, papilloedema or Cushing's triad = 4). ICE 0 in an awake patient with global aphasia
-    is grade 3; ICE 0 in an unarousable patient is grade 4. Every domain must be recorded unless a
-    recorded domain already sets grade 4.
-    """
+
+def _icans_domains(
+    assessment: ICANSAssessment | Mapping[str, Any], field: str
+) -> tuple[int | None, list[str], int | None, int | None, str | None, str | None]:
+    """``(grade, determined_by, ice_score, capd_score, tool, reason_if_not_evaluable)``; see :func:`icans_grade`."""
     a = parse(ICANSAssessment, assessment)
     if a.death_due_to_icans:
-        return 5, ["death_due_to_icans"], None, None
-    if a.age_years is not None and a.age_years < PAEDIATRIC_AGE_YEARS:
-        return None, [], None, "age < 12 years: ASTCT grades ICANS with CAPD, which is not implemented"
-    if a.baseline_developmental_delay:
-        return None, [], None, "baseline developmental delay: ASTCT grades ICANS with CAPD, which is not implemented"
+        return 5, ["death_due_to_icans"], None, None, None, None
+    tool, why = _encephalopathy_tool(a, field)
+    if tool is None:
+        return None, [], None, None, None, why
     unarousable = a.consciousness == "unarousable"
     score = a.ice_score
-    if a.ice is not None:
-        ice_result = ice(a.ice)
-        score = ice_result.score
-        if a.ice.unarousable:
-            unarousable = True
-            if a.consciousness not in (None, "unarousable"):
-                raise InvalidInput(f"{field}consciousness", a.consciousness, "'unarousable' when ICE is unarousable")
-    if unarousable and score not in (None, 0):
-        raise InvalidInput(f"{field}ice_score", score, "0 (or nothing) for an unarousable patient")
+    capd: int | None = None
+    encephalopathy: int | None
+    if tool == "ice":
+        if a.ice is not None:
+            ice_result = ice(a.ice)
+            score = ice_result.score
+            if a.ice.unarousable:
+                unarousable = True
+                if a.consciousness not in (None, "unarousable"):
+                    raise InvalidInput(
+                        f"{field}consciousness", a.consciousness, "'unarousable' when ICE is unarousable"
+                    )
+        if unarousable and score not in (None, 0):
+            raise InvalidInput(f"{field}ice_score", score, "0 (or nothing) for an unarousable patient")
+        encephalopathy = (4 if unarousable else None) if score is None else _ice_row_grade(score, unarousable)
+    else:
+        capd_missing: list[str] = []
+        if a.capd_score is not None:
+            capd = a.capd_score
+        elif any(getattr(a, n) is not None for n, _ in _CAPD_ITEMS):
+            known, capd_missing = _capd_total(a)
+            capd = None if capd_missing else known
+        if a.capd_unable:
+            encephalopathy = 4
+        elif capd is not None:
+            encephalopathy = _capd_row_grade(capd, False)
+        elif capd_missing and _capd_total(a)[0] >= CAPD_DELIRIUM:
+            encephalopathy = 3  # the known items already reach 9: CAPD row grade 3 whatever the rest
+        elif unarousable:
+            encephalopathy = 4  # an unarousable child cannot perform the CAPD
+        else:
+            encephalopathy = None
     if a.global_aphasia and unarousable:
         raise InvalidInput(f"{field}global_aphasia", True, "false: an unarousable patient is not 'awake with aphasia'")
     domains: dict[str, int | None] = {
-        "ice": (4 if unarousable else None) if score is None else _ice_row_grade(score, unarousable),
+        tool: encephalopathy,
         "consciousness": None if a.consciousness is None else _CONSCIOUSNESS_GRADE[a.consciousness],
         "seizure": None if a.seizure is None else _SEIZURE_GRADE[a.seizure],
         "motor": None if a.motor is None else _MOTOR_GRADE[a.motor],
         "intracranial_pressure": None if a.intracranial_pressure is None else _ICP_GRADE[a.intracranial_pressure],
     }
-    known = {k: v for k, v in domains.items() if v is not None}
-    top = max(known.values()) if known else None
+    known_domains = {k: v for k, v in domains.items() if v is not None}
+    top = max(known_domains.values()) if known_domains else None
     missing = [k for k, v in domains.items() if v is None]
+    if tool == "capd" and "capd" in missing:
+        _, items_missing = _capd_total(a)
+        if a.capd_score is None and len(items_missing) < len(_CAPD_ITEMS):
+            missing[missing.index("capd")] = "capd (" + ", ".join(items_missing) + ")"
+    ice_out = (0 if unarousable else score) if tool == "ice" else None
     if missing and not (top is not None and top >= 4):
-        return None, [], score, "missing: " + ", ".join(missing)
+        return None, [], ice_out if tool == "ice" else None, capd, tool, "missing: " + ", ".join(missing)
     grade = top if top is not None else 0
-    drivers = [k for k, v in known.items() if v == grade and grade > 0]
-    return grade, drivers, score if not unarousable else 0, None
+    drivers = [k for k, v in known_domains.items() if v == grade and grade > 0]
+    return grade, drivers, ice_out, capd, tool, None
+
+
+def icans_grade(
+    assessment: ICANSAssessment | Mapping[str, Any], *, field: str = ""
+) -> tuple[int | None, list[str], int | None, str | None]:
+    """ASTCT ICANS grade: ``(grade, determined_by, ice_score, reason_if_not_evaluable)``.
+
+    Lee DW et al., Biol Blood Marrow Transplant 2019. The grade is the most severe of five domains:
+
+    * encephalopathy, from 12 years of age (>= 12) the ICE score (7-9 = 1; 3-6 = 2; 0-2 = 3; 0 because
+      unarousable = 4); below 12 years (< 12) or with baseline developmental delay the CAPD total
+      (Traube 2014; 1-8 = 1, the table lists 1-8 under grades 1 and 2; **>= 9** = 3; unable to perform
+      the CAPD = 4; 0 = no ICANS by this row);
+    * depressed level of consciousness (awakens spontaneously = 1; to voice = 2; only to tactile
+      stimulus = 3; unarousable = 4);
+    * seizure (rapidly resolving = 3; prolonged > 5 min or repetitive = 4); motor findings (deep focal
+      weakness = 4); raised ICP / cerebral oedema (focal oedema = 3; diffuse oedema, posturing, CN VI
+      palsy, papilloedema or Cushing's triad = 4).
+
+    ICE 0 in an awake patient with global aphasia is grade 3; ICE 0 in an unarousable patient is grade 4.
+    Every domain must be recorded unless a recorded domain already sets grade 4; CAPD items already
+    summing to >= 9 set the CAPD row to 3 even with items missing.
+    """
+    grade, drivers, ice_score, _, _, reason = _icans_domains(assessment, field)
+    return grade, drivers, ice_score, reason
 
 
 def icans(
     inputs: ICANSInput | Mapping[str, Any], *, options: ICANSOptions | Mapping[str, Any] | None = None
 ) -> ICANSResult:
-    """Adult ASTCT ICANS grade of one assessment (see :func:`icans_grade`), or the course of a
-    patient's assessments with onset day, maximum grade, duration and resolution day (as for CRS).
+    """ASTCT ICANS grade of one assessment (see :func:`icans_grade`; ICE from 12 years, CAPD below 12
+    years or with developmental delay), or the course of a patient's assessments with onset day,
+    maximum grade, duration and resolution day (as for CRS).
 
-    Lee DW et al., Biol Blood Marrow Transplant 2019.
+    Lee DW et al., Biol Blood Marrow Transplant 2019; CAPD: Traube C et al., Crit Care Med 2014.
     """
     inputs = parse(ICANSInput, inputs)
     options = parse(ICANSOptions, options)
-    base = {"instrument": "icans", "variant": "ASTCT 2019 adult ICANS (ICE, age >= 12 y)", "source": ICANS_SOURCE}
+    base = {
+        "instrument": "icans",
+        "variant": "ASTCT 2019 ICANS (ICE from 12 y; CAPD below 12 y or with developmental delay)",
+        "source": ICANS_SOURCE,
+    }
     if inputs.assessments is None:
         one = ICANSAssessment.model_validate(inputs.model_dump(exclude={"assessments"}, exclude_none=True))
-        grade, drivers, score, reason = icans_grade(one)
+        grade, drivers, score, capd, tool, reason = _icans_domains(one, "")
         return ICANSResult(
             **base,
             evaluable=grade is not None,
@@ -726,6 +987,8 @@ def icans(
             grade=grade,
             determined_by=drivers,
             ice_score=score,
+            capd_score=capd,
+            encephalopathy_tool=tool,
             day=inputs.day,
         )
     if not inputs.assessments:
@@ -1085,6 +1348,262 @@ def _ranges(days: Sequence[int]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
+# T-ICAHT (Rejeski, Shouval et al., Blood 2025)
+# ---------------------------------------------------------------------------------------------
+
+T_ICAHT_G1_G2 = Decimal(50_000)  # early T-ICAHT: days with PLT < 50 x 10^9/L (strictly below)
+T_ICAHT_G3_G4 = Decimal(20_000)  # early and late T-ICAHT: days with PLT < 20 x 10^9/L (strictly below)
+T_ICAHT_LATE_G1 = Decimal(100_000)  # late T-ICAHT grade 1: PLT < 100 x 10^9/L
+T_ICAHT_LONG_DAYS = 14  # grade 4: PLT < 20 x 10^9/L for >= 14 days (1-13 days = grade 3)
+T_ICAHT_G2_DAYS = 7  # early grade 2: PLT < 50 x 10^9/L for >= 7 days (1-6 days = grade 1)
+
+
+class PlateletObservation(InstrumentInput):
+    """One platelet count on a study day."""
+
+    day: int = Field(description="Study day (day 0 = CAR-T infusion).")
+    value: Exact = Field(ge=0, description="Platelet count.")
+    unit: str | None = Field(default=None, description="Unit of this value, if not the series 'unit'.")
+
+
+class TICAHTInput(InstrumentInput):
+    """A platelet count series relative to CAR-T infusion (a series, like the ANC series of ICAHT)."""
+
+    platelets: list[PlateletObservation] = Field(description="Platelet counts (several on one day: the lowest counts).")
+    unit: str | None = Field(
+        default=None, description="Unit of the counts (e.g. 10*9/L, /nL, /uL), unless each value has its own."
+    )
+    censor_day: int | None = Field(
+        default=None,
+        description="Study day after which counts no longer count (disease progression, subsequent line of "
+        "therapy, death); observations after it are ignored.",
+    )
+    censor_reason: Literal["death", "progression", "subsequent_therapy", "last_follow_up"] | None = Field(
+        default=None, description="Why follow-up was censored."
+    )
+
+
+class TICAHTOptions(InstrumentOptions):
+    stable_recovery_days: int = Field(
+        default=3,
+        ge=1,
+        description="A recovery above a threshold shorter than this many consecutive days, between thrombocytopenic "
+        "days, is non-stable and its days are counted (T-ICAHT: non-stable recovery < 3 days).",
+    )
+    gap_handling: Literal["bounds", "linear"] = Field(
+        default="bounds",
+        description="Days without a count: 'bounds' grades with missing days as < 20 x 10^9/L and as normal and is "
+        "evaluable only if both agree; 'linear' first interpolates linearly between counts up to "
+        "max_interpolation_gap_days apart and bounds what remains.",
+    )
+    max_interpolation_gap_days: int = Field(
+        default=7, ge=1, description="Longest run of missing days filled by linear interpolation."
+    )
+    late_end_day: int = Field(
+        default=100,
+        ge=31,
+        description="Last study day of late T-ICAHT (the publication: day +100; later follow-up 'may be appropriate').",
+    )
+    late_min_measurements: int = Field(
+        default=2,
+        ge=1,
+        description="Late T-ICAHT needs this many counts below the grade's threshold ('two or more laboratory tests').",
+    )
+
+
+class TICAHTResult(InstrumentResult):
+    early_grade: int | None = Field(description="Early T-ICAHT grade 0-4 (day 0 to +30).")
+    early_grade_range: tuple[int, int] | None = Field(
+        default=None, description="Lowest and highest early grade compatible with the days without a count."
+    )
+    days_plt_lt_50: int | None = Field(default=None, description="Early-window days with PLT < 50 x 10^9/L (measured).")
+    days_plt_lt_20: int | None = Field(default=None, description="Early-window days with PLT < 20 x 10^9/L (measured).")
+    counted_days_lt_50: int | None = Field(
+        default=None, description="Cumulative days < 50 x 10^9/L counted for the grade (with non-stable recovery)."
+    )
+    counted_days_lt_20: int | None = Field(default=None, description="The same below 20 x 10^9/L.")
+    early_window: tuple[int, int] | None = None
+    missing_early_days: list[int] = Field(default_factory=list)
+    early_reason: str | None = None
+    late_grade: int | None = Field(description="Late T-ICAHT grade 0-4 (day +31 to late_end_day).")
+    late_grade_range: tuple[int, int] | None = None
+    late_measurements: int = 0
+    late_counts_lt_100: int = 0
+    late_counts_lt_50: int = 0
+    late_counts_lt_20: int = 0
+    late_counted_days_lt_20: tuple[int, int] | None = Field(
+        default=None, description="Lowest and highest cumulative days < 20 x 10^9/L in the late window."
+    )
+    late_nadir_per_uL: Exact | None = None
+    late_reason: str | None = None
+
+    def headline(self) -> str:
+        parts = [
+            f"{phase} grade {grade}" if grade is not None else f"{phase}: not evaluable"
+            for phase, grade in (("early", self.early_grade), ("late", self.late_grade))
+        ]
+        return "; ".join(parts) if (self.early_grade, self.late_grade) != (None, None) else super().headline()
+
+
+def _t_early_grade(n50: int, n20: int) -> int:
+    """Early T-ICAHT: PLT < 50 for 1-6 days = 1, >= 7 days = 2; PLT < 20 for 1-13 days = 3, >= 14 days = 4."""
+    grade = 0
+    if n50 >= 1:
+        grade = 1
+    if n50 >= T_ICAHT_G2_DAYS:
+        grade = 2
+    if n20 >= 1:
+        grade = 3
+    if n20 >= T_ICAHT_LONG_DAYS:
+        grade = 4
+    return grade
+
+
+def _t_counted(values: Sequence[Fraction | None], fill_low: bool, threshold: Decimal, stable: int) -> tuple[int, int]:
+    """(counted days below ``threshold`` with non-stable recovery, measured days below it); missing days are
+    below the threshold when ``fill_low``."""
+    below = [fill_low if v is None else v < threshold for v in values]
+    measured = sum(1 for v in values if v is not None and v < threshold)
+    return _neutropenic_days(below, "cumulative", stable), measured
+
+
+def t_icaht(
+    inputs: TICAHTInput | Mapping[str, Any], *, options: TICAHTOptions | Mapping[str, Any] | None = None
+) -> TICAHTResult:
+    """Early and late thrombocytopenia ICAHT (T-ICAHT; Rejeski K, Sanz J, Fei T, ... Shouval R, Blood 2025).
+
+    Early T-ICAHT (day 0 to +30), by cumulative days below a threshold (days of non-stable recovery,
+    < ``stable_recovery_days`` = 3 days between thrombocytopenic days, are counted; censoring at
+    progression, subsequent therapy or death via ``censor_day``):
+
+    * PLT **< 50** x 10^9/L for 1-6 days = grade 1; **>= 7** days = grade 2;
+    * PLT **< 20** x 10^9/L for 1-13 days = grade 3; **>= 14** days = grade 4.
+
+    Late T-ICAHT (day +31 to +100, ``late_end_day``), with two or more laboratory tests below the
+    threshold (``late_min_measurements``):
+
+    * PLT **< 100** x 10^9/L = grade 1; PLT **< 50** = grade 2 (column position inferred from the table;
+      see docs); PLT **< 20** for 1-13 days = grade 3, **>= 14** days = grade 4 (cumulative days, counted
+      as in the early window).
+
+    Missing days are never assumed normal: with ``gap_handling='bounds'`` each grade is computed with
+    the missing days as thrombocytopenic (< 20) and as normal; it is evaluable when the two agree. The
+    counts are graded as measured: the paper defines platelet *recovery* as 3 consecutive days >= 20 x
+    10^9/L without transfusion for 7 days, but its grading table is by counts, so transfusion-supported
+    counts are not excluded (record transfusions separately).
+    """
+    inputs = parse(TICAHTInput, inputs)
+    options = parse(TICAHTOptions, options)
+    base = {
+        "instrument": "t_icaht",
+        "variant": f"T-ICAHT 2025 (cumulative days, stable recovery {options.stable_recovery_days} d, "
+        f"gaps: {options.gap_handling}, late to day {options.late_end_day})",
+        "source": T_ICAHT_SOURCE,
+    }
+    by_day: dict[int, Decimal] = {}
+    for i, obs in enumerate(inputs.platelets):
+        unit = obs.unit or inputs.unit
+        if unit is None:
+            raise InvalidInput(
+                f"platelets.{i}.unit", InvalidInput.MISSING, "a unit for the count (or the series 'unit')"
+            )
+        value = convert(obs.value, unit, "/uL", field=f"platelets.{i}.value")
+        if inputs.censor_day is not None and obs.day > inputs.censor_day:
+            continue
+        by_day[obs.day] = min(value, by_day.get(obs.day, value))
+    stable = options.stable_recovery_days
+    last_day = options.late_end_day if inputs.censor_day is None else min(options.late_end_day, inputs.censor_day)
+    all_days = list(range(0, max(last_day, 0) + 1))
+    series: list[Fraction | None] = [None if d not in by_day else Fraction(by_day[d]) for d in all_days]
+    if options.gap_handling == "linear" and all_days:
+        series = _interpolate(series, all_days, by_day, options.max_interpolation_gap_days)
+
+    # ---- early T-ICAHT
+    end = min(EARLY_WINDOW_END_DAY, last_day)
+    early: dict[str, Any]
+    if end < 0:
+        early = {"early_grade": None, "early_reason": "follow-up censored before day 0"}
+    else:
+        values = series[: end + 1]
+        missing = [d for d, v in zip(all_days, values, strict=False) if v is None]
+        lo50, m50 = _t_counted(values, False, T_ICAHT_G1_G2, stable)
+        hi50, _ = _t_counted(values, True, T_ICAHT_G1_G2, stable)
+        lo20, m20 = _t_counted(values, False, T_ICAHT_G3_G4, stable)
+        hi20, _ = _t_counted(values, True, T_ICAHT_G3_G4, stable)
+        lo, hi = _t_early_grade(lo50, lo20), _t_early_grade(hi50, hi20)
+        early = {"early_window": (0, end), "missing_early_days": missing, "early_grade_range": (lo, hi)}
+        if lo == hi:
+            early.update(
+                early_grade=lo,
+                counted_days_lt_50=lo50 if lo50 == hi50 else None,
+                counted_days_lt_20=lo20 if lo20 == hi20 else None,
+                days_plt_lt_50=m50,
+                days_plt_lt_20=m20,
+            )
+        else:
+            early.update(
+                early_grade=None,
+                early_reason=f"no count on {_ranges(missing)}: early grade between {lo} and {hi}",
+            )
+
+    # ---- late T-ICAHT
+    late_values = [v for d, v in sorted(by_day.items()) if EARLY_WINDOW_END_DAY < d <= last_day]
+    late: dict[str, Any] = {
+        "late_measurements": len(late_values),
+        "late_nadir_per_uL": min(late_values) if late_values else None,
+        "late_counts_lt_100": sum(1 for v in late_values if v < T_ICAHT_LATE_G1),
+        "late_counts_lt_50": sum(1 for v in late_values if v < T_ICAHT_G1_G2),
+        "late_counts_lt_20": sum(1 for v in late_values if v < T_ICAHT_G3_G4),
+    }
+    needed = options.late_min_measurements
+    if len(late_values) < needed:
+        late.update(
+            late_grade=None,
+            late_reason=f"{len(late_values)} count(s) after day +30; late T-ICAHT needs {needed}",
+        )
+    else:
+        grade = 0
+        for g, key in ((1, "late_counts_lt_100"), (2, "late_counts_lt_50"), (3, "late_counts_lt_20")):
+            if late[key] >= needed:
+                grade = g
+        if grade < 3:
+            late.update(late_grade=grade, late_grade_range=(grade, grade))
+        else:
+            window = series[EARLY_WINDOW_END_DAY + 1 : last_day + 1]
+            lo_days, _ = _t_counted(window, False, T_ICAHT_G3_G4, stable)
+            hi_days, _ = _t_counted(window, True, T_ICAHT_G3_G4, stable)
+            lo_g = 4 if lo_days >= T_ICAHT_LONG_DAYS else 3
+            hi_g = 4 if hi_days >= T_ICAHT_LONG_DAYS else 3
+            late.update(late_grade_range=(lo_g, hi_g), late_counted_days_lt_20=(lo_days, hi_days))
+            if lo_g == hi_g:
+                late.update(late_grade=lo_g)
+            else:
+                late_missing = [
+                    d for d, v in zip(range(EARLY_WINDOW_END_DAY + 1, last_day + 1), window, strict=False) if v is None
+                ]
+                late.update(
+                    late_grade=None,
+                    late_reason=f"PLT < 20 x 10^9/L for {lo_days} to {hi_days} days: no count on "
+                    f"{_ranges(late_missing)} (grade 3 or 4)",
+                )
+    reasons = [
+        r
+        for r in (
+            early.get("early_reason") and f"early: {early['early_reason']}",
+            late.get("late_reason") and f"late: {late['late_reason']}",
+        )
+        if r
+    ]
+    return TICAHTResult(
+        **base,
+        evaluable=early.get("early_grade") is not None and late.get("late_grade") is not None,
+        reason="; ".join(reasons) or None,
+        **early,
+        **late,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
 # CAR-HEMATOTOX (Rejeski 2021)
 # ---------------------------------------------------------------------------------------------
 
@@ -1229,6 +1748,17 @@ class LabValue(InstrumentInput):
     lln: Exact | None = Field(default=None, ge=0, description="Local lower limit of normal, in the same unit.")
 
 
+class PlateletValue(LabValue):
+    transfusion_indicated: bool | None = Field(
+        default=None, description="Platelet transfusion indicated (CTCAE v6.0 Thrombocytopenia grade >= 3; not v5.0)."
+    )
+    life_threatening: bool | None = Field(
+        default=None,
+        description="Life-threatening consequences; urgent intervention indicated (CTCAE v6.0 Thrombocytopenia "
+        "grade 4; not v5.0).",
+    )
+
+
 class HemoglobinValue(LabValue):
     transfusion_indicated: bool | None = Field(default=None, description="Transfusion indicated (grade >= 3).")
     life_threatening: bool | None = Field(
@@ -1237,10 +1767,10 @@ class HemoglobinValue(LabValue):
 
 
 class CTCAEInput(InstrumentInput):
-    """Blood counts to grade with CTCAE v5.0; give any subset."""
+    """Blood counts to grade with CTCAE v5.0 (or v6.0, option ``version``); give any subset."""
 
     neutrophils: LabValue | None = Field(default=None, description="Neutrophil count (e.g. /uL, 10*9/L).")
-    platelets: LabValue | None = Field(default=None, description="Platelet count.")
+    platelets: PlateletValue | None = Field(default=None, description="Platelet count.")
     hemoglobin: HemoglobinValue | None = Field(default=None, description="Haemoglobin (g/dL, g/L or mmol/L).")
     lymphocytes: LabValue | None = Field(default=None, description="Lymphocyte count.")
     wbc: LabValue | None = Field(default=None, description="White blood cell count.")
@@ -1250,6 +1780,13 @@ class CTCAEInput(InstrumentInput):
 
 
 class CTCAEOptions(InstrumentOptions):
+    version: Literal["5.0", "6.0"] = Field(
+        default="5.0",
+        description="CTCAE version: '5.0' (27 Nov 2017; default, the version of ongoing trials and of earlier "
+        "data) or '6.0' (2025): neutrophil count decreased without LLN (< 1500 = 1, < 1000 = 2, < 500 = 3, "
+        "< 100/mm3 = 4); 'Platelet count decreased' replaced by 'Thrombocytopenia' (< 10,000/mm3 or "
+        "life-threatening = 4; < 50,000 or transfusion indicated = 3); no lymphocyte count decreased term.",
+    )
     igg_threshold_mg_per_dL: Exact = Field(
         default=Decimal(400),
         gt=0,
@@ -1257,10 +1794,24 @@ class CTCAEOptions(InstrumentOptions):
         "threshold of Hill JA et al. and the AAAAI work group for secondary hypogammaglobulinaemia.",
     )
 
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_number(cls, value: Any) -> Any:
+        """A version written as a number (``--option version=6.0`` arrives as 6.0) means the same version."""
+        if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+            number = Decimal(str(value))
+            if number in (5, 6):
+                return f"{int(number)}.0"
+        return value
+
 
 class CTCAEResult(InstrumentResult):
+    version: Literal["5.0", "6.0"] = "5.0"
     neutrophil_count_decreased: int | None = None
-    platelet_count_decreased: int | None = None
+    platelet_count_decreased: int | None = Field(default=None, description="CTCAE v5.0 term (v6.0: thrombocytopenia).")
+    thrombocytopenia: int | None = Field(
+        default=None, description="CTCAE v6.0 term replacing platelet count decreased."
+    )
     anemia: int | None = None
     lymphocyte_count_decreased: int | None = None
     white_blood_cell_decreased: int | None = None
@@ -1276,6 +1827,7 @@ class CTCAEResult(InstrumentResult):
             for term, label in (
                 ("neutrophil_count_decreased", "neutrophils"),
                 ("platelet_count_decreased", "platelets"),
+                ("thrombocytopenia", "platelets"),
                 ("anemia", "anaemia"),
                 ("lymphocyte_count_decreased", "lymphocytes"),
                 ("white_blood_cell_decreased", "white cells"),
@@ -1288,12 +1840,20 @@ class CTCAEResult(InstrumentResult):
         return text or super().headline()
 
 
-# (grade, value strictly below which the grade applies), per unit of the grading column
+# (grade, value strictly below which the grade applies), per /uL (= /mm3); a table ending with grade 2
+# needs the local LLN for grade 1 vs 0; a table ending with grade 1 grades 0 at or above its limit.
 _COUNT_GRADES: dict[str, tuple[tuple[int, Decimal], ...]] = {
     "neutrophils": ((4, Decimal(500)), (3, Decimal(1000)), (2, Decimal(1500))),
     "platelets": ((4, Decimal(25_000)), (3, Decimal(50_000)), (2, Decimal(75_000))),
     "lymphocytes": ((4, Decimal(200)), (3, Decimal(500)), (2, Decimal(800))),
     "wbc": ((4, Decimal(1000)), (3, Decimal(2000)), (2, Decimal(3000))),
+}
+_COUNT_GRADES_V6: dict[str, tuple[tuple[int, Decimal], ...]] = {
+    # v6.0 Neutrophil count decreased: <1500-1000 = 1; <1000-500 = 2; <500-100 = 3; <100/mm3 = 4 (no LLN)
+    "neutrophils": ((4, Decimal(100)), (3, Decimal(500)), (2, Decimal(1000)), (1, Decimal(1500))),
+    # v6.0 Thrombocytopenia: <LLN-75,000 = 1; <75,000-50,000 = 2; <50,000-10,000 = 3; <10,000/mm3 = 4
+    "platelets": ((4, Decimal(10_000)), (3, Decimal(50_000)), (2, Decimal(75_000))),
+    "wbc": ((4, Decimal(1000)), (3, Decimal(2000)), (2, Decimal(3000))),  # unchanged from v5.0
 }
 _HB_G_DL = ((3, Decimal("8.0")), (2, Decimal("10.0")))  # anaemia: < 8.0 g/dL = 3; < 10.0 = 2
 _HB_MMOL_L = ((3, Decimal("4.9")), (2, Decimal("6.2")))  # CTCAE's own mmol/L column
@@ -1305,15 +1865,48 @@ def _ctcae_grade(
     for grade, limit in grades:
         if value < limit:
             return grade, None
+    if grades[-1][0] == 1:
+        return 0, None  # grade 1 has a fixed upper limit (CTCAE v6.0 neutrophils): no LLN needed
     if lln is None:
         return None, "value is at or above the grade-2 limit: the lower limit of normal (lln) decides grade 0 or 1"
     return (1, None) if value < lln else (0, None)
 
 
+def _platelet_clinical_grade(lab: PlateletValue, v6: bool, grade: int | None) -> int | None:
+    """CTCAE v6.0 Thrombocytopenia: transfusion indicated = at least 3; life-threatening = 4."""
+    if not v6:
+        return grade
+    if lab.life_threatening:
+        return 4
+    if lab.transfusion_indicated and (grade is None or grade < 3):
+        return 3
+    return grade
+
+
+def _platelet_clinical(lab: PlateletValue, v6: bool, grade: int | None, note: str | None) -> str | None:
+    """The note of a platelet grade: clinical criteria that v5.0 does not use, or that v6.0 decides."""
+    if not v6:
+        if lab.transfusion_indicated is None and lab.life_threatening is None:
+            return note
+        unused = (
+            "transfusion_indicated / life_threatening are not criteria of CTCAE v5.0 Platelet count decreased "
+            "(count only) and were not used"
+        )
+        return unused if note is None else f"{note}; {unused}"
+    if lab.life_threatening or lab.transfusion_indicated:
+        return None
+    if grade == 3 and lab.life_threatening is None:
+        return "grade 4 also by life-threatening consequences (clinical); not recorded"
+    return note
+
+
 def ctcae(
     inputs: CTCAEInput | Mapping[str, Any], *, options: CTCAEOptions | Mapping[str, Any] | None = None
 ) -> CTCAEResult:
-    """CTCAE v5.0 grades of laboratory-defined haematological adverse events (NCI, 2017).
+    """CTCAE grades of laboratory-defined haematological adverse events: v5.0 (NCI, 2017; default) or
+    v6.0 (NCI, 2025; option ``version``).
+
+    CTCAE v5.0:
 
     * Neutrophil count decreased: < LLN-1500 = 1; **< 1500**-1000 = 2; **< 1000**-500 = 3; **< 500**/mm³ = 4.
     * Platelet count decreased: < LLN-75,000 = 1; **< 75,000**-50,000 = 2; **< 50,000**-25,000 = 3;
@@ -1324,28 +1917,50 @@ def ctcae(
     * Lymphocyte count decreased: < LLN-800 = 1; **< 800**-500 = 2; **< 500**-200 = 3; **< 200**/mm³ = 4.
     * White blood cell decreased: < LLN-3000 = 1; **< 3000**-2000 = 2; **< 2000**-1000 = 3; **< 1000**/mm³ = 4.
 
+    CTCAE v6.0 (changes; anaemia and white blood cell decreased unchanged):
+
+    * Neutrophil count decreased: **< 1500**-1000 = 1; **< 1000**-500 = 2; **< 500**-100 = 3; **< 100**/mm³
+      = 4 (no LLN: 1500 and above is grade 0).
+    * Thrombocytopenia (replaces Platelet count decreased): < LLN-75,000 = 1; **< 75,000**-50,000 = 2;
+      **< 50,000**-10,000/mm³ or transfusion indicated = 3; **< 10,000**/mm³ or life-threatening
+      consequences, urgent intervention indicated = 4.
+    * Lymphocyte count decreased: no v6.0 term (not graded).
+
     A value at or above the grade-2 limit needs the local LLN for grade 0 vs 1. The
     hypogammaglobulinaemia flag (IgG **<** ``igg_threshold_mg_per_dL``, default 400 mg/dL) is not a
-    CTCAE v5.0 term. Note CTCAE grade 4 neutropenia is ANC **< 500**, whereas ICAHT counts ANC **<= 500**.
+    CTCAE term. Note CTCAE v5.0 grade 4 neutropenia is ANC **< 500**, whereas ICAHT counts ANC **<= 500**.
     """
     inputs = parse(CTCAEInput, inputs)
     options = parse(CTCAEOptions, options)
-    base = {"instrument": "ctcae", "variant": "CTCAE v5.0", "source": CTCAE_SOURCE}
+    v6 = options.version == "6.0"
+    base = {
+        "instrument": "ctcae",
+        "variant": f"CTCAE v{options.version}",
+        "source": CTCAE6_SOURCE if v6 else CTCAE_SOURCE,
+        "version": options.version,
+    }
     grades: dict[str, int | None] = {}
     notes: dict[str, str] = {}
     names = {
         "neutrophils": "neutrophil_count_decreased",
-        "platelets": "platelet_count_decreased",
+        "platelets": "thrombocytopenia" if v6 else "platelet_count_decreased",
         "lymphocytes": "lymphocyte_count_decreased",
         "wbc": "white_blood_cell_decreased",
     }
+    tables = _COUNT_GRADES_V6 if v6 else _COUNT_GRADES
     for item, term in names.items():
         lab: LabValue | None = getattr(inputs, item)
         if lab is None:
             continue
         value = convert(lab.value, lab.unit, "/uL", field=f"{item}.value")
         lln = None if lab.lln is None else convert(lab.lln, lab.unit, "/uL", field=f"{item}.lln")
-        grade, note = _ctcae_grade(value, lln, _COUNT_GRADES[item])
+        if item not in tables:
+            grades[term] = None
+            notes[term] = "CTCAE v6.0 has no 'Lymphocyte count decreased' term; grade with version 5.0"
+            continue
+        grade, note = _ctcae_grade(value, lln, tables[item])
+        if isinstance(lab, PlateletValue):
+            grade, note = _platelet_clinical_grade(lab, v6, grade), _platelet_clinical(lab, v6, grade, note)
         grades[term] = grade
         if note:
             notes[term] = note
@@ -1388,6 +2003,146 @@ def ctcae(
 
 
 # ---------------------------------------------------------------------------------------------
+# LICATS (Hagen, Müller, ... Schett; Lancet Rheumatol 2025)
+# ---------------------------------------------------------------------------------------------
+
+LICATS_EARLY_MAX_DAYS = 14  # onset up to 2 weeks after infusion: early
+
+LicatsOrgan = Literal[
+    "kidney", "skin_mucosa", "joints_entheses", "heart", "lung", "muscle", "gastrointestinal", "other"
+]
+
+
+class LICATSInput(InstrumentInput):
+    """One local reaction after CD19 CAR T-cell therapy in autoimmune disease (one event; a patient may
+    have several)."""
+
+    organ: LicatsOrgan | None = Field(
+        default=None,
+        description="Organ of the reaction: kidney (e.g. creatinine >= 50% above baseline, raised UPCR), "
+        "skin_mucosa (inflammatory rash, mucosal lesions), joints_entheses (arthritis, enthesitis, persistent "
+        "arthralgia or enthesial pain), heart (raised troponin I), lung (dyspnoea not explained by pneumonia or "
+        "pulmonary embolism), muscle, gastrointestinal (diarrhoea, abdominal pain), other.",
+    )
+    onset_day: int | None = Field(default=None, ge=0, description="Study day of onset (day 0 = CAR-T infusion).")
+    new_or_worsening: bool | None = Field(
+        default=None, description="New-onset or worsening organ-specific change after CAR-T infusion."
+    )
+    organ_previously_affected: bool | None = Field(
+        default=None, description="The organ was affected by the autoimmune disease before CAR-T therapy."
+    )
+    other_cause_excluded: bool | None = Field(
+        default=None,
+        description="Not explained by another cause (e.g. infection, drug reaction, CRS, unrelated disease).",
+    )
+    glucocorticoids: bool | None = Field(
+        default=None,
+        description="Glucocorticoids given for the reaction because symptoms lasted > 1 week or because of relevant "
+        "inner-organ involvement (grade 2).",
+    )
+    hospitalisation: bool | None = Field(
+        default=None, description="Prolonged or new hospitalisation because of the reaction (grade 3)."
+    )
+    intensive_care: bool | None = Field(
+        default=None, description="Intensive-care treatment for the reaction (grade 4)."
+    )
+
+
+class LICATSOptions(InstrumentOptions):
+    one_month_days: int = Field(
+        default=30,
+        ge=28,
+        le=31,
+        description="Days counted as '1 month' for the onset class (early <= 14 days; intermediate up to 1 month; "
+        "late beyond 1 month).",
+    )
+
+
+class LICATSResult(InstrumentResult):
+    licats: bool | None = Field(description="The reaction meets the LICATS definition.")
+    grade: int | None = Field(
+        description="LICATS grade 1-4 (1 spontaneous resolution; 2 glucocorticoids; 3 hospitalisation; 4 intensive "
+        "care); 0 = not LICATS."
+    )
+    onset: Literal["early", "intermediate", "late"] | None = Field(
+        default=None, description="early (<= 14 days), intermediate (to 1 month), late (beyond 1 month)."
+    )
+    organ: str | None = None
+    onset_day: int | None = None
+
+    def headline(self) -> str:
+        if self.licats is False:
+            return "not LICATS"
+        if self.grade is not None:
+            where = f" ({self.organ.replace('_', ' ')})" if self.organ else ""
+            return f"LICATS grade {self.grade}{where}"
+        return super().headline()
+
+
+def licats(
+    inputs: LICATSInput | Mapping[str, Any], *, options: LICATSOptions | Mapping[str, Any] | None = None
+) -> LICATSResult:
+    """Local immune effector cell-associated toxicity syndrome (Hagen M, Müller F, ... Schett G, Lancet
+    Rheumatol 2025;7(6):e424-e433).
+
+    LICATS = a new-onset or worsening organ-specific change after CD19 CAR T-cell infusion, in an organ
+    affected by the autoimmune disease before CAR-T therapy, not explained by another cause. Severity:
+
+    * grade 1: spontaneous resolution (none of the below);
+    * grade 2: glucocorticoid treatment because symptoms last **> 1 week** or relevant inner-organ involvement;
+    * grade 3: prolonged or new hospitalisation;
+    * grade 4: intensive-care treatment.
+
+    Onset: early up to 2 weeks (**<= 14** days), intermediate up to 1 month (``one_month_days``, default
+    30), late beyond. The grade is the highest level of care; a level left unknown above a recorded one
+    makes the grade not evaluable.
+    """
+    inputs = parse(LICATSInput, inputs)
+    options = parse(LICATSOptions, options)
+    base = {"instrument": "licats", "variant": "Hagen 2025 (grades 1-4)", "source": LICATS_SOURCE}
+    onset: Literal["early", "intermediate", "late"] | None = None
+    if inputs.onset_day is not None:
+        if inputs.onset_day <= LICATS_EARLY_MAX_DAYS:
+            onset = "early"
+        elif inputs.onset_day <= options.one_month_days:
+            onset = "intermediate"
+        else:
+            onset = "late"
+    common = {"onset": onset, "organ": inputs.organ, "onset_day": inputs.onset_day}
+    criteria = {
+        "new_or_worsening": inputs.new_or_worsening,
+        "organ_previously_affected": inputs.organ_previously_affected,
+        "other_cause_excluded": inputs.other_cause_excluded,
+    }
+    met = all_of(criteria.values())
+    if met is False:
+        failed = [k for k, v in criteria.items() if v is False]
+        return LICATSResult(
+            **base, evaluable=True, reason="not met: " + ", ".join(failed), licats=False, grade=0, **common
+        )
+    if met is None:
+        missing = [k for k, v in criteria.items() if v is None]
+        return LICATSResult(
+            **base, evaluable=False, reason="missing: " + ", ".join(missing), licats=None, grade=None, **common
+        )
+    levels = ((4, "intensive_care"), (3, "hospitalisation"), (2, "glucocorticoids"))
+    unknown: list[str] = []
+    for grade, name in levels:
+        value = getattr(inputs, name)
+        if value:
+            if unknown:
+                break
+            return LICATSResult(**base, evaluable=True, licats=True, grade=grade, **common)
+        if value is None:
+            unknown.append(name)
+    if unknown:
+        return LICATSResult(
+            **base, evaluable=False, reason="missing: " + ", ".join(unknown), licats=True, grade=None, **common
+        )
+    return LICATSResult(**base, evaluable=True, licats=True, grade=1, **common)
+
+
+# ---------------------------------------------------------------------------------------------
 # Registry
 # ---------------------------------------------------------------------------------------------
 
@@ -1413,9 +2168,20 @@ INSTRUMENTS: tuple[Instrument[Any, Any, Any], ...] = (
         result_model=ICEResult,
     ),
     Instrument(
+        name="capd",
+        title="CAPD (Cornell Assessment of Pediatric Delirium)",
+        description="Paediatric delirium screen 0-32 (>= 9 delirium); ICANS encephalopathy row below 12 years.",
+        source=CAPD_SOURCE,
+        function=capd,
+        input_model=CAPDItems,
+        options_model=CAPDOptions,
+        result_model=CAPDResult,
+    ),
+    Instrument(
         name="icans",
-        title="ASTCT ICANS grade (adult)",
-        description="Neurotoxicity grade 0-5 from ICE, consciousness, seizure, motor, ICP; or a course summary.",
+        title="ASTCT ICANS grade",
+        description="Neurotoxicity grade 0-5 from ICE (>= 12 y) or CAPD (< 12 y), consciousness, seizure, motor, "
+        "ICP; or a course summary.",
         source=ICANS_SOURCE,
         function=icans,
         input_model=ICANSInput,
@@ -1433,6 +2199,16 @@ INSTRUMENTS: tuple[Instrument[Any, Any, Any], ...] = (
         result_model=ICAHTResult,
     ),
     Instrument(
+        name="t_icaht",
+        title="T-ICAHT (thrombocytopenia)",
+        description="Early (day 0-30) and late (day 31-100) thrombocytopenia grades from a platelet series.",
+        source=T_ICAHT_SOURCE,
+        function=t_icaht,
+        input_model=TICAHTInput,
+        options_model=TICAHTOptions,
+        result_model=TICAHTResult,
+    ),
+    Instrument(
         name="car_hematotox",
         title="CAR-HEMATOTOX",
         description="Pre-lymphodepletion haematotoxicity risk (0-7; high >= 2) from 5 baseline labs.",
@@ -1444,12 +2220,22 @@ INSTRUMENTS: tuple[Instrument[Any, Any, Any], ...] = (
     ),
     Instrument(
         name="ctcae",
-        title="CTCAE v5.0 cytopenias",
-        description="CTCAE v5.0 grades for neutrophils, platelets, anaemia, lymphocytes, WBC; IgG flag.",
+        title="CTCAE cytopenias (v5.0; v6.0 option)",
+        description="CTCAE v5.0 (or v6.0) grades for neutrophils, platelets, anaemia, lymphocytes, WBC; IgG flag.",
         source=CTCAE_SOURCE,
         function=ctcae,
         input_model=CTCAEInput,
         options_model=CTCAEOptions,
         result_model=CTCAEResult,
+    ),
+    Instrument(
+        name="licats",
+        title="LICATS grade",
+        description="Local organ reaction after CAR-T in autoimmune disease: LICATS yes/no and grade 1-4.",
+        source=LICATS_SOURCE,
+        function=licats,
+        input_model=LICATSInput,
+        options_model=LICATSOptions,
+        result_model=LICATSResult,
     ),
 )

@@ -4,17 +4,24 @@ Instruments (registry names in brackets):
 
 * Modified Rodnan skin score [``mrss``] — Clements P, Lachenbruch P, Siebold J, et al. *Inter and
   intraobserver variability of total skin thickness score (modified Rodnan TSS) in systemic
-  sclerosis.* J Rheumatol 1995;22(7):1281–5; standardised in Khanna D, Furst DE, Clements PJ, et al.
-  J Scleroderma Relat Disord 2017;2(1):11–18.
+  sclerosis.* J Rheumatol 1995;22(7):1281–5 (no DOI; PMID 7562759); standardised in Khanna D, Furst DE,
+  Clements PJ, et al. J Scleroderma Relat Disord 2017;2(1):11–18, doi:10.5301/jsrd.5000231.
 * Revised EUSTAR activity index [``eustar_ai``] — Valentini G, Iudici M, Walker UA, et al. *The
   European Scleroderma Trials and Research group (EUSTAR) task force for the development of revised
-  activity criteria for systemic sclerosis.* Ann Rheum Dis 2017;76(1):270–6.
+  activity criteria for systemic sclerosis.* Ann Rheum Dis 2017;76(1):270–6,
+  doi:10.1136/annrheumdis-2016-209768.
 * ACR provisional CRISS [``criss``] — Khanna D, Berrocal VJ, Giannini EH, et al. *The American
   College of Rheumatology provisional composite response index for clinical trials in early diffuse
-  cutaneous systemic sclerosis.* Arthritis Rheumatol 2016;68(2):299–311 (and Arthritis Care Res
-  2016;68(2):167–78).
+  cutaneous systemic sclerosis.* Arthritis Rheumatol 2016;68(2):299–311, doi:10.1002/art.39501 (and
+  Arthritis Care Res 2016;68(2):167–78, doi:10.1002/acr.22804).
+* Revised CRISS (CRISS-25) [``criss25``] — Khanna D, Huang S, Lin CJF, Spino C. *New composite endpoint
+  in early diffuse cutaneous systemic sclerosis: revisiting the provisional American College of
+  Rheumatology Composite Response Index in Systemic Sclerosis.* Ann Rheum Dis 2021;80(5):641–50,
+  doi:10.1136/annrheumdis-2020-219100. Definition partly unconfirmed against the full text (see
+  :func:`criss25`).
 * 2013 ACR/EULAR classification [``ssc_classification_2013``] — van den Hoogen F, Khanna D, Fransen J,
-  et al. Ann Rheum Dis 2013;72(11):1747–55; Arthritis Rheum 2013;65(11):2737–47.
+  et al. Ann Rheum Dis 2013;72(11):1747–55, doi:10.1136/annrheumdis-2013-204424; Arthritis Rheum
+  2013;65(11):2737–47, doi:10.1002/art.38098.
 
 Every threshold is compared in exact decimal arithmetic. Decisions taken where the sources disagree
 or could not be confirmed are listed in ``docs/instruments-ssc-iim.md``.
@@ -43,6 +50,9 @@ from immunoreset.units import canonical_unit, convert, same_dimension
 
 __all__ = [
     "MRSS_AREAS",
+    "CRISS25Input",
+    "CRISS25Options",
+    "CRISS25Result",
     "CRISSInput",
     "CRISSMeasures",
     "CRISSOptions",
@@ -58,18 +68,32 @@ __all__ = [
     "SScClassificationOptions",
     "SScClassificationResult",
     "criss",
+    "criss25",
     "eustar_ai",
     "mrss",
     "ssc_classification_2013",
 ]
 
 MRSS_SOURCE = (
-    "Clements P et al. J Rheumatol 1995;22(7):1281-5; Khanna D et al. J Scleroderma Relat Disord 2017;2(1):11-18"
+    "Clements P et al. J Rheumatol 1995;22(7):1281-5; Khanna D et al. J Scleroderma Relat Disord 2017;2(1):11-18, "
+    "doi:10.5301/jsrd.5000231"
 )
-EUSTAR_SOURCE = "Valentini G et al. Ann Rheum Dis 2017;76(1):270-6 (revised EUSTAR activity index)"
-CRISS_SOURCE = "Khanna D et al. Arthritis Rheumatol 2016;68(2):299-311 (ACR provisional CRISS)"
+EUSTAR_SOURCE = (
+    "Valentini G et al. Ann Rheum Dis 2017;76(1):270-6, doi:10.1136/annrheumdis-2016-209768 "
+    "(revised EUSTAR activity index)"
+)
+EUSTAR_CONTINUOUS_SKIN_SOURCE = (
+    "bindevevssykdommer.no, 'Disease activity (EUSTAR index, 2017) by systemic sclerosis' (secondary; "
+    "unconfirmed against the full text of Valentini 2017)"
+)
+CRISS_SOURCE = "Khanna D et al. Arthritis Rheumatol 2016;68(2):299-311, doi:10.1002/art.39501 (ACR provisional CRISS)"
+CRISS25_SOURCE = (
+    "Khanna D, Huang S, Lin CJF, Spino C. Ann Rheum Dis 2021;80(5):641-50, doi:10.1136/annrheumdis-2020-219100 "
+    "(revised CRISS)"
+)
 SSC_CLASSIFICATION_SOURCE = (
-    "van den Hoogen F et al. Ann Rheum Dis 2013;72(11):1747-55; Arthritis Rheum 2013;65(11):2737-47"
+    "van den Hoogen F et al. Ann Rheum Dis 2013;72(11):1747-55, doi:10.1136/annrheumdis-2013-204424; "
+    "Arthritis Rheum 2013;65(11):2737-47, doi:10.1002/art.38098"
 )
 
 
@@ -233,6 +257,8 @@ EUSTAR_MRSS = 18  # mRSS > 18
 EUSTAR_CRP_MG_DL = Decimal(1)  # CRP > 1 mg/dL
 EUSTAR_DLCO_PERCENT = Decimal(70)  # DLCO < 70 % predicted
 EUSTAR_ACTIVE = Decimal("2.5")  # active disease: index >= 2.5
+EUSTAR_SKIN_PER_POINT = Decimal("0.084")  # option skin_item="continuous": 0.084 x mRSS while mRSS <= 18
+EUSTAR_SKIN_CONTINUOUS_MAX = EUSTAR_SKIN_PER_POINT * EUSTAR_MRSS  # 1.512, at mRSS 18
 
 
 class MassConcentration(Quantity):
@@ -276,7 +302,14 @@ class EUSTARAIInput(InstrumentInput):
 
 
 class EUSTARAIOptions(InstrumentOptions):
-    """The revised EUSTAR index has no published variants; options exist for interface uniformity."""
+    """Options of :func:`eustar_ai`."""
+
+    skin_item: Literal["mrss_over_18", "continuous"] = Field(
+        default="mrss_over_18",
+        description="Scoring of the mRSS item: 'mrss_over_18' (default; Valentini 2017 abstract: 1.5 when "
+        "mRSS > 18, else 0) or 'continuous' (secondary source, unconfirmed in the paper: 1.5 when mRSS > 18, "
+        "0.084 x mRSS when mRSS <= 18, so 1.512 at mRSS 18; needs the mRSS value).",
+    )
 
 
 class EUSTARAIResult(InstrumentResult):
@@ -287,7 +320,13 @@ class EUSTARAIResult(InstrumentResult):
     total: Exact | None = Field(description="Index 0-10 (sum of the weights of items present).")
     active: bool | None = Field(description="Active disease: index >= 2.5.")
     items: dict[str, bool | None]
-    points: dict[str, Exact] = Field(description="Points of each item present.")
+    points: dict[str, Exact] = Field(
+        description="Points of each item scoring above 0 (with skin_item='continuous' the mRSS item, "
+        "key mrss_over_18, scores 0.084 x mRSS up to mRSS 18)."
+    )
+    skin_item_points: Exact | None = Field(
+        default=None, description="Points of the mRSS item (None when they cannot be known)."
+    )
     known_points: Exact = Field(description="Points of the items known present (the total when all are known).")
     mrss: int | None
     crp_mg_dl: Exact | None = Field(description="CRP converted to mg/dL.")
@@ -306,16 +345,23 @@ def eustar_ai(
 ) -> EUSTARAIResult:
     """Revised EUSTAR activity index for systemic sclerosis.
 
-    Source: Valentini G, Iudici M, Walker UA, et al. Ann Rheum Dis 2017;76(1):270–6. Weighted items:
-    Δ-skin (patient-reported worsening in the previous month) 1.5; mRSS ``> 18`` 1.5; digital ulcers
-    1.5; tendon friction rubs 2.25; CRP ``> 1`` mg/dL 2.25; DLCO ``< 70`` % predicted 1.0. Total 0–10;
-    active disease when the index is ``>= 2.5``.
+    Source: Valentini G, Iudici M, Walker UA, et al. Ann Rheum Dis 2017;76(1):270–6,
+    doi:10.1136/annrheumdis-2016-209768 (the abstract states the weights). Weighted items: Δ-skin
+    (patient-reported worsening in the previous month) 1.5; mRSS ``> 18`` 1.5; digital ulcers 1.5; tendon
+    friction rubs 2.25; CRP ``> 1`` mg/dL 2.25; DLCO ``< 70`` % predicted 1.0. Total 0–10; active disease
+    when the index is ``>= 2.5``.
+
+    Option ``skin_item='continuous'`` scores the mRSS item as ``0.084 × mRSS`` when mRSS ``<= 18`` and 1.5
+    when mRSS ``> 18`` (so 1.512 at 18, 1.5 at 19; total up to 10.012), as restated by a secondary source
+    (bindevevssykdommer.no, "Modified Rodnan skin-score more than 18 (at 18 or less; score x 0,084) 1,5");
+    unconfirmed against the full text of the paper. The other weights are unchanged.
 
     When an item is not recorded the total is unknown, but activity is still decided when the known
     points already reach 2.5 (active) or cannot reach it (not active).
     """
     inputs = parse(EUSTARAIInput, inputs)
-    parse(EUSTARAIOptions, options)
+    options = parse(EUSTARAIOptions, options)
+    continuous = options.skin_item == "continuous"
     problems: list[Problem] = []
     measured: dict[str, tuple[bool, str]] = {}
 
@@ -358,10 +404,22 @@ def eustar_ai(
     if problems:
         raise InvalidInput(problems=problems)
 
-    points = {name: EUSTAR_WEIGHTS[name] for name, present in items.items() if present}
-    known = sum(points.values(), Decimal(0))
-    unknown = [name for name, present in items.items() if present is None]
-    possible = known + sum((EUSTAR_WEIGHTS[name] for name in unknown), Decimal(0))
+    # Each item's points as (lowest, highest) possible: equal when the item is known.
+    bounds: dict[str, tuple[Decimal, Decimal]] = {}
+    for name, present in items.items():
+        weight = EUSTAR_WEIGHTS[name]
+        bounds[name] = (weight, weight) if present else (Decimal(0), Decimal(0) if present is False else weight)
+    if continuous:
+        skin = items["mrss_over_18"]
+        if score is not None and score <= EUSTAR_MRSS:
+            bounds["mrss_over_18"] = (EUSTAR_SKIN_PER_POINT * score,) * 2
+        elif skin is not True:  # mRSS <= 18 or unknown, without its value: 0 up to 0.084 x 18 = 1.512
+            bounds["mrss_over_18"] = (Decimal(0), EUSTAR_SKIN_CONTINUOUS_MAX)
+    points = {name: low for name, (low, high) in bounds.items() if low == high and low > 0}
+    known = sum((low for low, _ in bounds.values()), Decimal(0))
+    possible = sum((high for _, high in bounds.values()), Decimal(0))
+    unknown = [name for name, (low, high) in bounds.items() if low != high]
+    skin_low, skin_high = bounds["mrss_over_18"]
     total = known if not unknown else None
     active: bool | None
     if known >= EUSTAR_ACTIVE:
@@ -372,19 +430,24 @@ def eustar_ai(
         active = None
     reason = None
     if unknown:
-        reason = _missing_reason(unknown)
+        needs_value = "mrss (skin_item='continuous' needs the value when mRSS <= 18)"
+        reason = _missing_reason([needs_value if continuous and n == "mrss_over_18" else n for n in unknown])
         if active is not None:
             reason += f" (activity decided: {known} points known, at most {possible} possible)"
+    variant = "revised EUSTAR activity index 2017 (skin item: " + (
+        "0.084 x mRSS up to 18, 1.5 above; secondary source)" if continuous else "mRSS > 18)"
+    )
     return EUSTARAIResult(
         instrument="eustar_ai",
-        variant="revised EUSTAR activity index 2017",
-        source=EUSTAR_SOURCE,
+        variant=variant,
+        source=EUSTAR_SOURCE + ("; skin item: " + EUSTAR_CONTINUOUS_SKIN_SOURCE if continuous else ""),
         evaluable=total is not None,
         reason=reason,
         total=total,
         active=active,
         items=items,
         points=points,
+        skin_item_points=skin_low if skin_low == skin_high else None,
         known_points=known,
         mrss=score,
         crp_mg_dl=crp_mg_dl,
@@ -494,6 +557,43 @@ def _criss_probability(linear: Decimal) -> Decimal:
         return odds / (1 + odds)
 
 
+def _check_global_scale(inputs: CRISSInput, global_scale: str) -> Decimal:
+    """The divisor bringing the globals to 0-10; a global above its scale is an error naming the field."""
+    scale = Decimal(10) if global_scale == "0-100" else Decimal(1)
+    problems: list[Problem] = []
+    for visit in ("baseline", "follow_up"):
+        measures: CRISSMeasures = getattr(inputs, visit)
+        for name in ("patient_global", "physician_global"):
+            value = getattr(measures, name)
+            if value is not None and value > 10 * scale:
+                expected = "0-10" if scale == 1 else "0-100"
+                hint = " (or set option global_scale=0-100)" if scale == 1 else ""
+                problems.append(Problem(f"{visit}.{name}", value, f"a value on the {expected} scale{hint}"))
+    if problems:
+        raise InvalidInput(problems=problems)
+    return scale
+
+
+def _step1(inputs: CRISSInput) -> tuple[dict[str, bool | None], Decimal | None, list[str]]:
+    """CRISS step 1 (shared by ``criss`` and ``criss25``): the recorded organ events, the relative fall in
+    FVC % predicted, and a prompt when the FVC fall meets the numeric part of the ILD event but the event
+    itself (a clinician's confirmed judgement) is not recorded."""
+    fvc_before, fvc_after = inputs.baseline.fvc_percent_predicted, inputs.follow_up.fvc_percent_predicted
+    relative_decline: Decimal | None = None
+    numeric_ild = None
+    if fvc_before is not None and fvc_after is not None and fvc_before > 0:
+        relative_decline = (fvc_before - fvc_after) / fvc_before * 100
+        numeric_ild = relative_decline >= CRISS_FVC_RELATIVE_DECLINE and fvc_after < CRISS_FVC_FLOOR
+    events: dict[str, bool | None] = {name: getattr(inputs, name) for name in STEP1_EVENTS}
+    reasons: list[str] = []
+    if events["ild_progression"] is None and numeric_ild:
+        reasons.append(
+            "FVC % predicted fell >= 15% (relative) to < 80%: confirm ILD progression (repeat FVC within a month, "
+            "HRCT, attributable to SSc) and set ild_progression"
+        )
+    return events, relative_decline, reasons
+
+
 def criss(
     inputs: CRISSInput | Mapping[str, Any], *, options: CRISSOptions | Mapping[str, Any] | None = None
 ) -> CRISSResult:
@@ -515,18 +615,7 @@ def criss(
     """
     inputs = parse(CRISSInput, inputs)
     options = parse(CRISSOptions, options)
-    scale = Decimal(10) if options.global_scale == "0-100" else Decimal(1)
-    problems: list[Problem] = []
-    for visit in ("baseline", "follow_up"):
-        measures: CRISSMeasures = getattr(inputs, visit)
-        for name in ("patient_global", "physician_global"):
-            value = getattr(measures, name)
-            if value is not None and value > 10 * scale:
-                expected = "0-10" if scale == 1 else "0-100"
-                hint = " (or set option global_scale=0-100)" if scale == 1 else ""
-                problems.append(Problem(f"{visit}.{name}", value, f"a value on the {expected} scale{hint}"))
-    if problems:
-        raise InvalidInput(problems=problems)
+    scale = _check_global_scale(inputs, options.global_scale)
 
     changes: dict[str, Decimal | None] = {}
     for name in CRISS_COEFFICIENTS:
@@ -539,19 +628,7 @@ def criss(
             delta = delta / scale
         changes[name] = delta
 
-    fvc_before, fvc_after = inputs.baseline.fvc_percent_predicted, inputs.follow_up.fvc_percent_predicted
-    relative_decline: Decimal | None = None
-    numeric_ild = None
-    if fvc_before is not None and fvc_after is not None and fvc_before > 0:
-        relative_decline = (fvc_before - fvc_after) / fvc_before * 100
-        numeric_ild = relative_decline >= CRISS_FVC_RELATIVE_DECLINE and fvc_after < CRISS_FVC_FLOOR
-    events: dict[str, bool | None] = {name: getattr(inputs, name) for name in STEP1_EVENTS}
-    reasons: list[str] = []
-    if events["ild_progression"] is None and numeric_ild:
-        reasons.append(
-            "FVC % predicted fell >= 15% (relative) to < 80%: confirm ILD progression (repeat FVC within a month, "
-            "HRCT, attributable to SSc) and set ild_progression"
-        )
+    events, relative_decline, reasons = _step1(inputs)
 
     missing = [name for name, delta in changes.items() if delta is None]
     linear: Decimal | None = None
@@ -591,6 +668,196 @@ def criss(
         linear_predictor=linear,
         step1_events=events,
         changes=changes,
+        fvc_relative_decline_percent=relative_decline.quantize(Decimal("0.01"))
+        if relative_decline is not None
+        else None,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Revised CRISS (CRISS-25; Khanna 2021)
+# ---------------------------------------------------------------------------------------------
+
+CRISS25_ITEMS: tuple[str, ...] = ("mrss", "fvc_percent_predicted", "haq_di", "patient_global", "physician_global")
+"""The five core set measures; lower is better for all but FVC % predicted."""
+CRISS25_MIN_IMPROVED = 3  # responder: >= 3 of the 5 core set measures improved
+
+
+class CRISS25Input(CRISSInput):
+    """Baseline and follow-up core set measures and the step-1 organ events, exactly as for ``criss``
+    (the same fields, so one record scores both).
+
+    Step-1 events are clinician judgements attributed to SSc: ``new_renal_crisis``; ``ild_progression``
+    (FVC % predicted fallen by >= 15% relative, confirmed by a second FVC within a month, HRCT confirming
+    ILD if not shown before, and FVC < 80% predicted); ``new_lv_failure`` (LVEF <= 45% requiring
+    treatment); ``new_pah`` (right-heart catheter: mean PAP >= 25 mmHg, PAWP <= 15 mmHg, PVR > 3 Wood
+    units, requiring treatment).
+    """
+
+
+class CRISS25Options(InstrumentOptions):
+    """Options of :func:`criss25`; the defaults give the revised CRISS-25."""
+
+    threshold_percent: Literal[20, 25, 30, 40, 50, 60] = Field(
+        default=25,
+        description="Relative improvement from baseline, %, that counts an item as improved (mRSS, HAQ-DI, "
+        "patient and physician global): 25 (default, CRISS-25); 20-60 were studied by Khanna 2021.",
+    )
+    fvc_threshold_percent: Literal[5, 10] = Field(
+        default=5,
+        description="Improvement of FVC % predicted that counts as improved: 5 (default) or 10 (%).",
+    )
+    fvc_change: Literal["relative", "absolute"] = Field(
+        default="relative",
+        description="FVC improvement as 'relative' change from baseline, % (default) or 'absolute' change in "
+        "percentage points of predicted.",
+    )
+    worsening_limit: Literal["none", "at_most_one"] = Field(
+        default="none",
+        description="'none' (default; the published abstract's definition: >= 3 of 5 improved) or "
+        "'at_most_one': additionally not more than 1 item worsened by the same threshold (unconfirmed clause).",
+    )
+    global_scale: Literal["0-10", "0-100"] = Field(
+        default="0-10",
+        description="Scale of the patient and physician global assessments, checked against the values: "
+        "'0-10' (default) or '0-100' (relative changes do not depend on the scale).",
+    )
+
+
+class CRISS25Result(InstrumentResult):
+    """Revised CRISS: step 1 (organ events) and step 2 (>= 3 of 5 core set measures improved)."""
+
+    TABLE_FIELDS: ClassVar[tuple[str, ...]] = ("items_improved", "items_worsened", "step1_events")
+
+    improved: bool | None = Field(description="Responder: no step-1 event and >= 3 of 5 core set measures improved.")
+    items_improved: int = Field(description="Core set measures known to be improved by the threshold (0-5).")
+    items_worsened: int = Field(description="Core set measures known to be worsened by the threshold (0-5).")
+    item_improved: dict[str, bool | None]
+    item_worsened: dict[str, bool | None]
+    percent_improvement: dict[str, Exact | None] = Field(
+        description="Relative improvement from baseline per measure, % (positive = better; FVC: rise), 2 dp; "
+        "None when missing or the baseline is 0."
+    )
+    changes: dict[str, Exact | None] = Field(description="Follow-up minus baseline, per core set measure.")
+    step1_events: dict[str, bool | None]
+    fvc_relative_decline_percent: Exact | None = Field(description="Relative fall in FVC % predicted, %, 2 dp.")
+
+    def headline(self) -> str:
+        if self.improved is None:
+            return "not evaluable"
+        events = [name for name, value in self.step1_events.items() if value]
+        if events:
+            return f"not improved (step 1: {', '.join(events)})"
+        return f"{'improved' if self.improved else 'not improved'} ({self.items_improved}/5 items improved)"
+
+
+def _criss25_item(
+    name: str, before: Decimal, after: Decimal, options: CRISS25Options
+) -> tuple[bool, bool, Decimal | None]:
+    """(improved, worsened, relative improvement %) of one core set measure, decided exactly."""
+    better = after - before if name == "fvc_percent_predicted" else before - after
+    percent = (better * 100 / before).quantize(Decimal("0.01")) if before > 0 else None
+    if name == "fvc_percent_predicted":
+        threshold = Decimal(options.fvc_threshold_percent)
+        if options.fvc_change == "absolute":
+            return better >= threshold, -better >= threshold, percent
+    else:
+        threshold = Decimal(options.threshold_percent)
+    if before == 0:  # no relative change from 0: cannot improve; any rise is a worsening
+        return False, better < 0, None
+    # better / before * 100 >= threshold, without division
+    return better * 100 >= threshold * before, -better * 100 >= threshold * before, percent
+
+
+def criss25(
+    inputs: CRISS25Input | Mapping[str, Any], *, options: CRISS25Options | Mapping[str, Any] | None = None
+) -> CRISS25Result:
+    """Revised ACR Composite Response Index in Systemic Sclerosis (revised CRISS, CRISS-25).
+
+    Source: Khanna D, Huang S, Lin CJF, Spino C. Ann Rheum Dis 2021;80(5):641–50,
+    doi:10.1136/annrheumdis-2020-219100. Confirmed from the abstract: the revised CRISS is "the proportion
+    of participants who improved by a certain percentage in >= 3 of 5 core set measures" (mRSS, FVC %
+    predicted, HAQ-DI, patient and clinician global assessments; e.g. "improved by >= 20%"). The full
+    text was not available; the details below are from secondary sources and are options:
+
+    * Step 1 — as in the provisional CRISS (Khanna 2016): a new scleroderma renal crisis, a confirmed decline
+      in FVC % predicted ``>= 15%`` (relative) with FVC ``< 80%`` predicted, new left ventricular failure
+      (LVEF ``<= 45%``) or new PAH requiring treatment makes the patient a non-responder (the revised CRISS
+      keeps step 1: ACR Convergence 2023 abstract 1515).
+    * Step 2 — responder when ``>= 3`` of the 5 measures improved. Improvement is the relative change from
+      baseline, ``(baseline − follow-up) / baseline × 100 >= 25`` for mRSS, HAQ-DI and the two globals
+      (option ``threshold_percent``), and ``(follow-up − baseline) / baseline × 100 >= 5`` for FVC %
+      predicted ("except 5% for FVC", option ``fvc_threshold_percent``; ``fvc_change='absolute'`` uses
+      ``follow-up − baseline >= 5`` percentage points instead). A measure at 0 at baseline cannot improve.
+    * Option ``worsening_limit='at_most_one'`` additionally fails a patient with ``> 1`` measure worsened
+      by the same thresholds (``>= 25%`` relative; FVC ``>= 5%``); whether the published index has this
+      clause is unconfirmed, so it is off by default.
+
+    Every threshold is inclusive (``>=``) and compared without division. A step-1 event decides "not
+    improved" even when measures are missing; otherwise the result is decided only when the known
+    measures already settle it.
+    """
+    inputs = parse(CRISS25Input, inputs)
+    options = parse(CRISS25Options, options)
+    _check_global_scale(inputs, options.global_scale)
+    events, relative_decline, reasons = _step1(inputs)
+
+    improved_items: dict[str, bool | None] = {}
+    worsened_items: dict[str, bool | None] = {}
+    percent: dict[str, Decimal | None] = {}
+    changes: dict[str, Decimal | None] = {}
+    notes: list[str] = []
+    for name in CRISS25_ITEMS:
+        before, after = getattr(inputs.baseline, name), getattr(inputs.follow_up, name)
+        if before is None or after is None:
+            improved_items[name] = worsened_items[name] = percent[name] = changes[name] = None
+            continue
+        before, after = Decimal(before), Decimal(after)
+        changes[name] = after - before
+        improved_items[name], worsened_items[name], percent[name] = _criss25_item(name, before, after, options)
+        if before == 0 and not (name == "fvc_percent_predicted" and options.fvc_change == "absolute"):
+            notes.append(f"{name} is 0 at baseline: no relative improvement possible")
+
+    n_improved = sum(1 for v in improved_items.values() if v is True)
+    n_worsened = sum(1 for v in worsened_items.values() if v is True)
+    open_items = [name for name, v in improved_items.items() if v is None]
+    step2: bool | None
+    too_few = n_improved + len(open_items) < CRISS25_MIN_IMPROVED
+    if too_few or (options.worsening_limit == "at_most_one" and n_worsened > 1):
+        step2 = False
+    elif n_improved >= CRISS25_MIN_IMPROVED and (
+        options.worsening_limit == "none" or n_worsened + len(open_items) <= 1
+    ):
+        step2 = True
+    else:
+        step2 = None
+    improved = all_of([*(None if v is None else not v for v in events.values()), step2])
+
+    if open_items:
+        reasons.append(_missing_reason([f"{name} (baseline and follow-up)" for name in open_items]))
+    unknown_events = [name for name, value in events.items() if value is None]
+    if unknown_events:
+        reasons.append(_missing_reason(unknown_events))
+    any_event = any(value is True for value in events.values())
+    evaluable = any_event or (not open_items and not unknown_events)
+    reason_parts = (reasons if not evaluable or improved is None else []) + notes
+    fvc = f"FVC >= {options.fvc_threshold_percent}{'%' if options.fvc_change == 'relative' else ' points'}"
+    worsening = "; at most 1 item worsened" if options.worsening_limit == "at_most_one" else ""
+    return CRISS25Result(
+        instrument="criss25",
+        variant=f"revised CRISS-{options.threshold_percent} (>= 3 of 5 improved >= {options.threshold_percent}%, "
+        f"{fvc} {options.fvc_change}{worsening})",
+        source=CRISS25_SOURCE,
+        evaluable=evaluable,
+        reason="; ".join(reason_parts) or None,
+        improved=improved,
+        items_improved=n_improved,
+        items_worsened=n_worsened,
+        item_improved=improved_items,
+        item_worsened=worsened_items,
+        percent_improvement=percent,
+        changes=changes,
+        step1_events=events,
         fvc_relative_decline_percent=relative_decline.quantize(Decimal("0.01"))
         if relative_decline is not None
         else None,
@@ -811,6 +1078,16 @@ INSTRUMENTS: tuple[Instrument[Any, Any, Any], ...] = (
         input_model=CRISSInput,
         options_model=CRISSOptions,
         result_model=CRISSResult,
+    ),
+    Instrument(
+        name="criss25",
+        title="Revised CRISS (CRISS-25)",
+        description="dcSSc response: organ events force non-response, else >= 3 of 5 core measures improved >= 25%.",
+        source=CRISS25_SOURCE,
+        function=criss25,
+        input_model=CRISS25Input,
+        options_model=CRISS25Options,
+        result_model=CRISS25Result,
     ),
     Instrument(
         name="ssc_classification_2013",
