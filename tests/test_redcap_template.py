@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -59,7 +60,7 @@ def test_the_forms_the_issue_lists_are_there(written: Path) -> None:
     assert forms == {
         "enrolment", "eligibility_sle", "eligibility_ssc", "eligibility_iim", "lymphodepletion", "infusion", "visit",
         "laboratory", "sle_activity", "ssc_assessment", "iim_assessment", "cell_kinetics", "daily_crs_icans",
-        "medications", "adverse_events",
+        "medications", "adverse_events", *(a.prefix for a in vocabulary.ASSESSMENTS),
     }  # fmt: skip
     by_form = {form: [f for f in dictionary.values() if f.form == form] for form in forms}
     assert len([f for f in by_form["ssc_assessment"] if f.name.startswith("mrss_")]) == 17
@@ -70,6 +71,13 @@ def test_the_forms_the_issue_lists_are_there(written: Path) -> None:
         items = [n for n, f in model.model_fields.items() if f.annotation == (bool | None)]
         form = {"sle2019": "eligibility_sle", "ssc2013": "eligibility_ssc", "iim2017": "eligibility_iim"}[prefix]
         assert len([f for f in by_form[form] if f.type == "yesno"]) == len(items)
+    # every item of every instrument recorded item by item is on its own form, carrying its observation code
+    mapping = yaml.safe_load((written / "mapping.yaml").read_text(encoding="utf-8"))
+    carried = {m["code"] for m in mapping["observations"].values()}
+    for a in vocabulary.ASSESSMENTS:
+        items = vocabulary.assessment_items(a.prefix)
+        assert len(by_form[a.prefix]) == len(items)
+        assert {entry.code for _item, entry in items} <= carried
     assert dictionary["med_indication"].type == "checkbox"
     assert dictionary["ae_grade"].choices == {str(g): str(g) for g in range(1, 6)}  # CTCAE grades 1-5
     # units where laboratories differ, and the laboratory's own limits

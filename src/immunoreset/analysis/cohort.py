@@ -38,14 +38,23 @@ import pandas as pd
 from immunoreset.analysis.rates import response_rates
 from immunoreset.analysis.survival import KaplanMeier, kaplan_meier, time_to_sustained_remission
 from immunoreset.errors import InvalidInput
+from immunoreset.instruments.infections import infection_density
 from immunoreset.kinetics.autoantibodies import antibody_table
 from immunoreset.kinetics.bcells import BCellOptions, bcell_table
 from immunoreset.kinetics.data import tidy_frame
 from immunoreset.kinetics.nca import nca_table
 from immunoreset.registry.records import StudyRecord, natural_key
 from immunoreset.registry.tables import kinetics_samples
+from immunoreset.registry.vocabulary import ASSESSMENTS
 
-__all__ = ["INFECTION_WORDS", "CohortAnalysis", "analyse_cohort", "visit_table"]
+__all__ = [
+    "INFECTION_WORDS",
+    "CohortAnalysis",
+    "analyse_cohort",
+    "assessment_summary",
+    "infection_density_table",
+    "visit_table",
+]
 
 COURSE = "(course)"
 INFECTION_WORDS: tuple[str, ...] = (
@@ -182,6 +191,8 @@ class CohortAnalysis:
     safety: pd.DataFrame
     safety_summary: pd.DataFrame
     kinetics_samples: pd.DataFrame
+    assessments: pd.DataFrame = field(default_factory=pd.DataFrame)
+    infection_density: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: list[str] = field(default_factory=list)
 
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -199,6 +210,8 @@ class CohortAnalysis:
             "discontinuation": self.discontinuation,
             "safety": self.safety,
             "safety_summary": self.safety_summary,
+            "assessments": self.assessments,
+            "infection_density": self.infection_density,
         }
 
 
@@ -358,6 +371,35 @@ def _safety(study: StudyRecord, outcomes: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def infection_density_table(study: StudyRecord) -> pd.DataFrame:
+    """Infections per 100 patient-days by window after the infusion (:func:`immunoreset.instruments.infections.
+    infection_density`, windows days 0-28 and 29-90 as in Hill et al., Blood 2018). A patient's follow-up is
+    the last study day with a visit or an adverse-event record; infections are the adverse events whose term
+    names an infection (``INFECTION_WORDS``) with a known onset day."""
+    columns = ["window", "first_day", "last_day", "patients_at_risk", "patient_days", "infections",
+               "patients_with_infection", "density_per_100_patient_days"]  # fmt: skip
+    followed = []
+    for p in study.patients:
+        days = [v.study_day for v in p.visits if v.study_day is not None]
+        days += [d for a in p.adverse_events for d in (a.onset_day, a.resolution_day) if d is not None]
+        last = max(days, default=None)
+        if last is None or last < 0:
+            continue
+        events = [
+            {"day": a.onset_day, "grade": a.grade}
+            for a in p.adverse_events
+            if a.onset_day is not None
+            and 0 <= a.onset_day <= last
+            and any(w in a.term.lower() for w in INFECTION_WORDS)
+        ]
+        followed.append({"patient": p.code, "follow_up_days": last, "infections": events})
+    if not followed:
+        return pd.DataFrame(columns=columns)
+    result = infection_density({"patients": followed})
+    rows = [{c: getattr(w, c) for c in columns} for w in result.windows]
+    return pd.DataFrame(rows, columns=columns)
+
+
 def _safety_summary(safety: pd.DataFrame) -> pd.DataFrame:
     rows = []
     n = len(safety)
@@ -427,6 +469,45 @@ def _discontinuation(visits: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFra
     return pd.DataFrame(rows)
 
 
+def assessment_summary(outcomes: pd.DataFrame) -> pd.DataFrame:
+    """Instruments recorded item by item (registry ASSESSMENTS): for each instrument, result and disease,
+    the patients and visits with an evaluable value and the median (min–max) at baseline (last visit on or
+    before day 0) and at each patient's last evaluable visit after day 0; categorical results give the most
+    frequent value instead."""
+    columns = ["instrument", "result", "disease", "patients", "visits", "baseline", "last_visit"]
+    names = {a.instrument for a in ASSESSMENTS}
+    rows = outcomes[outcomes["instrument"].isin(names) & outcomes["evaluable"].astype(bool)]
+    out: list[dict[str, Any]] = []
+
+    def describe(values: pd.Series, numbers: pd.Series) -> str:
+        if values.empty:
+            return ""
+        if values.isin(["true", "false"]).all():  # yes/no results: how many yes
+            return f"yes {int((values == 'true').sum())}/{len(values)}"
+        if numbers.notna().all():
+            low, mid, high = numbers.min(), numbers.median(), numbers.max()
+            return f"{mid:g} ({low:g}–{high:g}), n={len(numbers)}"
+        top = values.value_counts()
+        return f"{top.index[0]} {top.iloc[0]}/{len(values)}"
+
+    for (instrument, result, disease), group in rows.groupby(["instrument", "result", "disease"], sort=False):
+        ordered = group.sort_values("study_day", kind="stable")
+        before = ordered[ordered["study_day"] <= 0].groupby("patient").tail(1)
+        after = ordered[ordered["study_day"] > 0].groupby("patient").tail(1)
+        out.append(
+            {
+                "instrument": instrument,
+                "result": result,
+                "disease": disease,
+                "patients": group["patient"].nunique(),
+                "visits": len(group),
+                "baseline": describe(before["value"], before["value_num"]),
+                "last_visit": describe(after["value"], after["value_num"]),
+            }
+        )
+    return pd.DataFrame(out, columns=columns)
+
+
 def analyse_cohort(
     study: StudyRecord, outcomes: pd.DataFrame, *, b_cells: BCellOptions | None = None
 ) -> CohortAnalysis:
@@ -467,5 +548,7 @@ def analyse_cohort(
         safety=safety,
         safety_summary=_safety_summary(safety),
         kinetics_samples=samples,
+        assessments=assessment_summary(outcomes),
+        infection_density=infection_density_table(study),
         notes=notes,
     )

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import re
+import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -34,7 +35,20 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from immunoreset.errors import InvalidInput
-from immunoreset.instruments.base import InstrumentResult, parse
+from immunoreset.instruments import get as get_instrument
+from immunoreset.instruments.base import InstrumentResult, Quantity, parse
+from immunoreset.instruments.bilag import bicla, bilag2004
+from immunoreset.instruments.infections import (
+    HypogammaglobulinaemiaOptions,
+    hypogammaglobulinaemia,
+)
+from immunoreset.instruments.lupus_nephritis import (
+    DRUG_FREE_DORIS_SOURCE,
+    DrugFreeDORISOptions,
+    LNRenalResponseOptions,
+    drug_free_doris_month6,
+    ln_renal_response,
+)
 from immunoreset.instruments.medications import (
     BNF_SOURCE,
     MEIKLE_TYLER_SOURCE,
@@ -55,16 +69,19 @@ from immunoreset.instruments.myositis import (
     myositis_tis,
 )
 from immunoreset.instruments.safety import (
+    T_ICAHT_SOURCE,
     CRSAssessment,
     CTCAEOptions,
     ICAHTOptions,
     ICANSAssessment,
+    TICAHTOptions,
     crs,
     crs_grade,
     ctcae,
     icaht,
     icans,
     icans_grade,
+    t_icaht,
 )
 from immunoreset.instruments.sle import (
     DESCRIPTORS,
@@ -80,9 +97,28 @@ from immunoreset.instruments.sle import (
     sledai2k,
     sri4,
 )
-from immunoreset.instruments.ssc import CRISSOptions, MRSSOptions, criss, eustar_ai, mrss, ssc_classification_2013
+from immunoreset.instruments.ssc import (
+    CRISS25Options,
+    CRISSOptions,
+    MRSSOptions,
+    criss,
+    criss25,
+    eustar_ai,
+    mrss,
+    ssc_classification_2013,
+)
 from immunoreset.registry.records import MedicationRecord, PatientRecord, StudyRecord, VisitRecord, natural_key
-from immunoreset.registry.vocabulary import CLASSIFICATION_CRITERIA, MMT8_GROUPS, MRSS_AREAS, SLEDAI_DESCRIPTORS
+from immunoreset.registry.vocabulary import (
+    ASSESSMENTS,
+    CLASSIFICATION_CRITERIA,
+    MMT8_GROUPS,
+    MRSS_AREAS,
+    SLEDAI_DESCRIPTORS,
+    ObservationCode,
+    ScoredAssessment,
+    assessment,
+    assessment_items,
+)
 from immunoreset.registry.vocabulary import code as vocabulary_code
 from immunoreset.units import canonical_unit, convert
 
@@ -133,6 +169,13 @@ OUTCOME_INSTRUMENTS: tuple[str, ...] = (
     "sle_classification_2019",
     "ssc_classification_2013",
     "iim_classification_2017",
+    "drug_free_doris_month6",
+    "ln_renal_response",
+    "bicla",
+    "criss25",
+    "hypogammaglobulinaemia",
+    "t_icaht",
+    *(a.instrument for a in ASSESSMENTS),
 )
 """Instruments computed by :func:`compute_outcomes`, in output order within a visit."""
 
@@ -259,6 +302,32 @@ class OutcomeOptions(BaseModel):
         "prednisolone-equivalent doses and the DORIS/LLDAS drug criteria (default: disease-directed only).",
     )
     drug_free: DrugFreeOptions = Field(default_factory=DrugFreeOptions, description="Drug-free status options.")
+    drug_free_doris_month6: DrugFreeDORISOptions = Field(
+        default_factory=DrugFreeDORISOptions,
+        description="Drug-free DORIS remission at month 6 (window, antimalarials); its DORIS and drug-free options "
+        "are those of this table (doris, drug_free).",
+    )
+    ln_renal_response: LNRenalResponseOptions = Field(
+        default_factory=LNRenalResponseOptions, description="Lupus nephritis renal response (definition: KDIGO 2024)."
+    )
+    criss25: CRISS25Options = Field(default_factory=CRISS25Options, description="Revised CRISS (CRISS-25) options.")
+    hypogammaglobulinaemia: HypogammaglobulinaemiaOptions = Field(
+        default_factory=HypogammaglobulinaemiaOptions, description="Hypogammaglobulinaemia thresholds (guideline)."
+    )
+    t_icaht: TICAHTOptions = Field(default_factory=TICAHTOptions, description="T-ICAHT options.")
+    bicla_treatment_failure: Literal["not_recorded", "assume_absent"] = Field(
+        default="not_recorded",
+        description="BICLA's treatment failure (prohibited medication, withdrawal) is not a registry item: "
+        "'not_recorded' (default; a BICLA response is then not evaluable, a non-response is decided) or "
+        "'assume_absent' (stated in the row's source).",
+    )
+    igg_replacement_days: int = Field(
+        default=90,
+        ge=0,
+        le=365,
+        description="IgG measured within this many days after an immunoglobulin (IVIG/SCIG) record is taken as "
+        "including infused IgG (about 3-4 IgG half-lives; an operational rule of this toolkit).",
+    )
 
     @field_validator("instruments")
     @classmethod
@@ -564,6 +633,83 @@ def _sledai_input(v: _Visit) -> dict[str, Any]:
     return {d: v.flag(f"sledai_{d}") for d in SLEDAI_DESCRIPTORS if v.has(f"sledai_{d}")}
 
 
+def _drug_free_doris_month6(e: _Emitter, assessed: list[_Visit], meds: _Medications, o: OutcomeOptions) -> None:
+    """Drug-free DORIS remission at month 6 at the assessed visit nearest the target day within the window
+    (ties: the earlier visit); no such visit gives one not-evaluable row for the course."""
+    name = "drug_free_doris_month6"
+    options = o.drug_free_doris_month6.model_copy(update={"doris": o.doris, "drug_free": o.drug_free})
+    target = options.infusion_day + options.month6_day
+    in_window = [v for v in assessed if abs(v.day - target) <= options.window_days]
+    if not in_window:
+        reason = f"no SLE assessment between day {target - options.window_days} and {target + options.window_days}"
+        e.results(
+            None, name, [("met", None)], reason, f"drug-free DORIS remission at month 6 | {DRUG_FREE_DORIS_SOURCE}"
+        )
+        return
+    v = min(in_window, key=lambda x: (abs(x.day - target), x.day))
+    unknown = [m.label for m in meds.meds if m.drug_class is None and m.started_by(v.day) and meds.counted(m)]
+    flags, drugs = meds.doris_drugs(v.day)
+    dose, _dose_reason = meds.prednisolone(v.day)  # the dose the doris row uses (same table and purposes)
+    inputs: dict[str, Any] = {
+        "sledai2k": _sledai_input(v) if v.has_any(SLEDAI_CODES) else None,
+        "pga": v.num("sle_pga"),
+        "prednisolone_mg_per_day": dose,
+        **flags,
+        "stable_doses": meds.stable(v.day, drugs) if drugs else None,
+        "medications": [m.entry for m in meds.meds if m.entry is not None],
+        "visit_day": v.day,
+        "history_start_day": meds.history_start,
+    }
+    try:
+        result = drug_free_doris_month6({k: x for k, x in inputs.items() if x is not None}, options=options)
+    except InvalidInput as err:
+        e.results(v, name, [("met", None)], f"inconsistent inputs: {err}", DRUG_FREE_DORIS_SOURCE)
+        return
+    reasons = [result.reason] if result.reason else []
+    if unknown:
+        reasons.append(f"drug class unknown for {', '.join(unknown)} (not in the drug-class table)")
+    met = None if (unknown and result.met) else result.met
+    e.results(v, name, [("met", met)], "; ".join(reasons), _source(result))
+
+
+def _ln_renal_response(e: _Emitter, visits: list[_Visit], o: OutcomeOptions) -> None:
+    """Renal response at each visit after day 0 against the last scheduled visit on or before day 0 that
+    records UPCR or 24-h proteinuria; only for patients whose baseline proteinuria is in the nephritis range
+    (UPCR or 24-h protein >= 0.5), so that a patient without renal involvement is not called a responder."""
+    name = "ln_renal_response"
+    renal = [v for v in visits if v.kind == "scheduled" and v.has_any(("upcr", "proteinuria"))]
+    baseline = next((v for v in reversed(renal) if v.day <= 0), None)
+    if baseline is None:
+        return
+    before_upcr, before_24h = baseline.num("upcr", "g/g"), baseline.num("proteinuria", "g/(24.h)")
+    if not any(x is not None and x >= Decimal("0.5") for x in (before_upcr, before_24h)):
+        return
+    for v in renal:
+        if v.day <= 0:
+            continue
+        inputs: dict[str, Any] = {
+            "egfr_baseline": baseline.num("egfr"),
+            "egfr": v.num("egfr"),
+            "months_since_start": (Decimal(v.day) / Decimal("30.4375")).quantize(Decimal("0.01")),
+        }
+        for field_, value in (("upcr_baseline", before_upcr), ("upcr", v.num("upcr", "g/g"))):
+            if value is not None:
+                inputs[field_] = {"value": value, "unit": "g/g"}
+        for field_, value in (
+            ("proteinuria_24h_baseline", before_24h),
+            ("proteinuria_24h", v.num("proteinuria", "g/(24.h)")),
+        ):
+            if value is not None:
+                inputs[field_] = {"value": value, "unit": "g/(24.h)"}
+        try:
+            result = ln_renal_response(inputs, options=o.ln_renal_response)
+        except InvalidInput as err:  # e.g. a ratio beyond the instrument's unit-mistake guard
+            e.results(v, name, [("response", None)], f"not scored: {err}", "lupus nephritis renal response")
+            continue
+        note = f"; baseline visit {baseline.label}; months = study day / 30.4375"
+        e.results(v, name, [("response", result.response)], result.reason, _source(result, note))
+
+
 def _sle(e: _Emitter, visits: list[_Visit], meds: _Medications, o: OutcomeOptions) -> None:
     visits = [v for v in visits if v.kind != "daily"]
     assessed = [v for v in visits if v.has_any(SLE_ASSESSMENT_CODES)]
@@ -589,6 +735,10 @@ def _sle(e: _Emitter, visits: list[_Visit], meds: _Medications, o: OutcomeOption
             e.results(v, "sledai2k", [("clinical_sledai", score.clinical_sledai)], clinical_reason, _source(score))
             e.results(v, "sledai2k", [("activity_category", score.activity_category)], reason, _source(score))
 
+    if e.want("drug_free_doris_month6"):
+        _drug_free_doris_month6(e, assessed, meds, o)
+    if e.want("ln_renal_response"):
+        _ln_renal_response(e, visits, o)
     baseline = next((v for v in reversed(assessed) if v.kind == "scheduled" and v.day <= 0), None)
     previous: _Visit | None = None
     for v in assessed:
@@ -680,6 +830,8 @@ def _sle(e: _Emitter, visits: list[_Visit], meds: _Medications, o: OutcomeOption
                 e.results(v, "lldas", [("criteria_failed", failed)], None, _source(result_l, note))
         if e.want("sri4") and v.day > 0:
             _sri(e, v, baseline, scores, o)
+        if e.want("bicla") and v.day > 0:
+            _bicla(e, v, baseline, scores, o)
         previous = v if v.has_any(SLEDAI_CODES) else previous
 
 
@@ -696,12 +848,20 @@ def _sri(
 ) -> None:
     now = scores.get(v.label)
     before = scores.get(baseline.label) if baseline is not None else None
+    bilag_problem = ""
+    try:
+        new_a, new_b = _new_bilag(_bilag_grades(baseline), _bilag_grades(v))
+    except _InconsistentBILAG as err:
+        new_a = new_b = None
+        bilag_problem = str(err)
     result = sri4(
         {
             "baseline_sledai": before.total if before else None,
             "sledai": now.total if now else None,
             "baseline_pga": baseline.num("sle_pga") if baseline else None,
             "pga": v.num("sle_pga"),
+            "new_bilag_a": new_a,
+            "new_bilag_b": new_b,
         },
         options=o.sri,
     )
@@ -717,9 +877,65 @@ def _sri(
         reasons.append("SLEDAI-2K not evaluable at this visit")
     if not v.has("sle_pga"):
         reasons.append(_not_recorded(["sle_pga"]))
-    reasons.append("new BILAG-2004 A/B domain counts: not recorded (BILAG is not in the registry vocabulary)")
+    if bilag_problem:
+        reasons.append(bilag_problem)
+    elif new_a is None or new_b is None:
+        reasons.append(
+            "new BILAG-2004 A/B systems: BILAG-2004 grades not known at this visit and at baseline (bilag_*)"
+        )
     base = f"; baseline visit {baseline.label}" if baseline else ""
     e.results(v, "sri4", [("responder", result.responder)], "; ".join(reasons), _source(result, base))
+
+
+def _bicla(
+    e: _Emitter, v: _Visit, baseline: _Visit | None, scores: Mapping[str, SLEDAI2KResult], o: OutcomeOptions
+) -> None:
+    """BICLA at a follow-up visit that records BILAG-2004, against the baseline SLE assessment. Treatment
+    failure is not an item of the registry: it stays unknown, so only a non-response can be decided."""
+    try:
+        now_grades = _bilag_grades(v)
+        if now_grades is None:
+            return
+        before_grades = _bilag_grades(baseline)
+    except _InconsistentBILAG as err:
+        e.results(v, "bicla", [("responder", None)], str(err), "BICLA")
+        return
+    now, before = scores.get(v.label), (scores.get(baseline.label) if baseline is not None else None)
+    inputs: dict[str, Any] = {
+        "baseline_sledai2k": before.total if before else None,
+        "followup_sledai2k": now.total if now else None,
+        "baseline_pga": baseline.num("sle_pga") if baseline is not None else None,
+        "followup_pga": v.num("sle_pga"),
+    }
+    assume = o.bicla_treatment_failure == "assume_absent"
+    if assume:
+        inputs["treatment_failure"] = False
+    # "DE" (D or E: no current activity) is passed as D: BICLA treats D and E alike except that E follows
+    # only E, which "DE" at both visits cannot contradict
+    for system, grade in now_grades.items():
+        if grade is not None:
+            inputs[f"followup_{system}"] = "D" if grade == "DE" else grade
+        old = (before_grades or {}).get(system)
+        if old is not None:
+            inputs[f"baseline_{system}"] = "D" if old == "DE" else old
+    reasons = (
+        []
+        if before_grades is not None
+        else [f"BILAG-2004 not recorded at the baseline visit ({baseline.label if baseline else 'none'})"]
+    )
+    try:
+        result = bicla(inputs)
+    except InvalidInput as err:
+        e.results(v, "bicla", [("responder", None)], f"inconsistent inputs: {err}", "BICLA")
+        return
+    if result.reason:
+        reasons.append(result.reason)
+    base = f"; baseline visit {baseline.label}" if baseline else ""
+    if assume:
+        base += "; treatment failure not recorded, assumed absent"
+    else:
+        reasons.append("treatment failure is not recorded by the registry (option bicla_treatment_failure)")
+    e.results(v, "bicla", [("responder", result.responder)], "; ".join(reasons), _source(result, base))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -767,13 +983,14 @@ def _ssc(e: _Emitter, visits: list[_Visit], o: OutcomeOptions) -> None:
                 _not_recorded(missing),
                 _source(result),
             )
-    if not e.want("criss"):
-        return
     baseline = next((v for v in reversed(assessed) if v.kind == "scheduled" and v.day <= 0), None)
     for v in assessed:
         if v.day <= 0:
             continue
-        _criss(e, v, baseline, o)
+        if e.want("criss"):
+            _criss(e, v, baseline, o)
+        if e.want("criss25"):
+            _criss25(e, v, baseline, o)
 
 
 def _criss_measures(v: _Visit, o: OutcomeOptions) -> dict[str, Any]:
@@ -825,6 +1042,38 @@ def _criss(e: _Emitter, v: _Visit, baseline: _Visit | None, o: OutcomeOptions) -
     )
     step2 = [r for r in reasons if r.startswith("not recorded")]
     e.results(v, "criss", [("step2_probability", result.step2_probability)], "; ".join(step2), source)
+
+
+def _criss25(e: _Emitter, v: _Visit, baseline: _Visit | None, o: OutcomeOptions) -> None:
+    """Revised CRISS (CRISS-25) from the same measures and step-1 events as the provisional CRISS."""
+    names = ("improved", "items_improved")
+    if baseline is None:
+        reason = "no baseline: no scheduled SSc assessment on or before day 0"
+        e.results(v, "criss25", [(n, None) for n in names], reason, "revised CRISS (CRISS-25)")
+        return
+    before, after = _criss_measures(baseline, o), _criss_measures(v, o)
+    assume = o.criss_step1_events == "assume_absent"
+    step1 = ("new_renal_crisis", "ild_progression", "new_lv_failure", "new_pah")
+    recorded = {n: v.flag(f"ssc_{n}") for n in step1}
+    events = {n: (x if x is not None else (False if assume else None)) for n, x in recorded.items()}
+    try:
+        result = criss25({"baseline": before, "follow_up": after, **events}, options=o.criss25)
+    except InvalidInput as err:
+        e.results(v, "criss25", [(n, None) for n in names], f"not scored: {err}", "revised CRISS (CRISS-25)")
+        return
+    missing = [f"{_CRISS_CODES[k]} at baseline {baseline.label}" for k, x in before.items() if x is None]
+    missing += [_CRISS_CODES[k] for k, x in after.items() if x is None]
+    reasons = [_not_recorded(missing)] if missing else []
+    unrecorded = [f"ssc_{n}" for n, x in recorded.items() if x is None]
+    if unrecorded and not assume:
+        reasons.append(f"step-1 organ events not recorded: {', '.join(unrecorded)} (option criss_step1_events)")
+    if result.reason and not reasons:
+        reasons.append(result.reason)
+    source = _source(result, f"; baseline visit {baseline.label}")
+    e.results(v, "criss25", [("improved", result.improved)], "; ".join(reasons), source)
+    # the count is a lower bound while a measure is missing: reported only when all five are known
+    count = result.items_improved if not missing else None
+    e.results(v, "criss25", [("items_improved", count)], _not_recorded(missing) if missing else "", source)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -936,12 +1185,17 @@ def _ctcae(e: _Emitter, v: _Visit, o: OutcomeOptions) -> None:
     if not inputs:
         return
     result = ctcae(inputs, options=o.ctcae)
+    v6 = result.version == "6.0"
     for code_, (name, term, _) in CBC_CODES.items():
         if name not in inputs:
             continue
+        if v6 and term == "platelet_count_decreased":  # renamed in CTCAE v6.0
+            term = "thrombocytopenia"
         grade = getattr(result, term)
         reason = None
-        if grade is None:
+        if grade is None and v6 and term == "lymphocyte_count_decreased":
+            reason = "CTCAE v6.0 has no laboratory term 'Lymphocyte count decreased' (option ctcae.version 5.0)"
+        elif grade is None:
             reason = (
                 f"{code_} at or above the grade-2 limit: grade 0 or 1 depends on the laboratory's lower limit of "
                 "normal, which the registry does not record"
@@ -1122,6 +1376,61 @@ def _icaht(e: _Emitter, visits: list[_Visit], o: OutcomeOptions) -> None:
     e.results(None, "icaht", [("late_grade", result.late_grade)], f"anc: {result.late_reason}", _source(result))
 
 
+def _t_icaht(e: _Emitter, visits: list[_Visit], o: OutcomeOptions) -> None:
+    series = [{"day": v.day, "value": x} for v in visits if (x := v.num("platelets", "10*9/L")) is not None]
+    names = ("early_grade", "late_grade")
+    if not series:
+        e.results(None, "t_icaht", [(n, None) for n in names], _not_recorded(["platelets"]), T_ICAHT_SOURCE)
+        return
+    try:
+        result = t_icaht({"platelets": series, "unit": "10*9/L"}, options=o.t_icaht)
+    except InvalidInput as err:
+        e.results(None, "t_icaht", [(n, None) for n in names], f"not scored: {err}", T_ICAHT_SOURCE)
+        return
+    e.results(
+        None, "t_icaht", [("early_grade", result.early_grade)], f"platelets: {result.early_reason}", _source(result)
+    )
+    e.results(None, "t_icaht", [("late_grade", result.late_grade)], f"platelets: {result.late_reason}", _source(result))
+
+
+def _hypogammaglobulinaemia(e: _Emitter, v: _Visit, meds: _Medications, o: OutcomeOptions) -> None:
+    """IgG at a visit that measures it. Immunoglobulin replacement is read from the medication records (the
+    list is taken as complete, as for drug-free status): a record active within ``igg_replacement_days``
+    before the sample means the level includes infused IgG."""
+    if not v.has("igg"):
+        return
+    window = o.igg_replacement_days
+
+    def recent(m: _Med) -> bool:  # taken on a day in [sample - window, sample]
+        return m.started_by(v.day) and (m.record.stop_day is None or m.record.stop_day >= v.day - window)
+
+    replaced: bool | None = any(m.canonical == "immunoglobulin" and recent(m) for m in meds.meds)
+    unknown = [m.label for m in meds.meds if m.drug_class is None and recent(m)]
+    if unknown and not replaced:  # a drug not in the class table could be an immunoglobulin under another name
+        replaced = None
+    inputs: dict[str, Any] = {
+        "igg": {"value": v.num("igg", "g/L"), "unit": "g/L"},
+        # the instrument takes days -365..; an earlier sample is before the infusion either way
+        "days_since_infusion": max(v.day, -365),
+        "receiving_igg_replacement": replaced,
+    }
+    try:
+        result = hypogammaglobulinaemia(inputs, options=o.hypogammaglobulinaemia)
+    except InvalidInput as err:
+        none = [("category", None), ("replacement", None)]
+        e.results(v, "hypogammaglobulinaemia", none, f"not scored: {err}", "IgG status")
+        return
+    note = "; immunoglobulin replacement from the medication records" + (
+        f" (on replacement within {window} days)" if replaced else ""
+    )
+    reason = result.reason
+    if replaced is None:
+        found = f"drug class unknown for {', '.join(unknown)} (could be an immunoglobulin)"
+        reason = f"{reason}; {found}" if reason else found
+    values = [("category", result.category), ("replacement", result.replacement_indicated)]
+    e.results(v, "hypogammaglobulinaemia", values, reason, _source(result, note))
+
+
 # ---------------------------------------------------------------------------------------------
 # Entry points
 # ---------------------------------------------------------------------------------------------
@@ -1149,6 +1458,127 @@ def _classification(e: _Emitter, v: _Visit) -> None:
         e.results(v, instrument, values, result.reason, _source(result))
 
 
+def _observed(v: _Visit, entry: ObservationCode) -> Any:
+    """The value of a recorded observation as an instrument input: coded text, yes/no, or an exact number
+    in the vocabulary's unit (whole numbers as int)."""
+    if entry.choices:
+        return v.text(entry.code)
+    if entry.boolean:
+        return v.flag(entry.code)
+    number = v.num(entry.code)
+    return int(number) if entry.integer and number is not None else number
+
+
+def _choice_values(annotation: Any) -> dict[str, Any]:
+    """The allowed values of a coded input field by their stored text (``{"3": 3}`` for ``Literal[0, 3]``)."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    literal = next((a for a in [annotation, *args] if typing.get_origin(a) is typing.Literal), None)
+    return {str(c): c for c in typing.get_args(literal)} if literal is not None else {}
+
+
+def _is_quantity(annotation: Any) -> bool:
+    candidates = [annotation, *typing.get_args(annotation)]
+    return any(isinstance(c, type) and issubclass(c, Quantity) for c in candidates)
+
+
+def _assessment_inputs(v: _Visit, a: ScoredAssessment) -> dict[str, Any]:
+    """The inputs of assessment ``a`` recorded at visit ``v`` (its items, and what it reads from other codes)."""
+    fields = get_instrument(a.instrument).input_model.model_fields
+    items = assessment_items(a.prefix)
+    inputs: dict[str, Any] = {}
+    for item, entry in items:
+        if not v.has(entry.code):
+            continue
+        value = _observed(v, entry)
+        if entry.choices and value is not None:  # stored as text: back to the instrument's own value (e.g. 3)
+            value = _choice_values(fields[item].annotation).get(value, value)
+        inputs[item] = value
+    for item, read in a.reads:
+        if not v.has(read):
+            continue
+        entry = vocabulary_code(read)
+        if _is_quantity(fields[item].annotation):
+            inputs[item] = {"value": v.num(read, entry.unit), "unit": entry.unit}
+        else:
+            inputs[item] = _observed(v, entry)
+    return inputs
+
+
+_BILAG = "bilag"
+
+
+class _InconsistentBILAG(Exception):
+    """BILAG-2004 items of a visit contradict each other (the message says how)."""
+
+
+def _bilag_grades(v: _Visit | None) -> dict[str, str | None] | None:
+    """BILAG-2004 system grades at a visit that records BILAG items: A/B/C, "DE" for a system known to be D or
+    E (both mean no current activity), None for an unknown grade; None when BILAG is not recorded. Items that
+    contradict each other raise :class:`_InconsistentBILAG`."""
+    if v is None or not v.has_any(entry.code for _item, entry in assessment_items(_BILAG)):
+        return None
+    try:
+        result = bilag2004(_assessment_inputs(v, assessment(_BILAG)))
+    except InvalidInput as err:
+        raise _InconsistentBILAG(f"BILAG-2004 items inconsistent at visit {v.label}: {err}") from None
+    grades: dict[str, str | None] = {}
+    for system, grade in result.grades.items():
+        if grade is None and result.grade_basis.get(system, "").startswith("all items not present"):
+            grades[system] = "DE"
+        else:
+            grades[system] = None if grade is None else ("DE" if grade in ("D", "E") else grade)
+    return grades
+
+
+def _new_bilag(
+    before: dict[str, str | None] | None, now: dict[str, str | None] | None
+) -> tuple[int | None, int | None]:
+    """New BILAG-2004 A and B systems between two visits (SRI: A now and not A before; B now and C, D or E
+    before); None when a grade the count depends on is unknown."""
+    if before is None or now is None:
+        return None, None
+    new_a = new_b = 0
+    unknown_a = unknown_b = False
+    for system, grade in now.items():
+        old = before.get(system)
+        if grade is None:
+            unknown_a = unknown_b = True
+            continue
+        if grade == "A":
+            if old is None:
+                unknown_a = True
+            elif old != "A":
+                new_a += 1
+        if grade == "B":
+            if old is None:
+                unknown_b = True
+            elif old not in ("A", "B"):
+                new_b += 1
+    return (None if unknown_a else new_a), (None if unknown_b else new_b)
+
+
+def _assessments(e: _Emitter, v: _Visit, disease: str) -> None:
+    """Instruments recorded item by item (:data:`~immunoreset.registry.vocabulary.ASSESSMENTS`) at a visit
+    that records any of their items. Items not recorded are passed as unknown, so the instrument itself
+    decides what is still evaluable; laboratory inputs are read from the same visit."""
+    for a in ASSESSMENTS:
+        if disease not in a.diseases or not e.want(a.instrument):
+            continue
+        items = assessment_items(a.prefix)
+        if not v.has_any(entry.code for _item, entry in items):
+            continue
+        instrument = get_instrument(a.instrument)
+        inputs = _assessment_inputs(v, a)
+        try:
+            result = instrument.score(inputs)
+        except InvalidInput as err:  # items that contradict each other: a row saying so, not a lost visit
+            reason = f"inconsistent items: {err}"
+            e.results(v, a.instrument, [(name, None) for name in a.results], reason, instrument.source)
+            continue
+        values = [(name, getattr(result, name)) for name in a.results]
+        e.results(v, a.instrument, values, result.reason, _source(result))
+
+
 def _patient(e: _Emitter, patient: PatientRecord, o: OutcomeOptions) -> None:
     visits = sorted((_Visit(v) for v in patient.visits), key=lambda v: (v.day, natural_key(v.label)))
     starts = [m.start_day for m in patient.medications if m.start_day is not None]
@@ -1166,12 +1596,17 @@ def _patient(e: _Emitter, patient: PatientRecord, o: OutcomeOptions) -> None:
         if v.kind != "daily":
             _medication_rows(e, v, meds, o)
             _classification(e, v)
+        _assessments(e, v, patient.disease)  # HScore, IEC-HS and LICATS are often assessed on daily visits
+        if e.want("hypogammaglobulinaemia"):
+            _hypogammaglobulinaemia(e, v, meds, o)
     if e.want("crs"):
         _crs(e, visits)
     if e.want("icans"):
         _icans(e, visits)
     if e.want("icaht"):
         _icaht(e, visits, o)
+    if e.want("t_icaht"):
+        _t_icaht(e, visits, o)
 
 
 _ORDER = {name: i for i, name in enumerate(OUTCOME_INSTRUMENTS)}

@@ -52,6 +52,7 @@ from typing import Any, ClassVar
 
 import yaml
 
+from immunoreset import instruments
 from immunoreset.errors import InvalidInput, writing
 from immunoreset.instruments.medications import DRUG_FREE_SOURCE
 from immunoreset.instruments.myositis import HAQ_SOURCE, IIM_SOURCE, MMT8_SOURCE, TIS_SOURCE
@@ -492,6 +493,12 @@ def _lab_fields(form: _Form) -> None:
     form.observation("crp", "crp", unit_field="crp_unit")
     _unit_choice(form, "crp_unit", "CRP unit", ("mg/L", "mg/dL"))
     form.observation("ferritin", "ferritin")
+    form.observation("ferritin_uln", "ferritin_uln")
+    form.observation("triglycerides", "triglycerides", note="Fasting; read by the HScore.")
+    form.observation("fibrinogen", "fibrinogen", note="Read by the HScore and IEC-HS.")
+    form.observation("fibrinogen_lln", "fibrinogen_lln")
+    form.observation("creatinine", "creatinine")
+    form.observation("egfr", "egfr", note="Estimated GFR (state the equation in the study protocol, e.g. CKD-EPI).")
     for analyte in ("ck", "aldolase", "alt", "ast", "ldh"):
         form.observation(analyte, analyte)
         form.observation(f"{analyte}_uln", f"{analyte}_uln")
@@ -616,6 +623,20 @@ def _daily(form: _Form) -> None:
     _unit_choice(form, "dly_anc_unit", "Neutrophil unit", ("/uL", "10*9/L"))
 
 
+def _assessment(a: vocabulary.ScoredAssessment, form: _Form) -> None:
+    instrument = instruments.get(a.instrument)
+    form.header(f"{instrument.title} ({instrument.source})")
+    taken: set[str] = set()
+    for item, entry in vocabulary.assessment_items(a.prefix):
+        info = instrument.input_model.model_fields[item]
+        form.observation(
+            vocabulary.short_name(a.prefix, item, 26, taken),  # REDCap warns above 26 characters
+            entry.code,
+            label=entry.label.split(": ", 1)[1],
+            note=(info.description or "")[:500],
+        )
+
+
 def build_template(
     visit_days: Sequence[int],
     *,
@@ -707,6 +728,9 @@ def build_template(
     _sle_activity(form("sle_activity", branching=disease_is["SLE"]))
     _ssc_assessment(form("ssc_assessment", branching=disease_is["SSc"]))
     _iim_assessment(form("iim_assessment", branching=disease_is["IIM"]))
+    for a in vocabulary.ASSESSMENTS:
+        branching = " or ".join(disease_is[d] for d in a.diseases)
+        _assessment(a, form(a.prefix, branching=branching if len(a.diseases) < len(DISEASES) else ""))
     _cell_kinetics(form("cell_kinetics"))
     _daily(form("daily_crs_icans"))
 
@@ -733,6 +757,9 @@ def build_template(
     ae.add("ae_serious", "yesno", "Serious adverse event")
 
     fields = tuple(f for fm in forms for f in fm.fields)
+    repeated = sorted({f.name for f in fields if sum(g.name == f.name for g in fields) > 1})
+    if repeated:  # a field name used twice would silently overwrite the other in REDCap
+        raise ValueError(f"REDCap field names used twice: {', '.join(repeated)}")
     form_labels = tuple((fm.name, fm.name.replace("_", " ").capitalize()) for fm in forms)
     infusion_event = next((e for e in events if e.day >= 0), events[-1]).unique_name
     every = [e.unique_name for e in events]
@@ -741,6 +768,7 @@ def build_template(
         "lymphodepletion": [infusion_event], "infusion": [infusion_event], "visit": every, "laboratory": every,
         "sle_activity": every, "ssc_assessment": every, "iim_assessment": every, "cell_kinetics": every,
         "daily_crs_icans": [infusion_event], "medications": [first], "adverse_events": [first],
+        **{a.prefix: every for a in vocabulary.ASSESSMENTS},
     }  # fmt: skip
     form_events = tuple((event, fm.name) for event in every for fm in forms if event in where[fm.name])
     repeat_labels = {

@@ -44,7 +44,14 @@ import pandas as pd
 
 from immunoreset.errors import InvalidInput, Problem
 from immunoreset.registry.records import PatientRecord, StudyRecord, VisitRecord
-from immunoreset.registry.vocabulary import CLASSIFICATION_CRITERIA, ObservationCode, all_codes, code
+from immunoreset.registry.vocabulary import (
+    ASSESSMENTS,
+    CLASSIFICATION_CRITERIA,
+    ObservationCode,
+    all_codes,
+    assessment,
+    code,
+)
 from immunoreset.units import convert
 
 __all__ = [
@@ -328,6 +335,8 @@ _TEST_NAMES = {
     "icans_intracranial_pressure": "Raised ICP / cerebral oedema (ASTCT)",
     "ck_uln": "Creatine kinase ULN",
     "aldolase_uln": "Aldolase ULN",
+    "ferritin_uln": "Ferritin ULN",
+    "fibrinogen_lln": "Fibrinogen LLN",
 }
 
 
@@ -343,6 +352,12 @@ def sdtm_test_name(entry: ObservationCode) -> str:
         name = "mRSS " + entry.code.removeprefix("mrss_").replace("_", " ")
     elif entry.code.startswith("mmt8_"):
         name = "MMT-8 " + entry.code.removeprefix("mmt8_").replace("_", " ")
+    elif (prefix := entry.code.split("_", 1)[0]) in {a.prefix for a in ASSESSMENTS}:
+        # QSCAT carries the instrument; the item is its label when that fits, else its (shortened) field name
+        name = entry.label.split(": ", 1)[-1]
+        if len(name) > MAX_LABEL:
+            name = entry.code.removeprefix(f"{prefix}_").replace("_", " ")
+            name = name[0].upper() + name[1:]
     else:
         name = entry.label
     if len(name) > MAX_LABEL:
@@ -367,6 +382,8 @@ def _qs_category(entry: ObservationCode) -> str:
     prefix = name.split("_", 1)[0]
     if prefix in CLASSIFICATION_CRITERIA:
         return CLASSIFICATION_CRITERIA[prefix][1]
+    if prefix in {a.prefix for a in ASSESSMENTS}:
+        return assessment(prefix).title.upper()
     if name.startswith("sledai_"):
         return "SLEDAI-2K"
     if name == "sle_pga":

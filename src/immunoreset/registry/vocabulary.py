@@ -22,11 +22,14 @@ score without translation.
 
 from __future__ import annotations
 
+import re
+import types
 import typing
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
 
+from immunoreset import instruments
 from immunoreset.errors import InvalidInput
 from immunoreset.instruments.myositis import MMT8_GROUPS as _MMT8_GROUPS
 from immunoreset.instruments.myositis import IIMClassificationInput
@@ -36,15 +39,20 @@ from immunoreset.instruments.ssc import SScClassificationInput
 from immunoreset.units import canonical_unit, convert
 
 __all__ = [
+    "ASSESSMENTS",
     "CATEGORIES",
     "CLASSIFICATION_CRITERIA",
     "MMT8_GROUPS",
     "MRSS_AREAS",
     "SLEDAI_DESCRIPTORS",
     "ObservationCode",
+    "ScoredAssessment",
     "all_codes",
+    "assessment",
+    "assessment_items",
     "code",
     "normalise_value",
+    "short_name",
 ]
 
 CATEGORIES: tuple[str, ...] = ("lab", "vital", "item", "crs", "icans", "kinetics")
@@ -205,6 +213,30 @@ _CODES: list[ObservationCode] = [
     ObservationCode(
         "upcr", "lab", "Urine protein/creatinine ratio", "g/g", Decimal(0), Decimal(50), sdtm_testcd="UPCR"
     ),
+    # creatinine >= 5 umol/L and triglycerides <= 60 mmol/L: a value in mg/dL entered as the SI unit is refused
+    ObservationCode(
+        "creatinine",
+        "lab",
+        "Creatinine (serum)",
+        "umol/L",
+        Decimal(5),
+        Decimal(5000),
+        sdtm_testcd="CREAT",
+        loinc="14682-9",
+    ),
+    ObservationCode(
+        "egfr",
+        "lab",
+        "Estimated glomerular filtration rate",
+        "mL/min/{1.73_m2}",
+        Decimal(0),
+        Decimal(250),
+        sdtm_testcd="EGFR",  # no LOINC: each code names one equation (CKD-EPI, MDRD, ...)
+    ),
+    _lab("triglycerides", "Triglycerides (fasting)", "mmol/L", "60", testcd="TRIG", loinc="14927-8"),
+    _lab("fibrinogen", "Fibrinogen", "g/L", "20", testcd="FIBRINO", loinc="3255-7"),
+    _lab("fibrinogen_lln", "Fibrinogen, laboratory lower limit of normal", "g/L", "20", testcd="FIBRILLN"),
+    _lab("ferritin_uln", "Ferritin, laboratory upper limit of normal", "ug/L", "10000", testcd="FERRULN"),
     ObservationCode(
         "urine_rbc", "lab", "Urine erythrocytes", "/[HPF]", Decimal(0), Decimal(1000), integer=True, sdtm_testcd="URBC"
     ),
@@ -412,15 +444,248 @@ _CODES: list[ObservationCode] = [
 ]
 
 
+# ---------------------------------------------------------------------------------------------
+# Scored assessments: instruments whose items are recorded one observation each
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScoredAssessment:
+    """An instrument recorded at a visit item by item, each item one observation ``<prefix>_<item>``.
+
+    The items are the scalar fields of the instrument's input model (yes/no, whole numbers and decimals
+    with their published ranges, coded answers), so the registry, the REDCap form, the outcome table and
+    the SDTM QS domain all follow the instrument's own definition. Input fields that are laboratory values
+    (``Quantity``) are not items: ``labs`` names the laboratory observation each is read from at the same
+    visit (a laboratory value is passed with the vocabulary's unit); ``reads`` does the same for any input
+    that the registry already records under another code (e.g. SELENA-SLEDAI reads the SLEDAI-2K
+    descriptors ``sledai_*``), so nothing is entered twice.
+    """
+
+    prefix: str
+    """Observation code prefix (lower-case, at most 8 characters), e.g. ``bilag``."""
+    instrument: str
+    """Name of the instrument in :mod:`immunoreset.instruments`."""
+    title: str
+    """Form title and SDTM QSCAT (upper-case there)."""
+    diseases: tuple[str, ...]
+    """Diseases whose visits carry the assessment."""
+    testcd: str
+    """SDTM --TESTCD prefix (at most 4 characters); items are numbered after it."""
+    results: tuple[str, ...]
+    """Result fields written to the outcome table (scalars of the instrument's result)."""
+    reads: tuple[tuple[str, str], ...] = ()
+    """``(input field, observation code)`` for inputs recorded under an existing code (laboratory values,
+    shared items)."""
+    skip: tuple[str, ...] = ()
+    """Input fields that are not recorded as items (derived elsewhere, or given as options)."""
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z][a-z0-9]{0,7}", self.prefix):
+            raise ValueError(f"assessment prefix {self.prefix!r}: lower-case letters/digits, at most 8")
+        if not re.fullmatch(r"[A-Z][A-Z0-9]{0,3}", self.testcd):
+            raise ValueError(f"assessment {self.prefix}: SDTM test code prefix {self.testcd!r} (at most 4)")
+
+    def code(self, item: str) -> str:
+        """The observation code of input field ``item`` (``<prefix>_<item>``, shortened to 40 characters)."""
+        return dict(assessment_items(self.prefix))[item].code
+
+
+def short_name(prefix: str, item: str, limit: int, taken: set[str]) -> str:
+    """``<prefix>_<item>`` within ``limit`` characters, cutting the longest words of ``item`` first, unique
+    among ``taken`` (a number is appended on a clash); the name is added to ``taken``."""
+    words = item.split("_")
+    while len(f"{prefix}_{'_'.join(words)}") > limit:
+        longest = max(range(len(words)), key=lambda i: (len(words[i]), -i))
+        if len(words[longest]) <= 1:
+            break
+        words[longest] = words[longest][:-1]
+    base = f"{prefix}_{'_'.join(words)}"
+    name = base[:limit].rstrip("_")
+    number = 2
+    while name in taken:
+        suffix = f"_{number}"
+        name = base[: limit - len(suffix)].rstrip("_") + suffix
+        number += 1
+    taken.add(name)
+    return name
+
+
+def _strip_optional(annotation: typing.Any) -> typing.Any:
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(args) == 1:
+        return args[0]
+    return annotation
+
+
+def _bounds(metadata: list[typing.Any]) -> tuple[Decimal | None, Decimal | None]:
+    low: Decimal | None = None
+    high: Decimal | None = None
+    for meta in metadata:
+        for attr, upper in (("ge", False), ("gt", False), ("le", True), ("lt", True)):
+            value = getattr(meta, attr, None)
+            if value is None:
+                continue
+            if upper:
+                high = Decimal(str(value))
+            else:
+                low = Decimal(str(value))
+    return low, high
+
+
+def _item_code(a: ScoredAssessment, number: int, name: str, item: str, info: typing.Any) -> ObservationCode:
+    """The observation code ``name`` of one scalar input field, typed from the field's annotation and bounds."""
+    # the first sentence of the field's description (a full stop after "e.g"/"i.e" does not end it)
+    label = re.split(r"(?<!e\.g)(?<!i\.e)\. ", info.description or item.replace("_", " "))[0].rstrip(".")
+    label = f"{a.title}: {label}"
+    testcd = f"{a.testcd}{number:0{8 - len(a.testcd)}d}"
+    kind = _strip_optional(info.annotation)
+    metadata = list(info.metadata)
+    while typing.get_origin(kind) is typing.Annotated:  # e.g. Annotated[int, Field(ge=0, le=2), ...]
+        kind, *extra = typing.get_args(kind)
+        for meta in extra:
+            metadata.extend(getattr(meta, "metadata", [meta]))
+    if kind is bool:
+        return _yesno(name, label, testcd=testcd)
+    if typing.get_origin(kind) is typing.Literal:
+        choices = tuple(str(c) for c in typing.get_args(kind))
+        return _coded(name, label, choices, category="item", testcd=testcd)
+    if kind in (int, Decimal):
+        low, high = _bounds(metadata)
+        if low is None or high is None:
+            raise ValueError(f"assessment item {name}: a number needs both bounds (ge/le) in the input model")
+        return ObservationCode(
+            name, "item", label, "1", low, high, integer=kind is int, sdtm_domain="QS", sdtm_testcd=testcd
+        )
+    raise ValueError(f"assessment item {name}: {kind!r} cannot be recorded as one observation; list it in reads/skip")
+
+
+@cache
+def assessment_items(prefix: str) -> tuple[tuple[str, ObservationCode], ...]:
+    """``(input field, observation code)`` of each item of the assessment ``prefix``, in input order."""
+    a = assessment(prefix)
+    model = instruments.get(a.instrument).input_model
+    labs = dict(a.reads)
+    out: list[tuple[str, ObservationCode]] = []
+    taken: set[str] = set()
+    for item, info in model.model_fields.items():
+        if item in labs or item in a.skip:
+            continue
+        name = short_name(a.prefix, item, 40, taken)  # the registry's code column holds 40 characters
+        out.append((item, _item_code(a, len(out) + 1, name, item, info)))
+    unknown = sorted((set(labs) | set(a.skip)) - set(model.model_fields))
+    if unknown:
+        raise ValueError(f"assessment {prefix}: {', '.join(unknown)} not fields of {a.instrument}")
+    return tuple(out)
+
+
+def assessment(prefix: str) -> ScoredAssessment:
+    """The scored assessment recorded under ``prefix``."""
+    for a in ASSESSMENTS:
+        if a.prefix == prefix:
+            return a
+    raise InvalidInput("assessment", prefix, "one of " + ", ".join(a.prefix for a in ASSESSMENTS))
+
+
+_ALL_DISEASES = ("SLE", "SSc", "IIM")
+_HAEMATOLOGY = (("hemoglobin", "hemoglobin"), ("platelets", "platelets"))
+
+ASSESSMENTS: tuple[ScoredAssessment, ...] = (
+    ScoredAssessment(
+        "selena",
+        "selena_sledai",
+        "SELENA-SLEDAI",
+        ("SLE",),
+        "SELE",
+        ("total",),
+        # the 24 descriptors are the SLEDAI-2K items already recorded (sledai_*); only SELENA's own
+        # qualifiers are entered on the SELENA form
+        reads=(
+            *((d, f"sledai_{d}") for d in SLEDAI_DESCRIPTORS),
+            ("proteinuria_g_per_24h", "proteinuria"),
+        ),
+        skip=("previous_proteinuria_g_per_24h",),
+    ),
+    ScoredAssessment(
+        "bilag",
+        "bilag2004",
+        "BILAG-2004",
+        ("SLE",),
+        "BLG",
+        ("score", "highest_grade", "a_count", "b_count"),
+        reads=(
+            ("renal_protein_24h", "proteinuria"),
+            ("renal_creatinine", "creatinine"),
+            ("renal_gfr", "egfr"),
+            ("haematological_haemoglobin", "hemoglobin"),
+            ("haematological_wbc", "wbc"),
+            ("haematological_neutrophils", "anc"),
+            ("haematological_lymphocytes", "lymphocytes"),
+            ("haematological_platelets", "platelets"),
+        ),
+    ),
+    ScoredAssessment("sdi", "sdi", "SLICC/ACR Damage Index", ("SLE",), "SDI", ("total", "damage")),
+    ScoredAssessment(
+        "clasi",
+        "clasi",
+        "CLASI",
+        ("SLE",),
+        "CLAS",
+        ("activity", "damage", "activity_severity"),
+        skip=("baseline_activity",),
+    ),
+    ScoredAssessment("myoact", "myoact", "MYOACT", ("IIM",), "MYAC", ("score", "extramuscular_sum")),
+    ScoredAssessment(
+        "hscore",
+        "hscore",
+        "HScore",
+        _ALL_DISEASES,
+        "HSCO",
+        ("total", "hlh_likely"),
+        reads=(
+            ("temperature", "temperature"),
+            *_HAEMATOLOGY,
+            ("leukocytes", "wbc"),
+            ("ferritin", "ferritin"),
+            ("triglycerides", "triglycerides"),
+            ("fibrinogen", "fibrinogen"),
+            ("ast", "ast"),
+        ),
+    ),
+    ScoredAssessment(
+        "iechs",
+        "iec_hs",
+        "IEC-HS",
+        _ALL_DISEASES,
+        "IECH",
+        ("iec_hs", "grade"),
+        reads=(
+            ("ferritin", "ferritin"),
+            ("ferritin_uln", "ferritin_uln"),
+            ("fibrinogen", "fibrinogen"),
+            ("fibrinogen_lln", "fibrinogen_lln"),
+        ),
+        skip=("ferritin_at_infusion",),
+    ),
+    ScoredAssessment("licats", "licats", "LICATS", _ALL_DISEASES, "LICA", ("licats", "grade"), skip=("onset_day",)),
+)
+"""Instruments recorded item by item at visits (see :class:`ScoredAssessment`)."""
+
+
 @cache
 def _by_code() -> dict[str, ObservationCode]:
     table: dict[str, ObservationCode] = {}
-    for entry in _CODES:
+    entries = [*_CODES, *(entry for a in ASSESSMENTS for _item, entry in assessment_items(a.prefix))]
+    for a in ASSESSMENTS:  # a prefix owns its codes: SDTM categories and forms are found by prefix
+        clash = [c.code for c in _CODES if c.code.startswith(f"{a.prefix}_")]
+        if clash or a.prefix in CLASSIFICATION_CRITERIA:
+            raise ValueError(f"assessment prefix {a.prefix!r} is already used by {clash or a.prefix}")
+    for entry in entries:
         if entry.code in table:
             raise ValueError(f"observation code {entry.code} defined twice")
         table[entry.code] = entry
     testcds: dict[tuple[str, str], str] = {}
-    for entry in _CODES:
+    for entry in entries:
         key = (entry.sdtm_domain, entry.sdtm_testcd)
         if key in testcds:
             raise ValueError(f"SDTM test code {key} used by {testcds[key]} and {entry.code}")

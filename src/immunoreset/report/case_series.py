@@ -288,6 +288,13 @@ def case_series_report(
             caption="Autoantibody decline: log-linear half-life and time to normalisation (below the laboratory ULN)",
         )
 
+    if not analysis.assessments.empty:
+        activity.table(
+            analysis.assessments,
+            caption="Further instruments recorded at visits: median (range) at baseline (last visit on or before "
+            "day 0) and at each patient's last evaluable visit; categories: most frequent value (docs/instruments.md)",
+        )
+
     stop = doc.section("Immunosuppressants and glucocorticoids")
     if not analysis.discontinuation.empty:
         stop.table(
@@ -301,6 +308,12 @@ def case_series_report(
         analysis.safety_summary,
         caption="Patients by maximum grade (CRS/ICANS: ASTCT 2019; ICAHT: EHA/EBMT 2023; infections: CTCAE v5.0)",
     )
+    if not analysis.infection_density.empty:
+        safe.table(
+            analysis.infection_density,
+            caption="Infections per 100 patient-days at risk by window after the infusion (Hill et al., Blood 2018; "
+            "docs/instruments.md, infection_density)",
+        )
     safe.table(analysis.safety, caption="Per patient")
 
     prov = doc.section("Provenance")
