@@ -20,22 +20,26 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, ValidationError, model_validator
 
 from immunoreset.errors import InvalidInput, Problem
 from immunoreset.inputs import check_numbers_in
-from immunoreset.units import canonical_unit, convert
+from immunoreset.units import canonical_unit, convert, same_dimension
 
 __all__ = [
+    "CellCount",
     "Exact",
     "Instrument",
     "InstrumentInput",
     "InstrumentOptions",
     "InstrumentResult",
+    "MassConcentration",
     "Quantity",
     "all_of",
     "exact",
+    "missing_reason",
     "parse",
+    "reject_bool",
 ]
 
 
@@ -79,6 +83,32 @@ class Quantity(InstrumentInput):
         """The value in ``unit`` (exact decimal conversion)."""
         canonical_unit(self.unit, field=f"{field}.unit")
         return convert(self.value, self.unit, unit, field=field)
+
+
+class MassConcentration(Quantity):
+    """A non-negative laboratory value in a mass-concentration unit (e.g. ``g/L``, ``mg/dL``, ``ng/mL``)."""
+
+    value: Exact = Field(ge=0, description="The measured value (>= 0).")
+
+    @model_validator(mode="after")
+    def _unit(self) -> MassConcentration:
+        canonical_unit(self.unit, field="unit")
+        if not same_dimension(self.unit, "mg/dL"):
+            raise InvalidInput("unit", self.unit, "a mass concentration unit such as 'g/L', 'mg/dL' or 'ng/mL'")
+        return self
+
+
+class CellCount(Quantity):
+    """A non-negative blood cell count in a number-concentration unit (e.g. ``10*9/L``, ``/uL``)."""
+
+    value: Exact = Field(ge=0, description="The measured count (>= 0).")
+
+    @model_validator(mode="after")
+    def _unit(self) -> CellCount:
+        canonical_unit(self.unit, field="unit")
+        if not same_dimension(self.unit, "10*9/L"):
+            raise InvalidInput("unit", self.unit, "a cell count unit such as '10*9/L', '/uL' or '/nL'")
+        return self
 
 
 class InstrumentOptions(BaseModel):
@@ -179,6 +209,18 @@ def parse(model: type[M], data: M | Mapping[str, Any] | None) -> M:
         return model.model_validate(dict(data))
     except ValidationError as err:
         raise InvalidInput(problems=_problems_from(err, model)) from None
+
+
+def reject_bool(value: Any) -> Any:
+    """A ``BeforeValidator`` for whole-number items: ``true``/``false`` is refused, not read as 1/0."""
+    if isinstance(value, bool):
+        raise ValueError("a whole number, not true/false")
+    return value
+
+
+def missing_reason(names: Iterable[str]) -> str:
+    """The not-evaluable reason naming the fields that were not recorded."""
+    return f"not recorded: {', '.join(names)}"
 
 
 def all_of(criteria: Iterable[bool | None]) -> bool | None:

@@ -61,16 +61,18 @@ from pydantic import BeforeValidator, Field, create_model, model_validator
 
 from immunoreset.errors import InvalidInput, Problem
 from immunoreset.instruments.base import (
+    CellCount,
     Exact,
     Instrument,
     InstrumentInput,
     InstrumentOptions,
     InstrumentResult,
+    MassConcentration,
     Quantity,
     all_of,
     parse,
+    reject_bool,
 )
-from immunoreset.instruments.ssc import MassConcentration
 from immunoreset.units import canonical_unit, same_dimension
 
 __all__ = [
@@ -123,31 +125,12 @@ NUMERIC_SCORING: dict[str, dict[str, int]] = {
 """Numerical codings of the system grades; ``yee2010`` is the one recommended for BILAG-2004."""
 
 
-def _not_bool(value: Any) -> Any:
-    if isinstance(value, bool):
-        raise ValueError("a whole number, not true/false")
-    return value
-
-
 ItemScore = Annotated[
     int,
     Field(ge=0, le=4),
-    BeforeValidator(_not_bool),
+    BeforeValidator(reject_bool),
 ]
 """A clinical item: 0 not present, 1 improving, 2 same, 3 worse, 4 new (last 4 weeks vs previous 4)."""
-
-
-class CellCount(Quantity):
-    """A blood cell count with its unit (e.g. ``10*9/L``, ``/uL``)."""
-
-    value: Exact = Field(ge=0, description="The measured count.")
-
-    @model_validator(mode="after")
-    def _unit(self) -> CellCount:
-        canonical_unit(self.unit, field="unit")
-        if not same_dimension(self.unit, "10*9/L"):
-            raise InvalidInput("unit", self.unit, "a cell count unit such as '10*9/L' or '/uL'")
-        return self
 
 
 class ProteinExcretion(Quantity):

@@ -24,13 +24,16 @@ from pydantic import Field, model_validator
 
 from immunoreset.errors import InvalidInput, Problem
 from immunoreset.instruments.base import (
+    CellCount,
     Exact,
     Instrument,
     InstrumentInput,
     InstrumentOptions,
     InstrumentResult,
+    MassConcentration,
     Quantity,
     all_of,
+    missing_reason,
     parse,
 )
 from immunoreset.units import canonical_unit, convert, same_dimension
@@ -70,28 +73,6 @@ def _check_unit(unit: str, reference: str, expected: str) -> None:
     canonical_unit(unit, field="unit")
     if not same_dimension(unit, reference):
         raise InvalidInput("unit", unit, expected)
-
-
-class MassConcentration(Quantity):
-    """A laboratory value in a mass-concentration unit (e.g. g/L, mg/dL, ng/mL, ug/L)."""
-
-    value: Exact = Field(ge=0, description="The measured value (>= 0).")
-
-    @model_validator(mode="after")
-    def _unit(self) -> MassConcentration:
-        _check_unit(self.unit, "mg/dL", "a mass concentration unit such as 'g/L', 'mg/dL', 'ng/mL' or 'ug/L'")
-        return self
-
-
-class CellCount(Quantity):
-    """A blood cell count in a number-concentration unit (e.g. 10*9/L, /uL, /nL)."""
-
-    value: Exact = Field(ge=0, description="The measured count (>= 0).")
-
-    @model_validator(mode="after")
-    def _unit(self) -> CellCount:
-        _check_unit(self.unit, "10*9/L", "a cell count unit such as '10*9/L', '/uL' or '/nL'")
-        return self
 
 
 class Temperature(Quantity):
@@ -141,10 +122,6 @@ class Triglycerides(Quantity):
         if code == "mmol/L":
             return self.value
         return convert(self.value, code, "mg/dL") / TRIGLYCERIDE_MG_DL_PER_MMOL_L
-
-
-def _missing_reason(names: Iterable[str]) -> str:
-    return f"not recorded: {', '.join(names)}"
 
 
 def _any_of(criteria: Iterable[bool | None]) -> bool | None:
@@ -429,7 +406,7 @@ def hscore(
         hlh_likely = None
     reason = None
     if unknown:
-        reason = _missing_reason(unknown)
+        reason = missing_reason(unknown)
         if hlh_likely is not None:
             reason += f" (decided: {known} points known, at most {possible_total} possible)"
     return HScoreResult(
@@ -716,9 +693,9 @@ def iec_hs(
                 parts.append("features (" + ", ".join(k for k, v in features.items() if v is None) + ")")
             else:
                 parts.append(name)
-        reasons.append(_missing_reason(parts))
+        reasons.append(missing_reason(parts))
     if met and grade is None:
-        reasons.append(f"grade not decided (at least {minimum}): " + _missing_reason(open_levels))
+        reasons.append(f"grade not decided (at least {minimum}): " + missing_reason(open_levels))
     if met is not True:
         grade_out: int | None = None
         minimum_out: int | None = None

@@ -35,11 +35,11 @@ from immunoreset.instruments.base import (
     InstrumentInput,
     InstrumentOptions,
     InstrumentResult,
-    Quantity,
+    MassConcentration,
     all_of,
+    missing_reason,
     parse,
 )
-from immunoreset.units import canonical_unit, same_dimension
 
 __all__ = [
     "HILL_2018_SOURCE",
@@ -67,10 +67,6 @@ IGG_SOURCE = (
 )
 
 MAX_DAY = 36500  # 100 years of follow-up: a larger study day is a data error
-
-
-def _missing_reason(names: Iterable[str]) -> str:
-    return f"not recorded: {', '.join(names)}"
 
 
 def _any_of(criteria: Iterable[bool | None]) -> bool | None:
@@ -303,17 +299,8 @@ AAAAI_BORDERLINE_MG_DL = Decimal(700)  # IgG < 700 mg/dL
 IgGCategory = Literal["severe", "moderate", "lt_150", "lt_400", "lt_700", "not_low"]
 
 
-class IgG(Quantity):
+class IgG(MassConcentration):
     """Serum IgG with its unit (g/L or mg/dL; 1 g/L = 100 mg/dL)."""
-
-    value: Exact = Field(ge=0, description="The measured value (>= 0).")
-
-    @model_validator(mode="after")
-    def _unit(self) -> IgG:
-        canonical_unit(self.unit, field="unit")
-        if not same_dimension(self.unit, "mg/dL"):
-            raise InvalidInput("unit", self.unit, "a mass concentration unit such as 'g/L' or 'mg/dL'")
-        return self
 
 
 class HypogammaglobulinaemiaInput(InstrumentInput):
@@ -446,7 +433,7 @@ def hypogammaglobulinaemia(
     if igg is None:
         return result(
             evaluable=False,
-            reason=_missing_reason(["igg"]),
+            reason=missing_reason(["igg"]),
             category=None,
             low_igg=None,
             interpretable=None,
@@ -523,14 +510,14 @@ def hypogammaglobulinaemia(
         if category not in ("severe", "lt_150"):
             category_out = None
             reasons.append(
-                _missing_reason(["receiving_igg_replacement"]) + " (the level may include infused IgG; band uncertain)"
+                missing_reason(["receiving_igg_replacement"]) + " (the level may include infused IgG; band uncertain)"
             )
         if category == "not_low":
             low = None
         if indicated is False and category not in ("severe", "lt_150"):
             indicated = None
     if indicated is None and missing:
-        reasons.append(_missing_reason(missing))
+        reasons.append(missing_reason(missing))
     return result(
         evaluable=category_out is not None and indicated is not None,
         reason="; ".join(reasons) or None,

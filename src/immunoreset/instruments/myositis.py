@@ -41,7 +41,9 @@ from immunoreset.instruments.base import (
     InstrumentInput,
     InstrumentOptions,
     InstrumentResult,
+    missing_reason,
     parse,
+    reject_bool,
 )
 
 __all__ = [
@@ -80,12 +82,6 @@ HAQ_SOURCE = "Fries JF et al. Arthritis Rheum 1980;23(2):137-45; Bruce B, Fries 
 IIM_SOURCE = "Lundberg IE et al. Ann Rheum Dis 2017;76(12):1955-64; Arthritis Rheumatol 2017;69(12):2271-82"
 
 
-def _not_bool(value: Any) -> Any:
-    if isinstance(value, bool):
-        raise ValueError("a whole number, not true/false")
-    return value
-
-
 def _whole_number(value: Any) -> Any:
     """CSV cells arrive as text: read '80' (or 80.0) as the integer 80 before a Literal check."""
     if isinstance(value, str) and value.strip().isdigit():
@@ -93,10 +89,6 @@ def _whole_number(value: Any) -> Any:
     if isinstance(value, Decimal | float) and not isinstance(value, bool) and value == int(value):
         return int(value)
     return value
-
-
-def _missing_reason(names: list[str]) -> str:
-    return f"not recorded: {', '.join(names)}"
 
 
 def _show_percent(value: Fraction | None) -> Decimal | None:
@@ -113,7 +105,7 @@ def _show_percent(value: Fraction | None) -> Decimal | None:
 MuscleGrade = Annotated[
     int,
     Field(ge=0, le=10, description="Kendall 0-10 grade (10 = normal strength)."),
-    BeforeValidator(_not_bool),  # after Field: JSON Schema shows minimum/maximum
+    BeforeValidator(reject_bool),  # after Field: JSON Schema shows minimum/maximum
 ]
 
 MMT8_AXIAL = "neck_flexors"
@@ -219,7 +211,7 @@ def mmt8(
         variant=f"MMT-8 {options.version} (0-{maximum})",
         source=MMT8_SOURCE,
         evaluable=total is not None,
-        reason=_missing_reason(missing) if missing else None,
+        reason=missing_reason(missing) if missing else None,
         total=total,
         maximum=maximum,
         grades=grades,
@@ -237,7 +229,7 @@ HAQItemScore = Annotated[
         le=3,
         description="0 without any difficulty, 1 with some difficulty, 2 with much difficulty, 3 unable to do.",
     ),
-    BeforeValidator(_not_bool),  # after Field: JSON Schema shows minimum/maximum
+    BeforeValidator(reject_bool),  # after Field: JSON Schema shows minimum/maximum
 ]
 
 HAQCategory = Literal["dressing", "arising", "eating", "walking", "hygiene", "reach", "grip", "activities"]
@@ -356,9 +348,8 @@ def haq_di(
         total = sum(answered_scores)
         score = (Decimal(total) / Decimal(n)).quantize(Decimal("0.001"))
     else:
-        reason = (
-            f"only {n} of 8 categories answered (at least {options.minimum_categories} needed); "
-            + _missing_reason(unanswered)
+        reason = f"only {n} of 8 categories answered (at least {options.minimum_categories} needed); " + missing_reason(
+            unanswered
         )
     aid_note = " without aids correction" if options.aids_and_devices == "ignore" else ""
     return HAQDIResult(
@@ -672,7 +663,7 @@ def myositis_tis(
         variant=f"2016 ACR/EULAR TIS ({options.population}; percent change {options.percent_change})",
         source=TIS_SOURCE,
         evaluable=total is not None,
-        reason=_missing_reason(missing) if missing else None,
+        reason=missing_reason(missing) if missing else None,
         total_improvement_score=total,
         improvement=level,
         population=options.population,
@@ -756,7 +747,7 @@ def imacs_doi(
         variant=f"IMACS DOI 2004 (percent change {options.percent_change})",
         source=DOI_SOURCE,
         evaluable=not missing,
-        reason=_missing_reason(missing) if missing else None,
+        reason=missing_reason(missing) if missing else None,
         improved=result,
         improved_measures=improved_measures,
         worsened_measures=worsened,
@@ -1012,7 +1003,7 @@ def iim_classification_2017(
         classified = None
     reasons: list[str] = []
     if unknown:
-        reasons.append(_missing_reason(unknown))
+        reasons.append(missing_reason(unknown))
     if inputs.better_explanation is True:
         category, classified = "not IIM", False
         reasons = ["another condition better explains the symptoms: criteria not applied"]

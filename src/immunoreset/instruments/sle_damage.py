@@ -58,7 +58,9 @@ from immunoreset.instruments.base import (
     InstrumentInput,
     InstrumentOptions,
     InstrumentResult,
+    missing_reason,
     parse,
+    reject_bool,
 )
 
 __all__ = [
@@ -82,21 +84,11 @@ CLASI_SOURCE = (
 )
 
 
-def _not_bool(value: Any) -> Any:
-    if isinstance(value, bool):
-        raise ValueError("a whole number, not true/false")
-    return value
-
-
-def _missing_reason(names: list[str]) -> str:
-    return f"not recorded: {', '.join(names)}"
-
-
 # ---------------------------------------------------------------------------------------------
 # SLICC/ACR Damage Index
 # ---------------------------------------------------------------------------------------------
 
-Recurrent = Annotated[int, Field(ge=0, le=2), BeforeValidator(_not_bool)]
+Recurrent = Annotated[int, Field(ge=0, le=2), BeforeValidator(reject_bool)]
 """0 none, 1 one event/site, 2 more than one (repeat episodes at least 6 months apart)."""
 
 SDI_SYSTEMS: tuple[str, ...] = (
@@ -387,7 +379,7 @@ def sdi(inputs: SDIInput | Mapping[str, Any], *, options: SDIOptions | Mapping[s
         damage = None
     reason = None
     if needed_missing:
-        reason = _missing_reason(needed_missing)
+        reason = missing_reason(needed_missing)
         if damage is not None:
             reason += f" (damage decided: {known} points known)"
     return SDIResult(
@@ -410,11 +402,11 @@ def sdi(inputs: SDIInput | Mapping[str, Any], *, options: SDIOptions | Mapping[s
 # CLASI (Albrecht 2005; Klein 2011)
 # ---------------------------------------------------------------------------------------------
 
-Erythema = Annotated[int, Field(ge=0, le=3), BeforeValidator(_not_bool)]
-Scale = Annotated[int, Field(ge=0, le=2), BeforeValidator(_not_bool)]
-Presence = Annotated[int, Field(ge=0, le=1), BeforeValidator(_not_bool)]
-Scarring = Annotated[int, Field(ge=0, le=2), BeforeValidator(_not_bool)]
-Alopecia = Annotated[int, Field(ge=0, le=3), BeforeValidator(_not_bool)]
+Erythema = Annotated[int, Field(ge=0, le=3), BeforeValidator(reject_bool)]
+Scale = Annotated[int, Field(ge=0, le=2), BeforeValidator(reject_bool)]
+Presence = Annotated[int, Field(ge=0, le=1), BeforeValidator(reject_bool)]
+Scarring = Annotated[int, Field(ge=0, le=2), BeforeValidator(reject_bool)]
+Alopecia = Annotated[int, Field(ge=0, le=3), BeforeValidator(reject_bool)]
 
 _ERYTHEMA = "0 absent, 1 pink/faint erythema, 2 red, 3 dark red/purple/violaceous/crusted/haemorrhagic."
 _SCALE = "0 absent, 1 scale, 2 verrucous/hypertrophic."
@@ -776,7 +768,7 @@ def clasi(
     }[options.scores]
     reasons: list[str] = []
     if needed:
-        reasons.append(_missing_reason(needed))
+        reasons.append(missing_reason(needed))
         if severity is not None and activity is None:
             reasons.append(f"activity severity decided: {activity_known}-{activity_possible} points possible")
     if baseline is not None and activity is not None and baseline == 0:

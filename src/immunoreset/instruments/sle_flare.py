@@ -65,6 +65,7 @@ from immunoreset.instruments.base import (
     InstrumentOptions,
     InstrumentResult,
     all_of,
+    missing_reason,
     parse,
 )
 from immunoreset.instruments.sle import DESCRIPTORS, PROTEINURIA_G_PER_24H
@@ -94,10 +95,6 @@ def _not_bool(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError("a number, not true/false")
     return value
-
-
-def _missing_reason(names: list[str]) -> str:
-    return f"not recorded: {', '.join(names)}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -306,7 +303,7 @@ def selena_sledai(
         variant=f"SELENA-SLEDAI (proteinuria {options.proteinuria_rule.replace('_', ' ')})",
         source=SELENA_SLEDAI_SOURCE,
         evaluable=not unknown,
-        reason=_missing_reason(missing_inputs) if unknown else None,
+        reason=missing_reason(missing_inputs) if unknown else None,
         total=None if unknown else known,
         known_points=known,
         max_possible=possible,
@@ -591,7 +588,7 @@ def selena_flare_index(
     triggered = sorted((name for name, b in criteria.items() if b[0] >= 1), key=lambda n: -criteria[n][0])
     reason = None
     if category is None:
-        reason = _missing_reason(
+        reason = missing_reason(
             _missing_inputs(
                 inputs,
                 options,

@@ -42,11 +42,13 @@ from immunoreset.instruments.base import (
     InstrumentInput,
     InstrumentOptions,
     InstrumentResult,
-    Quantity,
+    MassConcentration,
     all_of,
+    missing_reason,
     parse,
+    reject_bool,
 )
-from immunoreset.units import canonical_unit, convert, same_dimension
+from immunoreset.units import convert
 
 __all__ = [
     "MRSS_AREAS",
@@ -97,16 +99,6 @@ SSC_CLASSIFICATION_SOURCE = (
 )
 
 
-def _not_bool(value: Any) -> Any:
-    if isinstance(value, bool):
-        raise ValueError("a whole number, not true/false")
-    return value
-
-
-def _missing_reason(names: list[str]) -> str:
-    return f"not recorded: {', '.join(names)}"
-
-
 # ---------------------------------------------------------------------------------------------
 # mRSS
 # ---------------------------------------------------------------------------------------------
@@ -114,7 +106,7 @@ def _missing_reason(names: list[str]) -> str:
 SkinGrade = Annotated[
     int,
     Field(ge=0, le=3, description="0 normal, 1 mild, 2 moderate, 3 severe thickening (cannot pinch)."),
-    BeforeValidator(_not_bool),  # after Field: JSON Schema shows minimum/maximum
+    BeforeValidator(reject_bool),  # after Field: JSON Schema shows minimum/maximum
 ]
 
 MRSS_AREAS: tuple[str, ...] = (
@@ -220,7 +212,7 @@ def mrss(
     reason = None
     partial = False
     if missing:
-        reason = _missing_reason(missing)
+        reason = missing_reason(missing)
         if options.missing_areas == "not_evaluable":
             total = None
         else:
@@ -259,19 +251,6 @@ EUSTAR_DLCO_PERCENT = Decimal(70)  # DLCO < 70 % predicted
 EUSTAR_ACTIVE = Decimal("2.5")  # active disease: index >= 2.5
 EUSTAR_SKIN_PER_POINT = Decimal("0.084")  # option skin_item="continuous": 0.084 x mRSS while mRSS <= 18
 EUSTAR_SKIN_CONTINUOUS_MAX = EUSTAR_SKIN_PER_POINT * EUSTAR_MRSS  # 1.512, at mRSS 18
-
-
-class MassConcentration(Quantity):
-    """A laboratory value with its unit (UCUM code or common alias of a mass concentration, e.g. mg/L)."""
-
-    value: Exact = Field(ge=0, description="The measured value.")
-
-    @model_validator(mode="after")
-    def _unit(self) -> MassConcentration:
-        canonical_unit(self.unit, field="unit")
-        if not same_dimension(self.unit, "mg/dL"):
-            raise InvalidInput("unit", self.unit, "a mass concentration unit such as 'mg/L' or 'mg/dL'")
-        return self
 
 
 class EUSTARAIInput(InstrumentInput):
@@ -431,7 +410,7 @@ def eustar_ai(
     reason = None
     if unknown:
         needs_value = "mrss (skin_item='continuous' needs the value when mRSS <= 18)"
-        reason = _missing_reason([needs_value if continuous and n == "mrss_over_18" else n for n in unknown])
+        reason = missing_reason([needs_value if continuous and n == "mrss_over_18" else n for n in unknown])
         if active is not None:
             reason += f" (activity decided: {known} points known, at most {possible} possible)"
     variant = "revised EUSTAR activity index 2017 (skin item: " + (
@@ -641,10 +620,10 @@ def criss(
         p2 = _criss_probability(linear)
         step2_ok = p2 >= CRISS_IMPROVED
     else:
-        reasons.append(_missing_reason([f"{name} (baseline and follow-up)" for name in missing]))
+        reasons.append(missing_reason([f"{name} (baseline and follow-up)" for name in missing]))
     unknown_events = [name for name, value in events.items() if value is None]
     if unknown_events:
-        reasons.append(_missing_reason(unknown_events))
+        reasons.append(missing_reason(unknown_events))
 
     any_event = any(value is True for value in events.values())
     improved = all_of([*(None if v is None else not v for v in events.values()), step2_ok])
@@ -834,10 +813,10 @@ def criss25(
     improved = all_of([*(None if v is None else not v for v in events.values()), step2])
 
     if open_items:
-        reasons.append(_missing_reason([f"{name} (baseline and follow-up)" for name in open_items]))
+        reasons.append(missing_reason([f"{name} (baseline and follow-up)" for name in open_items]))
     unknown_events = [name for name, value in events.items() if value is None]
     if unknown_events:
-        reasons.append(_missing_reason(unknown_events))
+        reasons.append(missing_reason(unknown_events))
     any_event = any(value is True for value in events.values())
     evaluable = any_event or (not open_items and not unknown_events)
     reason_parts = (reasons if not evaluable or improved is None else []) + notes
@@ -1025,7 +1004,7 @@ def ssc_classification_2013(
         classified = None
         parts = []
         if total < SSC_CLASSIFIED_POINTS:
-            parts.append(f"{total} points known, up to {possible} possible; " + _missing_reason(unknown))
+            parts.append(f"{total} points known, up to {possible} possible; " + missing_reason(unknown))
         if unknown_exclusions:
             parts.append("exclusions not recorded: " + ", ".join(unknown_exclusions))
         reason = "; ".join(parts)
