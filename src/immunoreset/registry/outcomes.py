@@ -28,6 +28,7 @@ import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -434,7 +435,7 @@ class _Visit:
         return code in self.obs
 
     def has_any(self, codes: Iterable[str]) -> bool:
-        return any(c in self.obs for c in codes)
+        return not self.obs.keys().isdisjoint(codes)
 
     def num(self, code: str, unit: str | None = None) -> Decimal | None:
         """The value of ``code`` in ``unit`` (default: the vocabulary's canonical unit), exactly."""
@@ -1515,7 +1516,7 @@ def _bilag_grades(v: _Visit | None) -> dict[str, str | None] | None:
     """BILAG-2004 system grades at a visit that records BILAG items: A/B/C, "DE" for a system known to be D or
     E (both mean no current activity), None for an unknown grade; None when BILAG is not recorded. Items that
     contradict each other raise :class:`_InconsistentBILAG`."""
-    if v is None or not v.has_any(entry.code for _item, entry in assessment_items(_BILAG)):
+    if v is None or not v.has_any(_assessment_codes(_BILAG)):
         return None
     try:
         result = bilag2004(_assessment_inputs(v, assessment(_BILAG)))
@@ -1557,6 +1558,11 @@ def _new_bilag(
     return (None if unknown_a else new_a), (None if unknown_b else new_b)
 
 
+@cache
+def _assessment_codes(prefix: str) -> frozenset[str]:
+    return frozenset(entry.code for _item, entry in assessment_items(prefix))
+
+
 def _assessments(e: _Emitter, v: _Visit, disease: str) -> None:
     """Instruments recorded item by item (:data:`~immunoreset.registry.vocabulary.ASSESSMENTS`) at a visit
     that records any of their items. Items not recorded are passed as unknown, so the instrument itself
@@ -1564,8 +1570,7 @@ def _assessments(e: _Emitter, v: _Visit, disease: str) -> None:
     for a in ASSESSMENTS:
         if disease not in a.diseases or not e.want(a.instrument):
             continue
-        items = assessment_items(a.prefix)
-        if not v.has_any(entry.code for _item, entry in items):
+        if not v.has_any(_assessment_codes(a.prefix)):
             continue
         instrument = get_instrument(a.instrument)
         inputs = _assessment_inputs(v, a)
