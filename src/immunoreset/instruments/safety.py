@@ -1200,6 +1200,27 @@ def _grade_daily(
     return _early_grade(n500, n100, never), n500, n100, never, sum(below500), sum(below100)
 
 
+def _lowest_by_day(
+    observations: Sequence[ANCObservation | PlateletObservation],
+    series_unit: str | None,
+    censor_day: int | None,
+    field: str,
+    needs: str,
+) -> dict[int, Decimal]:
+    """The lowest count of each study day in /µL, ignoring counts after ``censor_day`` (ICAHT and T-ICAHT).
+    A count without its own unit takes the series unit; neither is an error naming the count."""
+    by_day: dict[int, Decimal] = {}
+    for i, obs in enumerate(observations):
+        unit = obs.unit or series_unit
+        if unit is None:
+            raise InvalidInput(f"{field}.{i}.unit", InvalidInput.MISSING, f"{needs} (or the series 'unit')")
+        value = convert(obs.value, unit, "/uL", field=f"{field}.{i}.value")
+        if censor_day is not None and obs.day > censor_day:
+            continue
+        by_day[obs.day] = min(value, by_day.get(obs.day, value))
+    return by_day
+
+
 def icaht(
     inputs: ICAHTInput | Mapping[str, Any], *, options: ICAHTOptions | Mapping[str, Any] | None = None
 ) -> ICAHTResult:
@@ -1231,15 +1252,7 @@ def icaht(
         f"stable recovery {options.stable_recovery_days} d, gaps: {options.gap_handling})"
     )
     base = {"instrument": "icaht", "variant": variant, "source": ICAHT_SOURCE}
-    by_day: dict[int, Decimal] = {}
-    for i, obs in enumerate(inputs.anc):
-        unit = obs.unit or inputs.unit
-        if unit is None:
-            raise InvalidInput(f"anc.{i}.unit", InvalidInput.MISSING, "a unit for the ANC (or the series 'unit')")
-        value = convert(obs.value, unit, "/uL", field=f"anc.{i}.value")
-        if inputs.censor_day is not None and obs.day > inputs.censor_day:
-            continue
-        by_day[obs.day] = min(value, by_day.get(obs.day, value))
+    by_day = _lowest_by_day(inputs.anc, inputs.unit, inputs.censor_day, "anc", "a unit for the ANC")
 
     # ---- early ICAHT
     end = EARLY_WINDOW_END_DAY if inputs.censor_day is None else min(EARLY_WINDOW_END_DAY, inputs.censor_day)
@@ -1500,17 +1513,7 @@ def t_icaht(
         f"gaps: {options.gap_handling}, late to day {options.late_end_day})",
         "source": T_ICAHT_SOURCE,
     }
-    by_day: dict[int, Decimal] = {}
-    for i, obs in enumerate(inputs.platelets):
-        unit = obs.unit or inputs.unit
-        if unit is None:
-            raise InvalidInput(
-                f"platelets.{i}.unit", InvalidInput.MISSING, "a unit for the count (or the series 'unit')"
-            )
-        value = convert(obs.value, unit, "/uL", field=f"platelets.{i}.value")
-        if inputs.censor_day is not None and obs.day > inputs.censor_day:
-            continue
-        by_day[obs.day] = min(value, by_day.get(obs.day, value))
+    by_day = _lowest_by_day(inputs.platelets, inputs.unit, inputs.censor_day, "platelets", "a unit for the count")
     stable = options.stable_recovery_days
     last_day = options.late_end_day if inputs.censor_day is None else min(options.late_end_day, inputs.censor_day)
     all_days = list(range(0, max(last_day, 0) + 1))

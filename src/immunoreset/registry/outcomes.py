@@ -1014,28 +1014,50 @@ _CRISS_CODES = {
 }
 
 
+@dataclass
+class _CRISSData:
+    """What the provisional and the revised CRISS read at a follow-up visit and its baseline."""
+
+    before: dict[str, Any]
+    after: dict[str, Any]
+    events: dict[str, bool | None]
+    missing: list[str]
+    unrecorded: list[str]
+    assume: bool
+
+
+def _criss_data(v: _Visit, baseline: _Visit, o: OutcomeOptions) -> _CRISSData:
+    before, after = _criss_measures(baseline, o), _criss_measures(v, o)
+    assume = o.criss_step1_events == "assume_absent"
+    step1 = ("new_renal_crisis", "ild_progression", "new_lv_failure", "new_pah")
+    recorded = {n: v.flag(f"ssc_{n}") for n in step1}  # yes/no at the follow-up visit: since baseline
+    events = {n: (x if x is not None else (False if assume else None)) for n, x in recorded.items()}
+    missing = [f"{_CRISS_CODES[k]} at baseline {baseline.label}" for k, x in before.items() if x is None]
+    missing += [_CRISS_CODES[k] for k, x in after.items() if x is None]
+    unrecorded = [f"ssc_{n}" for n, x in recorded.items() if x is None]
+    return _CRISSData(before, after, events, missing, unrecorded, assume)
+
+
+def _criss_reasons(d: _CRISSData) -> list[str]:
+    reasons = [_not_recorded(d.missing)] if d.missing else []
+    if d.unrecorded and not d.assume:
+        reasons.append(f"step-1 organ events not recorded: {', '.join(d.unrecorded)} (option criss_step1_events)")
+    return reasons
+
+
 def _criss(e: _Emitter, v: _Visit, baseline: _Visit | None, o: OutcomeOptions) -> None:
     names = ("improved", "probability", "step2_probability")
     if baseline is None:
         reason = "no baseline: no scheduled SSc assessment on or before day 0"
         e.results(v, "criss", [(n, None) for n in names], reason, "ACR provisional CRISS 2016")
         return
-    before, after = _criss_measures(baseline, o), _criss_measures(v, o)
-    assume = o.criss_step1_events == "assume_absent"
-    step1 = ("new_renal_crisis", "ild_progression", "new_lv_failure", "new_pah")
-    recorded = {n: v.flag(f"ssc_{n}") for n in step1}  # yes/no at the follow-up visit: since baseline
-    events = {n: (x if x is not None else (False if assume else None)) for n, x in recorded.items()}
-    unrecorded = [f"ssc_{n}" for n, x in recorded.items() if x is None]
-    result = criss({"baseline": before, "follow_up": after, **events}, options=o.criss)
-    missing = [f"{_CRISS_CODES[k]} at baseline {baseline.label}" for k, x in before.items() if x is None]
-    missing += [_CRISS_CODES[k] for k, x in after.items() if x is None]
-    reasons = [_not_recorded(missing)] if missing else []
-    if unrecorded and not assume:
-        reasons.append(f"step-1 organ events not recorded: {', '.join(unrecorded)} (option criss_step1_events)")
+    d = _criss_data(v, baseline, o)
+    result = criss({"baseline": d.before, "follow_up": d.after, **d.events}, options=o.criss)
+    reasons = _criss_reasons(d)
     if result.fvc_relative_decline_percent is not None and result.reason and "ILD" in result.reason:
         reasons.append("FVC fell >= 15% (relative) to < 80% predicted")
     note = f"; baseline visit {baseline.label}" + (
-        "; unrecorded step-1 events assumed absent" if assume and unrecorded else ""
+        "; unrecorded step-1 events assumed absent" if d.assume and d.unrecorded else ""
     )
     source = _source(result, note)
     e.results(
@@ -1052,29 +1074,20 @@ def _criss25(e: _Emitter, v: _Visit, baseline: _Visit | None, o: OutcomeOptions)
         reason = "no baseline: no scheduled SSc assessment on or before day 0"
         e.results(v, "criss25", [(n, None) for n in names], reason, "revised CRISS (CRISS-25)")
         return
-    before, after = _criss_measures(baseline, o), _criss_measures(v, o)
-    assume = o.criss_step1_events == "assume_absent"
-    step1 = ("new_renal_crisis", "ild_progression", "new_lv_failure", "new_pah")
-    recorded = {n: v.flag(f"ssc_{n}") for n in step1}
-    events = {n: (x if x is not None else (False if assume else None)) for n, x in recorded.items()}
+    d = _criss_data(v, baseline, o)
     try:
-        result = criss25({"baseline": before, "follow_up": after, **events}, options=o.criss25)
+        result = criss25({"baseline": d.before, "follow_up": d.after, **d.events}, options=o.criss25)
     except InvalidInput as err:
         e.results(v, "criss25", [(n, None) for n in names], f"not scored: {err}", "revised CRISS (CRISS-25)")
         return
-    missing = [f"{_CRISS_CODES[k]} at baseline {baseline.label}" for k, x in before.items() if x is None]
-    missing += [_CRISS_CODES[k] for k, x in after.items() if x is None]
-    reasons = [_not_recorded(missing)] if missing else []
-    unrecorded = [f"ssc_{n}" for n, x in recorded.items() if x is None]
-    if unrecorded and not assume:
-        reasons.append(f"step-1 organ events not recorded: {', '.join(unrecorded)} (option criss_step1_events)")
+    reasons = _criss_reasons(d)
     if result.reason and not reasons:
         reasons.append(result.reason)
     source = _source(result, f"; baseline visit {baseline.label}")
     e.results(v, "criss25", [("improved", result.improved)], "; ".join(reasons), source)
     # the count is a lower bound while a measure is missing: reported only when all five are known
-    count = result.items_improved if not missing else None
-    e.results(v, "criss25", [("items_improved", count)], _not_recorded(missing) if missing else "", source)
+    count = result.items_improved if not d.missing else None
+    e.results(v, "criss25", [("items_improved", count)], _not_recorded(d.missing) if d.missing else "", source)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -340,6 +340,9 @@ _TEST_NAMES = {
 }
 
 
+_ASSESSMENT_PREFIXES = frozenset(a.prefix for a in ASSESSMENTS)
+
+
 def sdtm_test_name(entry: ObservationCode) -> str:
     """The SDTM ``--TEST`` (<= 40 characters) of a vocabulary code."""
     if entry.code in _TEST_NAMES:
@@ -352,7 +355,7 @@ def sdtm_test_name(entry: ObservationCode) -> str:
         name = "mRSS " + entry.code.removeprefix("mrss_").replace("_", " ")
     elif entry.code.startswith("mmt8_"):
         name = "MMT-8 " + entry.code.removeprefix("mmt8_").replace("_", " ")
-    elif (prefix := entry.code.split("_", 1)[0]) in {a.prefix for a in ASSESSMENTS}:
+    elif (prefix := entry.code.split("_", 1)[0]) in _ASSESSMENT_PREFIXES:
         # QSCAT carries the instrument; the item is its label when that fits, else its (shortened) field name
         name = entry.label.split(": ", 1)[-1]
         if len(name) > MAX_LABEL:
@@ -382,7 +385,7 @@ def _qs_category(entry: ObservationCode) -> str:
     prefix = name.split("_", 1)[0]
     if prefix in CLASSIFICATION_CRITERIA:
         return CLASSIFICATION_CRITERIA[prefix][1]
-    if prefix in {a.prefix for a in ASSESSMENTS}:
+    if prefix in _ASSESSMENT_PREFIXES:
         return assessment(prefix).title.upper()
     if name.startswith("sledai_"):
         return "SLEDAI-2K"
