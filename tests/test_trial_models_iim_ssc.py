@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
 
 import numpy as np
@@ -33,16 +34,31 @@ def test_registered_and_every_parameter_sourced() -> None:
         new = [p for p in spec.parameters if p.name not in park.parameter_names]
         # each new parameter is a stated assumption or cites a dated publication
         assert new and all("assumption" in p.source or re.search(r"\b(19|20)\d\d\b", p.source) for p in new)
-        # the CAR-T/B-cell core is Park 2025's, equation for equation
+        # the CAR-T/B-cell core is Park 2025's, equation for equation, except the documented predictive changes:
+        # marrow CAR-T are lost at Kel_bm, the pre-existing B-cell pool regrows logistically, and returning
+        # naive B cells come through the marrow precursor chain
         park_rhs = {s.name: s.rhs for s in park.states}
         shared = [s for s in spec.states if s.name in park_rhs]
-        assert len(shared) == 33 and all(s.rhs == park_rhs[s.name] for s in shared)
+        assert len(shared) == 33
+        for state in shared:
+            if fnmatch.fnmatchcase(state.name, "cd[48]_*_bm"):
+                assert state.rhs == f"{park_rhs[state.name]} - Kel_bm*{state.name}"
+            elif state.name == "cd19b_pb":
+                assert state.rhs == "Kg*cd19b_pb*(1 - cd19b_pb/B0) - Kkill*cd19b_pb"
+            elif state.name == "cd19b_rev_pb":
+                assert state.rhs.startswith("ktr_bprec*cd19b_prec3*")
+            else:
+                assert state.rhs == park_rhs[state.name], state.name
 
 
 def test_core_reproduces_park2025_biology(iim: pd.DataFrame) -> None:
     park = simulate_typical(get_model("park2025"), DAYS).set_index("time")
-    for column in ("totalCart", "bCell", "neut"):
-        np.testing.assert_allclose(iim[column], park[column], rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(iim["neut"], park["neut"], rtol=1e-3, atol=1e-3)
+    # expansion and depletion are Park's; the marrow loss only shortens the tail (day 28 on)
+    early = [d for d in DAYS if d <= 14]
+    np.testing.assert_allclose(iim.totalCart[early], park.totalCart[early], rtol=0.25)
+    assert abs(iim.totalCart.max() / park.totalCart.max() - 1) < 0.15
+    assert iim.bCell[14] < 0.1  # aplasia (Park as published keeps its early naive plateau here)
 
 
 def test_car_t_peak_in_second_week_and_b_cells_reconstitute_naive(iim: pd.DataFrame) -> None:

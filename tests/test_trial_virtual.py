@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pytest
 
 from immunoreset.errors import InvalidInput
@@ -16,6 +17,7 @@ from immunoreset.instruments.myositis import myositis_tis
 from immunoreset.instruments.safety import crs, icans
 from immunoreset.instruments.sle import sledai2k
 from immunoreset.instruments.ssc import eustar_ai
+from immunoreset.models import get_model
 from immunoreset.registry.records import PatientRecord, StudyRecord
 from immunoreset.registry.vocabulary import MMT8_GROUPS, MRSS_AREAS, code
 from immunoreset.trial import TrialDesign, VirtualTrial, load_design, simulate_trial
@@ -79,7 +81,7 @@ def test_daily_table_and_provenance(trial: VirtualTrial) -> None:
     assert daily[daily.disease == "IIM"].ck_u_per_l.notna().all()
     prov = trial.provenance
     assert prov["seed"] == 2024 and prov["design"] == "erlangen2024" and len(prov["design_sha256"]) == 64
-    assert set(prov["models"]) == {"park2025", "iim_cart", "ssc_cart"}
+    assert set(prov["models"]) == {"sle_cart", "iim_cart", "ssc_cart"}
     assert prov["models"]["ssc_cart"]["parameters"]["k_skin"] == pytest.approx(0.0073)
     assert set(prov["individual_parameters"]) == {p.code for p in trial.study.patients}
 
@@ -253,22 +255,23 @@ def test_default_design_reproduces_the_published_pattern() -> None:
 
 
 def test_without_the_lymphodepletion_option_the_published_model_keeps_a_naive_plateau() -> None:
-    """The regression behind the default design's Emax_LDC_Bnaive = 1: as published, Park 2025 seeds naive
-    B cells in the first days, and some virtual patients never fall below 5 cells/µL."""
-    from immunoreset.analysis.cohort import analyse_cohort
-    from immunoreset.registry.outcomes import compute_outcomes
+    """Why every predictive spec sets Emax_LDC_Bnaive = 1: as published, Park 2025 seeds naive B cells in the
+    first days, and some virtual patients never fall below 5 cells/µL; with the option they all do."""
+    from immunoreset.simulate import sample_population, simulate_population
 
+    days = np.arange(0, 41, dtype=float)
+    park = get_model("park2025")
+    assert park.parameter("Emax_LDC_Bnaive").value == 0.0
+    lowest = {}
+    for option in (0.0, 1.0):
+        pop = sample_population(park, 40, seed=2024, typical={"Emax_LDC_Bnaive": option})
+        table = simulate_population(pop, days, workers=1)
+        lowest[option] = table.groupby("patient")["bCell"].min()
+    assert (lowest[0.0] >= 5).any() and (lowest[1.0] < 5).all()
+    for name in ("sle_cart", "iim_cart", "ssc_cart"):
+        assert get_model(name).parameter("Emax_LDC_Bnaive").value == 1.0
     design = load_design("erlangen2024")
-    published = design.model_copy(
-        update={"cohorts": [c.model_copy(update={"model_parameters": {}}) for c in design.cohorts]}
-    )
-    trial = simulate_trial(published, workers=1)
-    assert all(not m["changed_from_spec"] for m in trial.provenance["models"].values())
-    b = analyse_cohort(trial.study, compute_outcomes(trial.study)).bcells
-    assert not b["aplasia_reached"].astype(bool).all()
-    with_option = simulate_trial(design, workers=1).provenance["models"]
-    assert {m["changed_from_spec"]["Emax_LDC_Bnaive"] for m in with_option.values()} == {1.0}
-    assert {m["parameters"]["Emax_LDC_Bnaive"] for m in with_option.values()} == {1.0}
+    assert all("Emax_LDC_Bnaive" not in c.model_parameters for c in design.cohorts)
 
 
 def test_lymphodepletion_amount_scales_with_body_surface_area(trial: VirtualTrial) -> None:

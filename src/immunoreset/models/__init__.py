@@ -29,6 +29,7 @@ __all__ = [
 def _catalogue() -> dict[str, ModelSpec]:
     from immunoreset.models.iim_cart import IIM_CART
     from immunoreset.models.park2025 import PARK2025
+    from immunoreset.models.sle_cart import SLE_CART
     from immunoreset.models.ssc_cart import SSC_CART
     from immunoreset.models.stein2019 import STEIN2019_SPEC
 
@@ -37,10 +38,11 @@ def _catalogue() -> dict[str, ModelSpec]:
         STEIN2019_SPEC.name: STEIN2019_SPEC,
         IIM_CART.name: IIM_CART,
         SSC_CART.name: SSC_CART,
+        SLE_CART.name: SLE_CART,
     }
 
 
-MODELS: tuple[str, ...] = ("park2025", "stein2019", "iim_cart", "ssc_cart")
+MODELS: tuple[str, ...] = ("park2025", "stein2019", "iim_cart", "ssc_cart", "sle_cart")
 
 
 def get_model(name: str) -> ModelSpec:

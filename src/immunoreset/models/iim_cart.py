@@ -24,7 +24,7 @@ Baselines (``ck0``, ``mmt0``, ``haq0``, globals) are per-patient inputs; the tri
 from __future__ import annotations
 
 from immunoreset.models.spec import InputSpec, ModelSpec, OutputSpec, StateSpec
-from immunoreset.models.ssc_iim_core import IGG_T_HALF, baseline_input, car_t_core, parameter
+from immunoreset.models.ssc_iim_core import IGG_T_HALF, baseline_input, parameter, predictive_core
 
 __all__ = ["IIM_CART"]
 
@@ -39,7 +39,7 @@ def _base(name: str, value: float, unit: str, description: str, low: float, high
 
 
 def _build() -> ModelSpec:
-    states, parameters, inputs, derived, switches, outputs = car_t_core()
+    states, parameters, inputs, derived, switches, outputs = predictive_core()
     parameters += [
         parameter(
             "k_infl",

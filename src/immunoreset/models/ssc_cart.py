@@ -19,7 +19,7 @@ parameter is an assumption calibrated to a published aggregate (named in its ``s
 from __future__ import annotations
 
 from immunoreset.models.spec import InputSpec, ModelSpec, OutputSpec, StateSpec
-from immunoreset.models.ssc_iim_core import IGG_T_HALF, baseline_input, car_t_core, parameter
+from immunoreset.models.ssc_iim_core import IGG_T_HALF, baseline_input, parameter, predictive_core
 
 __all__ = ["SSC_CART"]
 
@@ -36,7 +36,7 @@ def _base(name: str, value: float, unit: str, description: str, low: float, high
 
 
 def _build() -> ModelSpec:
-    states, parameters, inputs, derived, switches, outputs = car_t_core()
+    states, parameters, inputs, derived, switches, outputs = predictive_core()
     parameters += [
         parameter(
             "k_infl",

@@ -25,6 +25,8 @@ What the core adds (each a documented assumption, not part of Park 2025):
 
 from __future__ import annotations
 
+import fnmatch
+
 from immunoreset.models.park2025 import PARK2025
 from immunoreset.models.spec import DerivedSpec, InputSpec, OutputSpec, ParameterSpec, StateSpec, SwitchSpec
 
@@ -187,3 +189,196 @@ def baseline_input(
         minimum=low,
         maximum=high,
     )
+
+
+# --- the predictive extension: humoral compartments and the mechanisms of failure --------------------------
+
+MULLER2024_APLASIA = (
+    "Müller F et al. N Engl J Med 2024;390(8):687-700. doi:10.1056/NEJMoa2308917 (B-cell aplasia 112 ± 47 d, n = 15)"
+)
+AMANNA2007 = (
+    "Amanna IJ, Carlson NE, Slifka MK. N Engl J Med 2007;357(19):1903-15. doi:10.1056/NEJMoa066092 "
+    "(antibody half-lives: tetanus 11 y, diphtheria 19 y, measles > 200 y)"
+)
+PREDICTIVE_IIV: dict[str, tuple[float, str]] = {
+    "CARTrev_min": (
+        0.45,
+        f"Park 2025 Table 1 value; omega 0.45 (Park: 0.81) is an assumption calibrated to {MULLER2024_APLASIA}",
+    ),
+    "K0_rev": (
+        0.45,
+        f"Park 2025 Table 1 value; omega 0.45 (Park: 1.04) is an assumption calibrated to {MULLER2024_APLASIA}",
+    ),
+}
+"""IIV (log-scale SD) that the predictive specs use instead of Park's, with the reason."""
+
+
+def predictive_core() -> CoreParts:
+    """:func:`car_t_core` plus the mechanisms by which CD19 CAR-T can fail, shared by ``sle_cart``,
+    ``iim_cart`` and ``ssc_cart`` (each parameter's source says what it is calibrated to; docs/models.md):
+
+    * **Incomplete depletion in tissue.** A share ``f_tissue`` of the autoreactive B cells lives in lymphoid
+      tissue and inflamed organs (``cd19b_tissue``, cells per litre of blood equivalent) where CAR-T cells
+      reach them less: killing is ``tissue_access × Kkill`` (the blood killing rate) against logistic
+      regrowth at Park's proliferation rate ``Kg``. A patient with low ``tissue_access`` keeps part of the
+      clone (non-response).
+    * **Re-emerging autoreactive clones.** A fraction ``f_clone`` of the naive B cells that return after
+      aplasia are autoreactive (``cd19b_clone``); they expand at ``k_clone`` up to the baseline pool size and
+      are killed by CAR-T like other CD19⁺ cells. Most patients' fraction is negligible (the "reset"); a
+      few relapse months after reconstitution.
+    * **Insufficient expansion, and the spread of aplasia**: the IIV of :data:`PREDICTIVE_IIV`, and a loss of
+      marrow CAR-T cells (``Kel_bm``) that Park 2025 lacks, so that blood CAR-T fall through the reconstitution
+      threshold instead of lingering at it.
+
+    ``autoreactive`` (the disease drive's input) becomes the blood, tissue and re-emerged pools relative to
+    baseline; blood B cells (``bCell``) count the re-emerged clone.
+    """
+    states, parameters, inputs, derived, switches, outputs = car_t_core()
+    parameters = [
+        p.model_copy(update={"omega": PREDICTIVE_IIV[p.name][0], "source": PREDICTIVE_IIV[p.name][1]})
+        if p.name in PREDICTIVE_IIV
+        else p
+        for p in parameters
+    ]
+    # the lymphodepletion option of park2025 (off there, as published) is on in every predictive spec
+    parameters = [p.model_copy(update={"value": 1.0}) if p.name == "Emax_LDC_Bnaive" else p for p in parameters]
+    parameters += [
+        ParameterSpec(
+            name="Kel_bm",
+            value=0.0204,
+            unit="1/d",
+            description="loss of CAR-T cells in the marrow (Park 2025 has none: its marrow effector pool never "
+            "declines, so blood CAR-T plateau near the reconstitution threshold for a year)",
+            source=f"{ASSUMPTION}, calibrated to the mean B-cell aplasia of {MULLER2024_APLASIA}; value = ln 2 / 34 d, "
+            "the marrow CAR-T decay half-life reported for CD19 CAR-T in CLL (Porter DL et al. N Engl J Med "
+            "2011;365:725-33. doi:10.1056/NEJMoa1103849)",
+            omega=0.3,
+        ),
+        ParameterSpec(
+            name="mtt_bprec",
+            value=145.0,
+            unit="d",
+            description="mean time for marrow B-cell precursors to mature into circulating naive B cells once the "
+            "reconstitution gate opens (three transit compartments; CD19+ precursors are killed with mature cells)",
+            source=f"{ASSUMPTION}, calibrated to the mean and SD of B-cell aplasia, {MULLER2024_APLASIA}",
+            omega=0.75,
+        ),
+        ParameterSpec(
+            name="f_tissue",
+            value=0.3,
+            unit="1",
+            description="share of the autoreactive B-cell pool in lymphoid tissue and inflamed organs",
+            source=f"{ASSUMPTION}, calibrated to the primary non-response rate of CD19 CAR-T in SLE (docs/models.md)",
+            minimum=0.0,
+            maximum=1.0,
+        ),
+        ParameterSpec(
+            name="tissue_access",
+            value=2.0,
+            unit="1",
+            description="CAR-T killing in tissue relative to blood (log-normal IIV)",
+            source=f"{ASSUMPTION}, calibrated to the primary non-response rate of CD19 CAR-T in SLE (docs/models.md)",
+            omega=1.2,
+        ),
+        ParameterSpec(
+            name="f_clone",
+            value=1e-7,
+            unit="1",
+            description="autoreactive fraction of the naive B cells that return after aplasia (log-normal IIV)",
+            source=f"{ASSUMPTION}, calibrated to relapse rates over 2 years after CD19 CAR-T (docs/models.md)",
+            omega=3.0,
+        ),
+        ParameterSpec(
+            name="k_clone",
+            value=0.015,
+            unit="1/d",
+            description="expansion of a re-emerged autoreactive clone (doubling about 46 d)",
+            source=f"{ASSUMPTION}, calibrated to the timing of relapses (months after B-cell return; docs/models.md)",
+        ),
+    ]
+    states = [
+        s.model_copy(update={"rhs": f"{s.rhs} - Kel_bm*{s.name}"}) if fnmatch.fnmatchcase(s.name, "cd[48]_*_bm") else s
+        for s in states
+    ]
+    precursor = "ktr_bprec*cd19b_prec3"
+    states = [
+        s.model_copy(update={"rhs": f"{precursor}*(1 - (cd19b_pb + cd19b_rev_pb)/Bmax)"})
+        if s.name == "cd19b_rev_pb"
+        else s
+        for s in states
+    ]
+    # the pre-existing pool regrows logistically to its baseline (Park's grows without bound: no untreated patient)
+    states = [
+        s.model_copy(update={"rhs": "Kg*cd19b_pb*(1 - cd19b_pb/B0) - Kkill*cd19b_pb"}) if s.name == "cd19b_pb" else s
+        for s in states
+    ]
+    states += [
+        StateSpec(
+            name="cd19b_prec1",
+            unit="cells/L",
+            description="maturing marrow B-cell precursors, transit 1 (fed by the gated naive B-cell output k_rev)",
+            initial="0",
+            rhs="k_rev - ktr_bprec*cd19b_prec1",
+        ),
+        StateSpec(
+            name="cd19b_prec2",
+            unit="cells/L",
+            description="maturing marrow B-cell precursors, transit 2",
+            initial="0",
+            rhs="ktr_bprec*(cd19b_prec1 - cd19b_prec2)",
+        ),
+        StateSpec(
+            name="cd19b_prec3",
+            unit="cells/L",
+            description="maturing marrow B-cell precursors, transit 3",
+            initial="0",
+            rhs="ktr_bprec*(cd19b_prec2 - cd19b_prec3)",
+        ),
+        StateSpec(
+            name="cd19b_tissue",
+            unit="cells/L",
+            description="autoreactive CD19+ B cells in tissue (per litre of blood equivalent)",
+            initial="B0",
+            rhs="Kg*cd19b_tissue*(1 - cd19b_tissue/B0) - tissue_access*Kkill*cd19b_tissue",
+        ),
+        StateSpec(
+            name="cd19b_clone",
+            unit="cells/L",
+            description="re-emerged autoreactive CD19+ B cells, blood",
+            initial="0",
+            rhs=f"f_clone*{precursor}*(1 - (cd19b_pb + cd19b_rev_pb)/Bmax) + k_clone*cd19b_clone*(1 - cd19b_clone/B0)"
+            " - Kkill*cd19b_clone",
+        ),
+    ]
+    derived = [DerivedSpec(name="ktr_bprec", expression="3/mtt_bprec", unit="1/d", description="precursor transit")] + [
+        d.model_copy(
+            update={
+                "expression": "((1 - f_tissue)*max(cd19b_pb, 0) + f_tissue*max(cd19b_tissue, 0) "
+                "+ max(cd19b_clone, 0))/B0",
+                "description": "autoreactive B cells (blood, tissue, re-emerged) relative to baseline",
+            }
+        )
+        if d.name == "autoreactive"
+        else d
+        for d in derived
+    ]
+    outputs = [
+        o.model_copy(
+            update={
+                "expression": "(cd19b_pb + cd19b_rev_pb + cd19b_clone)*1e-6",
+                "description": "total CD19+ B cells, blood (pre-existing + reconstituted naive + re-emerged clone)",
+            }
+        )
+        if o.name == "bCell"
+        else o
+        for o in outputs
+    ]
+    outputs += [
+        OutputSpec(
+            name="bTissue", expression="cd19b_tissue/B0", unit="1", description="tissue autoreactive pool / baseline"
+        ),
+        OutputSpec(
+            name="bClone", expression="cd19b_clone*1e-6", unit="cells/uL", description="re-emerged autoreactive B cells"
+        ),
+    ]
+    return states, parameters, inputs, derived, switches, outputs

@@ -38,7 +38,7 @@ __all__ = [
 Disease = Literal["SLE", "SSc", "IIM"]
 
 #: The disease model (model spec name) each cohort is simulated with.
-DISEASE_MODELS: dict[str, str] = {"SLE": "park2025", "IIM": "iim_cart", "SSc": "ssc_cart"}
+DISEASE_MODELS: dict[str, str] = {"SLE": "sle_cart", "IIM": "iim_cart", "SSc": "ssc_cart"}
 
 
 class _Strict(BaseModel):

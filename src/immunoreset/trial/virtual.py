@@ -93,6 +93,8 @@ _DAILY_COLUMNS: dict[str, dict[str, tuple[str, float]]] = {
         "antiDsDNA": ("anti_dsdna_iu_per_ml", 1e-3),
         "complementC3": ("c3_g_per_l", 1e-3),
         "proteinuria": ("upcr_g_per_g", 1e-3),
+        "protectiveAntibody": ("protective_antibody_relative", 1.0),
+        "plasmablasts": ("plasmablasts_relative", 1.0),
     },
     "IIM": {
         "ck": ("ck_u_per_l", 1.0),
