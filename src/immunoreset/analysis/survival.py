@@ -16,6 +16,8 @@ Visit-based conventions (stated in every result):
 
 from __future__ import annotations
 
+import itertools
+import math
 from dataclasses import dataclass
 
 import pandas as pd
@@ -23,7 +25,16 @@ from lifelines import KaplanMeierFitter
 
 from immunoreset.errors import InvalidInput
 
-__all__ = ["KaplanMeier", "kaplan_meier", "remission_durability", "time_to_sustained_remission"]
+__all__ = [
+    "AplasiaSummary",
+    "KaplanMeier",
+    "aplasia_durations",
+    "aplasia_summary",
+    "kaplan_meier",
+    "remission_durability",
+    "restricted_moments",
+    "time_to_sustained_remission",
+]
 
 KM_CI_METHOD = "Greenwood variance, exponential (log(-log)) transform (lifelines)"
 
@@ -130,3 +141,91 @@ def kaplan_meier(durations: pd.DataFrame, *, confidence: float = 0.95, label: st
         }
     )
     return KaplanMeier(table=table, median=float(fitter.median_survival_time_), confidence=confidence)
+
+
+def restricted_moments(km: KaplanMeier, horizon: float) -> tuple[float, float]:
+    """Mean and SD of ``min(T, horizon)`` under the Kaplan–Meier estimate: ``E = ∫₀ᵗ S(u) du`` and
+    ``E[min(T, τ)²] = ∫₀ᵗ 2u S(u) du``, integrated exactly over the step function. Censored patients count
+    with the survival they contribute; nobody is dropped. With no censoring before ``horizon`` these are
+    the ordinary mean and (population) SD of the times capped at ``horizon``."""
+    if not math.isfinite(horizon) or horizon <= 0:
+        raise InvalidInput("horizon", horizon, "a positive number of days")
+    times = [0.0] + [float(t) for t in km.table["time"] if 0 < t < horizon] + [float(horizon)]
+    steps = km.table.set_index("time")["survival"]
+    first, second, level = 0.0, 0.0, 1.0
+    for start, end in itertools.pairwise(times):
+        if start in steps.index:
+            level = float(steps.loc[start])
+        first += level * (end - start)
+        second += level * (end * end - start * start)
+    return first, math.sqrt(max(second - first * first, 0.0))
+
+
+def aplasia_durations(bcells: pd.DataFrame) -> pd.DataFrame:
+    """Time from B-cell aplasia to reconstitution per patient, censored where B cells had not returned.
+
+    Input: the table of :func:`immunoreset.kinetics.bcells.bcell_table`. Patients who never reached aplasia
+    are left out (they have no aplasia to end). A reconstituted patient's duration is the middle of its
+    sampling interval (``aplasia_duration_min``..``max``); a patient still aplastic at the last sample is
+    **right-censored** at ``censored_at − aplasia_onset_upper`` — counted, never dropped.
+    Columns: ``patient``, ``time``, ``event``."""
+    needed = ["patient", "aplasia_reached", "reconstituted", "aplasia_duration_min", "aplasia_duration_max"]
+    missing = [c for c in [*needed, "censored_at", "aplasia_onset_upper"] if c not in bcells.columns]
+    if missing:
+        raise InvalidInput("columns", missing, "the columns of the B-cell aplasia table")
+    rows: list[dict[str, object]] = []
+    for _, row in bcells.iterrows():
+        if not bool(row["aplasia_reached"]):
+            continue
+        if bool(row["reconstituted"]):
+            time = (float(row["aplasia_duration_min"]) + float(row["aplasia_duration_max"])) / 2
+            rows.append({"patient": row["patient"], "time": time, "event": True})
+        elif row["censored_at"] is not None and row["censored_at"] == row["censored_at"]:
+            time = float(row["censored_at"]) - float(row["aplasia_onset_upper"])
+            rows.append({"patient": row["patient"], "time": max(time, 0.0), "event": False})
+    return pd.DataFrame(rows, columns=["patient", "time", "event"])
+
+
+@dataclass(frozen=True)
+class AplasiaSummary:
+    """B-cell aplasia duration over a cohort with censoring (Kaplan–Meier)."""
+
+    patients: int
+    reconstituted: int
+    censored: int
+    median: float
+    """Kaplan–Meier median (inf when fewer than half reconstituted)."""
+    restricted_mean: float
+    restricted_sd: float
+    horizon: float
+    """The mean and SD are of min(duration, horizon); horizon = the longest follow-up in aplasia."""
+    km: KaplanMeier
+
+    def describe(self) -> str:
+        """One line for tables: restricted mean ± SD, median, counts."""
+        median = "not reached" if not math.isfinite(self.median) else f"{self.median:.0f}"
+        return (
+            f"{self.restricted_mean:.0f} ± {self.restricted_sd:.0f} (Kaplan–Meier, censored counted; median "
+            f"{median}; {self.reconstituted} reconstituted, {self.censored} censored of {self.patients})"
+        )
+
+
+def aplasia_summary(bcells: pd.DataFrame) -> AplasiaSummary | None:
+    """Kaplan–Meier summary of :func:`aplasia_durations` (None when no patient reached aplasia)."""
+    durations = aplasia_durations(bcells)
+    if durations.empty:
+        return None
+    km = kaplan_meier(durations, label="aplasia")
+    horizon = float(durations["time"].max())
+    mean, sd = restricted_moments(km, horizon) if horizon > 0 else (0.0, 0.0)
+    events = int(durations["event"].sum())
+    return AplasiaSummary(
+        patients=len(durations),
+        reconstituted=events,
+        censored=len(durations) - events,
+        median=km.median,
+        restricted_mean=mean,
+        restricted_sd=sd,
+        horizon=horizon,
+        km=km,
+    )

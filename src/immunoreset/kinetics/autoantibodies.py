@@ -6,10 +6,19 @@ Arthritis Rheum 2006), an apparent half-life of months, far slower than IgG cata
 (IgG1/2/4 21–24 days). The analysis is descriptive and makes no mechanistic assumption.
 
 * **Half-life**: ordinary least squares of ln(value) on study day over the quantifiable samples
-  with ``fit_from`` ≤ day ≤ ``fit_to`` (defaults: day 0 to the last sample); BLQ samples are
-  excluded (they are censored, not zero). k = −slope, t½ = ln 2/k, with a two-sided 95 %
-  confidence interval from the t distribution on the slope (needs ≥ 3 points). A non-negative
-  slope means no decline: t½ is not defined and ``declining`` is False.
+  of the fit window; BLQ samples are excluded (they are censored, not zero). k = −slope,
+  t½ = ln 2/k, with a two-sided 95 % confidence interval from the t distribution on the slope
+  (needs ≥ 3 points). A non-negative slope means no decline: t½ is not defined and ``declining``
+  is False.
+* **Fit window** (``window``): ``decline`` (default) fits the **decline phase** only — it starts at
+  ``fit_from`` (day 0) and ends at one of the samples from the first one that has covered half of the
+  fall from the first value to the nadir (so that noise in the first days cannot pass for a decline)
+  up to the nadir (the lowest quantifiable value in ``fit_from``..``fit_to``), chosen,
+  as PKNCA chooses its terminal phase, by the largest adjusted
+  r² = 1 − (1 − r²)(n − 1)/(n − 2), preferring more points when two differ by less than 1e-4. Values
+  after the nadir (a plateau held by long-lived plasma cells, or a rise at relapse) never flatten the
+  slope. ``fixed`` fits every sample in ``fit_from``..``fit_to`` (defaults: day 0 to the last
+  sample). ``fit_end`` reports the last day used.
 * **Normalisation**: a value is normal when value **≤** ULN (the laboratory's upper limit of
   normal is itself within the normal range); a BLQ result is normal when its limit is ≤ ULN.
   Patients whose last value before day 0 is normal are ``abnormal_at_baseline=False`` and have
@@ -23,6 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -45,6 +55,9 @@ class AntibodyOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    window: Literal["decline", "fixed"] = Field(
+        "decline", description="decline: day fit_from to the best-fitting end up to the nadir; fixed: fit_from..fit_to."
+    )
     fit_from: Decimal = Field(Decimal(0), description="First study day in the log-linear fit.")
     fit_to: Decimal | None = Field(None, description="Last study day in the fit (None = last sample).")
     min_points: int = Field(3, ge=3, description="Minimum quantifiable samples for a half-life.")
@@ -69,6 +82,7 @@ class AntibodyResult(BaseModel):
     reason: str | None = None
     unit: str
     n_fit: int = 0
+    fit_end: Decimal | None = Field(None, description="Last study day in the half-life fit.")
     declining: bool | None = None
     k: float | None = Field(None, description="Decline rate constant (1/day).")
     half_life: float | None = Field(None, description="ln 2 / k (days).")
@@ -93,6 +107,24 @@ def _is_normal(s: AntibodySample, uln: Decimal) -> bool | None:
     return s.value <= uln
 
 
+def _decline_phase(fit: list[AntibodySample], min_points: int) -> list[AntibodySample]:
+    """The samples from the first up to the end (≤ the nadir) with the best adjusted r² (module doc)."""
+    values = [float(s.value) for s in fit if s.value is not None]
+    nadir = int(np.argmin(values))
+    halved = next((i for i, v in enumerate(values) if v <= (values[0] + values[nadir]) / 2), nadir)
+    t = np.array([float(s.time) for s in fit])
+    y = np.log(np.array(values))
+    best_end, best = max(min(min_points, len(fit)), min(halved, nadir) + 1), -math.inf
+    for end in range(max(min_points, min(halved, nadir) + 1), nadir + 2):
+        if np.ptp(y[:end]) == 0:
+            continue
+        r2 = float(stats.linregress(t[:end], y[:end]).rvalue) ** 2
+        adjusted = 1 - (1 - r2) * (end - 1) / (end - 2)
+        if adjusted > best - 1e-4:
+            best_end, best = end, max(adjusted, best)
+    return fit[:best_end]
+
+
 def antibody_decline(
     samples: Sequence[AntibodySample | dict[str, object]], *, unit: str, options: AntibodyOptions | None = None
 ) -> AntibodyResult:
@@ -104,7 +136,9 @@ def antibody_decline(
     notes: list[str] = []
     end = o.fit_to if o.fit_to is not None else parsed[-1].time
     fit = [s for s in parsed if not s.blq and s.value is not None and s.value > 0 and o.fit_from <= s.time <= end]
-    result: dict[str, object] = {"n_fit": len(fit)}
+    if o.window == "decline" and len(fit) >= o.min_points:
+        fit = _decline_phase(fit, o.min_points)
+    result: dict[str, object] = {"n_fit": len(fit), "fit_end": fit[-1].time if fit else None}
     if len(fit) >= o.min_points:
         t = np.array([float(s.time) for s in fit])
         y = np.log(np.array([float(s.value) for s in fit if s.value is not None]))
@@ -160,6 +194,7 @@ ANTIBODY_COLUMNS = (
     "analyte",
     "unit",
     "n_fit",
+    "fit_end",
     "declining",
     "k",
     "half_life",

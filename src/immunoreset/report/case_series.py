@@ -22,6 +22,7 @@ import pandas as pd
 from immunoreset import __version__
 from immunoreset.analysis.cohort import RESPONSE_LABEL, CohortAnalysis
 from immunoreset.analysis.published import load_published
+from immunoreset.analysis.survival import aplasia_summary, remission_durability
 from immunoreset.report.document import Document
 from immunoreset.report.figures import kaplan_meier_plot, swimmer_plot, trajectory_plot
 
@@ -74,6 +75,22 @@ def published_comparison(analysis: CohortAnalysis, published: str = "muller2024"
         m6 = visits[(visits["disease"] == "SLE") & visits["visit"].astype(str).str.contains("month_6|m6|180")]
         if not m6.empty:
             observed["sle_sledai_zero_month6"] = _fraction(m6["sledai2k"].map(lambda v: None if v != v else v == 0))
+        sle_visits = visits[visits["disease"] == "SLE"]
+        durability = remission_durability(sle_visits, "doris_remission")
+        if not durability.empty:
+            observed["sle_doris_lost"] = f"{int(durability['event'].sum())}/{len(durability)}"
+        antibodies = analysis.autoantibodies
+        if not antibodies.empty and "anti_dsdna" in set(antibodies["analyte"]):
+            dsdna = antibodies[
+                (antibodies["analyte"] == "anti_dsdna") & antibodies["patient"].isin(sle_visits["patient"])
+            ]
+            dsdna = dsdna[dsdna["abnormal_at_baseline"].astype(object).eq(True)]
+            for key, day in (("sle_anti_dsdna_negative_month3", 90), ("sle_anti_dsdna_negative_month6", 180)):
+                followed = dsdna["censored_at"].astype(float) >= day
+                seen = dsdna[dsdna["normalised"].astype(object).eq(True) | followed]
+                normal = seen["normalised"].astype(object).eq(True) & (seen["normalisation_upper"].astype(float) <= day)
+                if len(seen):
+                    observed[key] = f"{int(normal.sum())}/{len(seen)}"
     if (visits["disease"] == "IIM").any():
         observed["iim_major_response"] = _fraction(ever("IIM", "tis_major"))
     if (visits["disease"] == "SSc").any():
@@ -97,23 +114,21 @@ def published_comparison(analysis: CohortAnalysis, published: str = "muller2024"
         observed["follow_up_months"] = f"{follow.median():.0f} ({follow.min():.0f}–{follow.max():.0f})"
     b = analysis.bcells
     if not b.empty:
-        # aplasia duration and return: the middle of each interval, over patients in whom both are known
+        # aplasia duration: Kaplan–Meier with patients still aplastic at their last sample censored (counted)
         known = b[b["aplasia_reached"].astype(bool) & b["reconstitution_upper"].notna()]
         label = f"of {len(b)} patients; aplasia < {b['aplasia_below'].iloc[0]} /µL"
+        summary = aplasia_summary(b)
+        if summary is not None:
+            observed["b_cell_aplasia_days"] = f"{summary.describe()}; {label}"
         if len(known):
-            mid = (known["aplasia_duration_min"].astype(float) + known["aplasia_duration_max"].astype(float)) / 2
-            observed["b_cell_aplasia_days"] = (
-                f"{mid.mean():.0f} ± {mid.std(ddof=1) if len(mid) > 1 else 0:.0f} (median {mid.median():.0f}; "
-                f"n = {len(known)} {label})"
-            )
             back = (known["reconstitution_lower"].astype(float) + known["reconstitution_upper"].astype(float)) / 2
             sle = back[known["patient"].isin(visits.loc[visits["disease"] == "SLE", "patient"])]
             if len(sle):
                 observed["sle_b_cell_return_days_mackensen"] = (
                     f"{sle.mean():.0f} ± {sle.std(ddof=1) if len(sle) > 1 else 0:.0f} (n = {len(sle)})"
                 )
-        else:
-            observed["b_cell_aplasia_days"] = f"no patient with aplasia and reconstitution ({label})"
+        if summary is None:
+            observed["b_cell_aplasia_days"] = f"no patient reached aplasia ({label})"
     column = "this series (simulated)" if analysis.source == "simulation" else "this series"
     table[column] = table["key"].map(observed).fillna("not computed")
     return table[["result", "disease", "published", column, "confidence", "source"]]
