@@ -85,6 +85,8 @@ def test_a_patient_still_in_aplasia_is_censored_not_dropped() -> None:
     assert summary is not None and (summary.reconstituted, summary.censored) == (2, 1)
     # counted: the censored patient pulls the mean above the mean of the two who reconstituted (105)
     assert summary.restricted_mean == pytest.approx((90 + 120 + 200) / 3)
+    # the censored patient's 200 d is the horizon: min(T, 200) has the moments of {90, 120, 200}
+    assert summary.restricted_sd == pytest.approx(float(np.std([90, 120, 200], ddof=1)))
     assert "1 censored of 3" in summary.describe() and summary.median == 120
 
 

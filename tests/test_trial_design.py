@@ -63,8 +63,8 @@ def test_bad_designs_name_the_field(tmp_path: Path, changes: dict[str, object], 
 
 def test_model_parameters_are_checked_against_the_disease_model(tmp_path: Path) -> None:
     design = load_design("erlangen2024")
-    # the default design switches on the documented lymphodepletion option in every cohort
-    assert all(c.model_parameters == {"Emax_LDC_Bnaive": 1.0} for c in design.cohorts)
+    # the predictive specs carry the lymphodepletion option themselves: the default design overrides nothing
+    assert all(c.model_parameters == {} for c in design.cohorts)
     data = yaml.safe_load(edited(tmp_path).read_text())
     data["cohorts"][1]["model_parameters"] = {"Emax_LDC_Bnaive": 1.0, "Kkill_maxx": 3.0}
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(data))

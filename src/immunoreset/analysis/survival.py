@@ -197,6 +197,7 @@ class AplasiaSummary:
     """Kaplan–Meier median (inf when fewer than half reconstituted)."""
     restricted_mean: float
     restricted_sd: float
+    """SD of min(duration, horizon) × √(n/(n−1)): the sample SD when nobody is censored."""
     horizon: float
     """The mean and SD are of min(duration, horizon); horizon = the longest follow-up in aplasia."""
     km: KaplanMeier
@@ -218,6 +219,9 @@ def aplasia_summary(bcells: pd.DataFrame) -> AplasiaSummary | None:
     km = kaplan_meier(durations, label="aplasia")
     horizon = float(durations["time"].max())
     mean, sd = restricted_moments(km, horizon) if horizon > 0 else (0.0, 0.0)
+    n = len(durations)
+    if n > 1:  # Bessel's factor: without censoring this is the sample SD, as case series print it
+        sd *= math.sqrt(n / (n - 1))
     events = int(durations["event"].sum())
     return AplasiaSummary(
         patients=len(durations),
