@@ -120,3 +120,28 @@ def test_half_life_is_fitted_on_the_decline_phase() -> None:
     relapse = antibody_decline(_biphasic(rise_after=180), unit="[IU]/mL")
     assert relapse.half_life == pytest.approx(decline.half_life, rel=1e-9)
     assert relapse.reverted is True
+
+
+def test_non_response_and_relapse_with_exact_intervals() -> None:
+    from immunoreset.analysis.cohort import response_course_table
+    from immunoreset.analysis.rates import clopper_pearson
+
+    rows = []
+    course = {
+        "A": [False, True, True, True],  # responds on day 90 and stays
+        "B": [False, False, False, False],  # primary non-response
+        "C": [False, True, True, False],  # responds, then relapses on day 365
+        "D": [None, None, None, None],  # never evaluable: left out
+    }
+    for patient, flags in course.items():
+        for day, flag in zip((28, 90, 180, 365), flags, strict=True):
+            rows.append({"patient": patient, "disease": "SLE", "study_day": day, "response": flag})
+    rows.append({"patient": "A", "disease": "SLE", "study_day": -7, "response": True})  # before infusion: ignored
+    table = response_course_table(pd.DataFrame(rows)).set_index("disease")
+    row = table.loc["SLE"]
+    assert (row.patients, row.responders, row.non_responders, row.relapsed) == (3, 2, 1, 1)
+    expected = clopper_pearson(1, 2)
+    assert row.relapse_rate == pytest.approx(0.5)
+    assert row.relapse_ci == f"{expected.lower * 100:.1f}–{expected.upper * 100:.1f} %"
+    assert row.relapse_days == "365 (365–365)"
+    assert row.non_response_rate == pytest.approx(1 / 3)

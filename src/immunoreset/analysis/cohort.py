@@ -35,8 +35,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from immunoreset.analysis.rates import response_rates
-from immunoreset.analysis.survival import KaplanMeier, kaplan_meier, time_to_sustained_remission
+from immunoreset.analysis.rates import clopper_pearson, response_rates
+from immunoreset.analysis.survival import (
+    KaplanMeier,
+    kaplan_meier,
+    remission_durability,
+    time_to_sustained_remission,
+)
 from immunoreset.errors import InvalidInput
 from immunoreset.instruments.infections import infection_density
 from immunoreset.kinetics.autoantibodies import antibody_table
@@ -53,6 +58,7 @@ __all__ = [
     "analyse_cohort",
     "assessment_summary",
     "infection_density_table",
+    "response_course_table",
     "visit_table",
 ]
 
@@ -193,6 +199,7 @@ class CohortAnalysis:
     kinetics_samples: pd.DataFrame
     assessments: pd.DataFrame = field(default_factory=pd.DataFrame)
     infection_density: pd.DataFrame = field(default_factory=pd.DataFrame)
+    response_course: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: list[str] = field(default_factory=list)
 
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -212,6 +219,7 @@ class CohortAnalysis:
             "safety_summary": self.safety_summary,
             "assessments": self.assessments,
             "infection_density": self.infection_density,
+            "non_response_and_relapse": self.response_course,
         }
 
 
@@ -287,6 +295,65 @@ def _first_response(visits: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=["patient", "disease", "endpoint", "event", "time", "last_follow_up"])
+
+
+RESPONSE_COURSE_COLUMNS = (
+    "disease",
+    "endpoint",
+    "patients",
+    "responders",
+    "response_rate",
+    "response_ci",
+    "non_responders",
+    "non_response_rate",
+    "non_response_ci",
+    "relapsed",
+    "relapse_rate",
+    "relapse_ci",
+    "relapse_days",
+)
+
+
+def response_course_table(visits: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+    """Per disease: who ever reached the disease response, who never did (primary non-response) and who
+    lost it at a later evaluable visit (relapse), each with its exact Clopper–Pearson interval.
+
+    Conventions: visits after day 0 with an evaluable ``response``; a patient with none is left out of every
+    denominator. Relapse is counted among responders: the first evaluable visit out of response after the
+    first onset (:func:`immunoreset.analysis.survival.remission_durability`); ``relapse_days`` gives the
+    median and range of the study days of those visits. Both rates depend on the follow-up, which the
+    table of patients states."""
+    rows: list[dict[str, object]] = []
+    after = visits[(visits["study_day"] > 0) & visits["response"].notna()]
+    for disease, group in after.groupby("disease", sort=True):
+        patients = int(group["patient"].nunique())
+        durability = remission_durability(group, "response")
+        responders = len(durability)
+        relapsed = durability[durability["event"].astype(bool)]
+        counts = {
+            "response": (responders, patients),
+            "non_response": (patients - responders, patients),
+            "relapse": (len(relapsed), responders),
+        }
+        row: dict[str, object] = {
+            "disease": disease,
+            "endpoint": RESPONSE_LABEL.get(str(disease), "—"),
+            "patients": patients,
+            "responders": responders,
+            "non_responders": patients - responders,
+            "relapsed": len(relapsed),
+        }
+        for name, (k, n) in counts.items():
+            if n == 0:
+                row[f"{name}_rate"], row[f"{name}_ci"] = None, None
+                continue
+            estimate = clopper_pearson(k, n, confidence)
+            row[f"{name}_rate"] = estimate.estimate
+            row[f"{name}_ci"] = f"{estimate.lower * 100:.1f}–{estimate.upper * 100:.1f} %"
+        days = relapsed["lost_at"].astype(float)
+        row["relapse_days"] = f"{days.median():.0f} ({days.min():.0f}–{days.max():.0f})" if len(days) else None
+        rows.append(row)
+    return pd.DataFrame(rows, columns=list(RESPONSE_COURSE_COLUMNS))
 
 
 def _nca(samples: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -550,5 +617,6 @@ def analyse_cohort(
         kinetics_samples=samples,
         assessments=assessment_summary(outcomes),
         infection_density=infection_density_table(study),
+        response_course=response_course_table(visits) if not visits.empty else pd.DataFrame(),
         notes=notes,
     )

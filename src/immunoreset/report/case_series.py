@@ -189,6 +189,13 @@ def case_series_report(
         )
     else:
         rates.text("No assessment visits after day 0.", note=True)
+    if not analysis.response_course.empty:
+        rates.table(
+            analysis.response_course,
+            caption="Non-response and relapse: patients who never reached the disease response after day 0, and "
+            "responders who lost it at a later evaluable visit (day of the first visit out of response: median "
+            "(range)); exact Clopper-Pearson 95% confidence intervals",
+        )
 
     km_section = doc.section("Time to response and sustained drug-free response")
     if not analysis.first_response.empty:
