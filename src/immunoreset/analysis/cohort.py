@@ -516,19 +516,16 @@ def _safety_summary(safety: pd.DataFrame) -> pd.DataFrame:
 
 
 def _discontinuation(visits: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
-    since = outcomes[(outcomes["instrument"] == "drug_free") & outcomes["result"].str.endswith("_since")]
+    drug_free = outcomes[outcomes["instrument"] == "drug_free"].sort_values("study_day", kind="stable")
+    by_patient = {key: group for key, group in drug_free.groupby("patient", sort=False)}
+    empty = drug_free.iloc[0:0]
     rows = []
     for (patient, disease), group in visits.groupby(["patient", "disease"], sort=True):
         last = group.sort_values("study_day").iloc[-1]
-        mine = since[since["patient"] == patient].sort_values("study_day")
+        mine = by_patient.get(patient, empty)
         row: dict[str, Any] = {"patient": patient, "disease": disease, "last_visit_day": int(last["study_day"])}
         for category in ("immunosuppressant_free", "glucocorticoid_free", "drug_free"):
-            final = outcomes[
-                (outcomes["patient"] == patient)
-                & (outcomes["instrument"] == "drug_free")
-                & (outcomes["result"] == category)
-            ].sort_values("study_day")
-            final = final[final["evaluable"].astype(bool)]
+            final = mine[(mine["result"] == category) & mine["evaluable"].astype(bool)]
             row[f"{category}_at_last_visit"] = _flag(final["value"].iloc[-1]) if not final.empty else None
             day = mine[mine["result"] == f"{category}_since"]
             row[f"{category}_since_day"] = int(float(day["value"].iloc[-1])) if not day.empty else None

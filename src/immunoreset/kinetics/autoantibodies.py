@@ -116,9 +116,11 @@ def _decline_phase(fit: list[AntibodySample], min_points: int) -> list[AntibodyS
     y = np.log(np.array(values))
     best_end, best = max(min(min_points, len(fit)), min(halved, nadir) + 1), -math.inf
     for end in range(max(min_points, min(halved, nadir) + 1), nadir + 2):
-        if np.ptp(y[:end]) == 0:
+        tt, yy = t[:end] - t[:end].mean(), y[:end] - y[:end].mean()
+        syy = float(yy @ yy)
+        if syy == 0:
             continue
-        r2 = float(stats.linregress(t[:end], y[:end]).rvalue) ** 2
+        r2 = float(tt @ yy) ** 2 / (float(tt @ tt) * syy)  # r² of the least-squares line (as linregress)
         adjusted = 1 - (1 - r2) * (end - 1) / (end - 2)
         if adjusted > best - 1e-4:
             best_end, best = end, max(adjusted, best)
