@@ -517,7 +517,7 @@ def _safety_summary(safety: pd.DataFrame) -> pd.DataFrame:
 
 def _discontinuation(visits: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
     drug_free = outcomes[outcomes["instrument"] == "drug_free"].sort_values("study_day", kind="stable")
-    by_patient = {key: group for key, group in drug_free.groupby("patient", sort=False)}
+    by_patient: dict[Any, pd.DataFrame] = dict(iter(drug_free.groupby("patient", sort=False)))
     empty = drug_free.iloc[0:0]
     rows = []
     for (patient, disease), group in visits.groupby(["patient", "disease"], sort=True):
