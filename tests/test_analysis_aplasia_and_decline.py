@@ -145,3 +145,53 @@ def test_non_response_and_relapse_with_exact_intervals() -> None:
     assert row.relapse_ci == f"{expected.lower * 100:.1f}–{expected.upper * 100:.1f} %"
     assert row.relapse_days == "365 (365–365)"
     assert row.non_response_rate == pytest.approx(1 / 3)
+
+
+def test_censoring_uses_the_longest_proven_aplasia_and_nan_flags_are_not_true() -> None:
+    from immunoreset.analysis.survival import reconstitution_summary, reconstitution_times
+
+    table = _bcells()
+    extra = {
+        "patient": "E",
+        "aplasia_below": 5,
+        "aplasia_reached": True,
+        "reconstituted": False,
+        "aplasia_onset_upper": 7,
+        "aplasia_duration_min": 173,  # last sample known below the threshold: day 180
+        "aplasia_duration_max": None,
+        "censored_at": 300,  # a later sample was indeterminate / unconfirmed
+        "reconstitution_lower": None,
+        "reconstitution_upper": None,
+    }
+    table = pd.concat([table, pd.DataFrame([extra])], ignore_index=True)
+    durations = aplasia_durations(table).set_index("patient")
+    assert durations.loc["E", "time"] == 173 and not durations.loc["E", "event"]
+    flags = table.astype({"aplasia_reached": float, "reconstituted": float})
+    flags.loc[flags["patient"] == "D", "aplasia_reached"] = float("nan")  # e.g. after a CSV round trip
+    assert "D" not in set(aplasia_durations(flags)["patient"])
+    table["reconstitution_lower"] = [90, 120, None, None, None]
+    table["reconstitution_upper"] = [100, 130, None, None, None]
+    returns = reconstitution_times(table).set_index("patient")
+    assert returns.loc["A", "time"] == 95 and returns.loc["E", "time"] == 180 and not returns.loc["E", "event"]
+    summary = reconstitution_summary(table)
+    assert summary is not None and (summary.reconstituted, summary.censored) == (2, 2)
+
+
+def test_no_decline_phase_when_the_fall_ends_before_three_samples() -> None:
+    samples = [{"time": d, "value": v} for d, v in zip((0, 7, 14, 21, 28), (100, 20, 60, 90, 95), strict=True)]
+    result = antibody_decline(samples, unit="[IU]/mL")
+    assert result.half_life is None and result.n_fit == 2
+
+
+def test_a_single_visit_below_the_threshold_is_not_a_relapse_by_default() -> None:
+    from immunoreset.analysis.cohort import response_course_table
+
+    rows = [
+        {"patient": "A", "disease": "IIM", "study_day": day, "response": flag}
+        for day, flag in zip((28, 90, 180, 365), (True, False, True, True), strict=True)
+    ]
+    visits = pd.DataFrame(rows)
+    assert response_course_table(visits).iloc[0]["relapsed"] == 0
+    assert response_course_table(visits, confirm=1).iloc[0]["relapsed"] == 1
+    with pytest.raises(InvalidInput, match="confirm"):
+        response_course_table(visits, confirm=0)

@@ -88,12 +88,16 @@ def test_registered_default_for_virtual_sle_and_every_addition_sourced() -> None
     spec = get_model("sle_cart")
     park = get_model("park2025")
     added = [p for p in spec.parameters if p.name not in park.parameter_names]
-    assert {"t_half_pb", "t_half_llpc", "llpc_odds_aab", "f_llpc_protective", "Kel_bm", "mtt_bprec"} <= {
+    assert {"t_half_pb", "t_half_llpc", "llpc_odds_aab", "f_llpc_protective", "f_ifn_basal", "Kel_bm", "mtt_bprec"} <= {
         p.name for p in added
     }
+    predictive = {"t_half_pb", "t_half_llpc", "llpc_odds_aab", "f_llpc_protective", "f_ifn_basal", "Kel_bm"}
+    predictive |= {"mtt_bprec", "f_tissue", "tissue_access", "f_clone", "k_clone"}
     for p in added:
         assert p.unit and p.description
         assert "assumption" in p.source or re.search(r"\b(19|20)\d\d\b", p.source), p.name
+        if p.name in predictive:  # the value's origin or the published aggregate it is calibrated to, dated
+            assert re.search(r"\b(19|20)\d\d\b", p.source), p.name
     changed = [p for p in spec.parameters if p.name in park.parameter_names and p != park.parameter(p.name)]
     # every change to a Park 2025 parameter says why (value or IIV)
     assert {p.name for p in changed} == {"CARTrev_min", "K0_rev", "Emax_LDC_Bnaive", "gam_C3"}
@@ -115,6 +119,8 @@ def test_anti_dsdna_falls_over_weeks_and_protective_antibody_persists(typical: p
     assert 0.6 < igg.min() < 0.9  # moderate fall of total IgG, recovering with B cells
     assert typical.complementC3[180] > 900 > typical.complementC3[0]  # C3 normalises (LLN 0.9 g/L)
     assert typical.proteinuria[180] < 500 < typical.proteinuria[0]
+    # remission settles at a physiological floor (normal < 150 mg/g), not at zero
+    assert 50 < typical.proteinuria[730] < 150 and typical.ifnaConc[730] > 0.01
 
 
 def test_population_aplasia_and_antibodies_as_published(population: tuple[pd.DataFrame, int]) -> None:

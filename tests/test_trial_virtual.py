@@ -240,7 +240,7 @@ def test_default_design_reproduces_the_published_pattern() -> None:
     b = analysis.bcells
     assert len(b) == 15 and b["aplasia_reached"].astype(bool).all()  # < 5 /µL (Looney 2004) in everyone
     back = b[b["reconstituted"].astype(bool)]
-    assert len(back) >= 12  # the rest are right-censored with CAR-T persisting (Park 2025 IIV)
+    assert len(back) >= 14  # a patient still aplastic at the last visit would be right-censored (counted below)
     assert back["naive_fraction_at_reconstitution"].astype(float).min() >= 0.9
     days = back["reconstitution_upper"].astype(float)
     assert days.min() >= 21 and 42 <= days.median() <= 180  # months, not days, after infusion

@@ -36,12 +36,7 @@ import numpy as np
 import pandas as pd
 
 from immunoreset.analysis.rates import clopper_pearson, response_rates
-from immunoreset.analysis.survival import (
-    KaplanMeier,
-    kaplan_meier,
-    remission_durability,
-    time_to_sustained_remission,
-)
+from immunoreset.analysis.survival import KaplanMeier, kaplan_meier, time_to_sustained_remission
 from immunoreset.errors import InvalidInput
 from immunoreset.instruments.infections import infection_density
 from immunoreset.kinetics.autoantibodies import antibody_table
@@ -314,26 +309,53 @@ RESPONSE_COURSE_COLUMNS = (
 )
 
 
-def response_course_table(visits: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+def _relapse_day(days: list[int], flags: list[bool], confirm: int) -> int | None:
+    """Study day of the first visit of a run of ≥ ``confirm`` evaluable visits out of response after the first
+    onset; a run that reaches the last evaluable visit counts (follow-up ended). None without relapse."""
+    if True not in flags:
+        return None
+    i = flags.index(True)
+    while i < len(flags):
+        if flags[i]:
+            i += 1
+            continue
+        j = i
+        while j < len(flags) and not flags[j]:
+            j += 1
+        if j - i >= confirm or j == len(flags):
+            return days[i]
+        i = j
+    return None
+
+
+def response_course_table(visits: pd.DataFrame, confidence: float = 0.95, *, confirm: int = 2) -> pd.DataFrame:
     """Per disease: who ever reached the disease response, who never did (primary non-response) and who
-    lost it at a later evaluable visit (relapse), each with its exact Clopper–Pearson interval.
+    lost it (relapse), each with its exact Clopper–Pearson interval.
 
     Conventions: visits after day 0 with an evaluable ``response``; a patient with none is left out of every
-    denominator. Relapse is counted among responders: the first evaluable visit out of response after the
-    first onset (:func:`immunoreset.analysis.survival.remission_durability`); ``relapse_days`` gives the
-    median and range of the study days of those visits. Both rates depend on the follow-up, which the
-    table of patients states."""
+    denominator. Relapse is counted among responders: after the first onset, ``confirm`` (default 2)
+    consecutive evaluable visits out of response — or a loss that lasts to the last evaluable visit — so that
+    a score dipping below its threshold at one visit is not a relapse; ``confirm=1`` counts every loss.
+    ``relapse_days`` gives the median and range of the first visit of each relapse. Both rates depend on the
+    follow-up, which the table of patients states."""
+    if confirm < 1:
+        raise InvalidInput("confirm", confirm, "at least 1 visit")
     rows: list[dict[str, object]] = []
-    after = visits[(visits["study_day"] > 0) & visits["response"].notna()]
+    after = visits[(visits["study_day"] > 0) & visits["response"].notna()].sort_values(["patient", "study_day"])
     for disease, group in after.groupby("disease", sort=True):
-        patients = int(group["patient"].nunique())
-        durability = remission_durability(group, "response")
-        responders = len(durability)
-        relapsed = durability[durability["event"].astype(bool)]
+        relapse_days: list[int] = []
+        patients = responders = 0
+        for _, mine in group.groupby("patient", sort=False):
+            flags = [bool(v) for v in mine["response"]]
+            patients += 1
+            responders += any(flags)
+            day = _relapse_day([int(d) for d in mine["study_day"]], flags, confirm)
+            if day is not None:
+                relapse_days.append(day)
         counts = {
             "response": (responders, patients),
             "non_response": (patients - responders, patients),
-            "relapse": (len(relapsed), responders),
+            "relapse": (len(relapse_days), responders),
         }
         row: dict[str, object] = {
             "disease": disease,
@@ -341,7 +363,7 @@ def response_course_table(visits: pd.DataFrame, confidence: float = 0.95) -> pd.
             "patients": patients,
             "responders": responders,
             "non_responders": patients - responders,
-            "relapsed": len(relapsed),
+            "relapsed": len(relapse_days),
         }
         for name, (k, n) in counts.items():
             if n == 0:
@@ -350,7 +372,7 @@ def response_course_table(visits: pd.DataFrame, confidence: float = 0.95) -> pd.
             estimate = clopper_pearson(k, n, confidence)
             row[f"{name}_rate"] = estimate.estimate
             row[f"{name}_ci"] = f"{estimate.lower * 100:.1f}–{estimate.upper * 100:.1f} %"
-        days = relapsed["lost_at"].astype(float)
+        days = pd.Series(relapse_days, dtype=float)
         row["relapse_days"] = f"{days.median():.0f} ({days.min():.0f}–{days.max():.0f})" if len(days) else None
         rows.append(row)
     return pd.DataFrame(rows, columns=list(RESPONSE_COURSE_COLUMNS))

@@ -31,6 +31,8 @@ __all__ = [
     "aplasia_durations",
     "aplasia_summary",
     "kaplan_meier",
+    "reconstitution_summary",
+    "reconstitution_times",
     "remission_durability",
     "restricted_moments",
     "time_to_sustained_remission",
@@ -161,13 +163,23 @@ def restricted_moments(km: KaplanMeier, horizon: float) -> tuple[float, float]:
     return first, math.sqrt(max(second - first * first, 0.0))
 
 
+def _known(value: object) -> bool:
+    return value is not None and value == value  # None and NaN are unknown
+
+
+def _is_true(value: object) -> bool:
+    """True only for a known true flag (a NaN from a CSV round trip is not True)."""
+    return _known(value) and bool(value)
+
+
 def aplasia_durations(bcells: pd.DataFrame) -> pd.DataFrame:
     """Time from B-cell aplasia to reconstitution per patient, censored where B cells had not returned.
 
     Input: the table of :func:`immunoreset.kinetics.bcells.bcell_table`. Patients who never reached aplasia
     are left out (they have no aplasia to end). A reconstituted patient's duration is the middle of its
     sampling interval (``aplasia_duration_min``..``max``); a patient still aplastic at the last sample is
-    **right-censored** at ``censored_at − aplasia_onset_upper`` — counted, never dropped.
+    **right-censored** at the longest duration the samples prove (``aplasia_duration_min``, else
+    ``censored_at − aplasia_onset_upper``) — counted, never dropped.
     Columns: ``patient``, ``time``, ``event``."""
     needed = ["patient", "aplasia_reached", "reconstituted", "aplasia_duration_min", "aplasia_duration_max"]
     missing = [c for c in [*needed, "censored_at", "aplasia_onset_upper"] if c not in bcells.columns]
@@ -175,12 +187,17 @@ def aplasia_durations(bcells: pd.DataFrame) -> pd.DataFrame:
         raise InvalidInput("columns", missing, "the columns of the B-cell aplasia table")
     rows: list[dict[str, object]] = []
     for _, row in bcells.iterrows():
-        if not bool(row["aplasia_reached"]):
+        if not _is_true(row["aplasia_reached"]):
             continue
-        if bool(row["reconstituted"]):
+        if _is_true(row["reconstituted"]):
             time = (float(row["aplasia_duration_min"]) + float(row["aplasia_duration_max"])) / 2
             rows.append({"patient": row["patient"], "time": time, "event": True})
-        elif row["censored_at"] is not None and row["censored_at"] == row["censored_at"]:
+        elif _known(row["aplasia_duration_min"]):
+            # still aplastic: censored at the longest duration the samples prove
+            rows.append(
+                {"patient": row["patient"], "time": max(float(row["aplasia_duration_min"]), 0.0), "event": False}
+            )
+        elif _known(row["censored_at"]) and _known(row["aplasia_onset_upper"]):
             time = float(row["censored_at"]) - float(row["aplasia_onset_upper"])
             rows.append({"patient": row["patient"], "time": max(time, 0.0), "event": False})
     return pd.DataFrame(rows, columns=["patient", "time", "event"])
@@ -188,7 +205,8 @@ def aplasia_durations(bcells: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class AplasiaSummary:
-    """B-cell aplasia duration over a cohort with censoring (Kaplan–Meier)."""
+    """A time to B-cell return over a cohort with censoring (Kaplan–Meier): the duration of aplasia, or the
+    study day of reconstitution."""
 
     patients: int
     reconstituted: int
@@ -211,9 +229,36 @@ class AplasiaSummary:
         )
 
 
+def reconstitution_times(bcells: pd.DataFrame) -> pd.DataFrame:
+    """Study day of B-cell return per patient who reached aplasia: the middle of the reconstitution interval,
+    or right-censored at the last sample still below the reconstitution threshold. Columns ``patient``,
+    ``time``, ``event``."""
+    rows: list[dict[str, object]] = []
+    for _, row in bcells.iterrows():
+        if not _is_true(row["aplasia_reached"]):
+            continue
+        if _is_true(row["reconstituted"]):
+            time = (float(row["reconstitution_lower"]) + float(row["reconstitution_upper"])) / 2
+            rows.append({"patient": row["patient"], "time": time, "event": True})
+        elif _known(row["aplasia_duration_min"]) and _known(row["aplasia_onset_upper"]):
+            time = float(row["aplasia_duration_min"]) + float(row["aplasia_onset_upper"])
+            rows.append({"patient": row["patient"], "time": time, "event": False})
+        elif _known(row["censored_at"]):
+            rows.append({"patient": row["patient"], "time": float(row["censored_at"]), "event": False})
+    return pd.DataFrame(rows, columns=["patient", "time", "event"])
+
+
+def reconstitution_summary(bcells: pd.DataFrame) -> AplasiaSummary | None:
+    """Kaplan–Meier summary of :func:`reconstitution_times` (day of B-cell return; censored counted)."""
+    return _summary(reconstitution_times(bcells))
+
+
 def aplasia_summary(bcells: pd.DataFrame) -> AplasiaSummary | None:
     """Kaplan–Meier summary of :func:`aplasia_durations` (None when no patient reached aplasia)."""
-    durations = aplasia_durations(bcells)
+    return _summary(aplasia_durations(bcells))
+
+
+def _summary(durations: pd.DataFrame) -> AplasiaSummary | None:
     if durations.empty:
         return None
     km = kaplan_meier(durations, label="aplasia")

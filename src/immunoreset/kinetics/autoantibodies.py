@@ -111,6 +111,8 @@ def _decline_phase(fit: list[AntibodySample], min_points: int) -> list[AntibodyS
     """The samples from the first up to the end (≤ the nadir) with the best adjusted r² (module doc)."""
     values = [float(s.value) for s in fit if s.value is not None]
     nadir = int(np.argmin(values))
+    if nadir + 1 < min_points:  # the fall ends before enough samples: no decline phase to fit
+        return fit[: nadir + 1]
     halved = next((i for i, v in enumerate(values) if v <= (values[0] + values[nadir]) / 2), nadir)
     t = np.array([float(s.time) for s in fit])
     y = np.log(np.array(values))

@@ -1,23 +1,27 @@
 """SLE under CD19 CAR-T, predictive: the Park 2025 core and SLE layer with humoral compartments and failure.
 
 ``park2025`` stays the published model, reproduced exactly. ``sle_cart`` is the model virtual trials use for
-SLE. It keeps Park 2025's CAR-T, B-cell, lymphodepletion, host T-cell and neutrophil equations and its
-interferon-alpha, C3 and proteinuria equations unchanged, and replaces what made the published model's
-virtual patients implausible:
+SLE. It keeps Park 2025's CAR-T, B-cell, lymphodepletion, host T-cell and neutrophil core with the changes of
+:func:`~immunoreset.models.ssc_iim_core.predictive_core`, Park's C3 and proteinuria equations (``gam_C3``
+re-calibrated), and replaces what made the published model's virtual patients implausible:
 
 * **Anti-dsDNA comes from plasma cells, not from B cells directly.** Park 2025 releases anti-dsDNA in
-  proportion to blood CD19⁺ B cells and removes it at ``B0·Ksyn/AAb0`` (about 16 /d), so it falls by 92 % in
-  one day after CD19 CAR-T. Here autoreactive B cells feed short-lived plasmablasts (``pb_auto``, CD19⁺-
-  derived, half-life ``t_half_pb``), plasmablasts feed long-lived plasma cells (``llpc_auto``, CD19⁻ BCMA⁺,
-  not touched by a CD19 CAR, half-life ``t_half_llpc``), and serum anti-dsDNA is IgG made by both and
-  catabolised with the FcRn-protected IgG half-life (``kdeg_igg``). The long-lived share of anti-dsDNA
-  ``f_llpc_aab`` differs between patients (logit-normal through ``llpc_odds_aab``). Plasmablast output keeps
-  Park's dependence on CD4⁺ T-cell help and interferon-alpha.
+  proportion to blood CD19⁺ B cells and removes it with a rate tied to that release (``Kdeg_AAb``), so it
+  falls by 92 % in one day after CD19 CAR-T. Here autoreactive B cells feed short-lived plasmablasts
+  (``pb_auto``, CD19⁺-derived, half-life ``t_half_pb``), plasmablasts feed long-lived plasma cells
+  (``llpc_auto``, CD19⁻ BCMA⁺, not touched by a CD19 CAR, half-life ``t_half_llpc``), and serum anti-dsDNA is
+  IgG made by both and catabolised with the FcRn-protected IgG half-life (``kdeg_igg``). The long-lived share
+  of anti-dsDNA ``f_llpc_aab`` differs between patients (logit-normal through ``llpc_odds_aab``). Plasmablast
+  output keeps Park's dependence on CD4⁺ T-cell help and interferon-alpha.
 * **Protective antibody** (a vaccine titre such as anti-tetanus IgG, relative to baseline) is made mostly by
   long-lived plasma cells (``f_llpc_protective``) and so persists.
-* **Failure**: :func:`immunoreset.models.ssc_iim_core.predictive_core` — a tissue pool that CAR-T cells reach
-  less (non-response), re-emerging autoreactive clones after reconstitution (relapse), and the IIV of
-  expansion and reconstitution calibrated to the published spread of B-cell aplasia.
+* **Failure**: :func:`immunoreset.models.ssc_iim_core.predictive_core` — a tissue pool of autoreactive B cells
+  whose killing varies between patients (non-response, or relapse when it regrows), re-emerging autoreactive
+  clones after reconstitution (relapse), and reconstitution calibrated to the published spread of B-cell
+  aplasia.
+* **IFN-alpha** release reads the plasmablast response plus a basal share ``f_ifn_basal`` instead of serum
+  anti-dsDNA (which in Park collapses with the B cells; reading a slowly falling anti-dsDNA, IFN-alpha and
+  proteinuria would rise above baseline for months with the neutrophil rebound after lymphodepletion).
 * Park's anti-dsDNA switch (release and degradation frozen below 1 B cell/µL) has no counterpart: production
   follows the plasma-cell pools continuously.
 
@@ -101,6 +105,20 @@ def _build() -> ModelSpec:
             omega=1.0,
         ),
         ParameterSpec(
+            name="f_ifn_basal",
+            value=0.004,
+            unit="1",
+            description="share of baseline IFN-alpha release that does not depend on the autoreactive response "
+            "(IFN-alpha, 0.08 pg/mL in the typical patient, and through it proteinuria settle at a floor in "
+            "remission instead of vanishing)",
+            source=f"{ASSUMPTION}, calibrated to urinary protein in remission staying physiological (typical "
+            "patient about 0.1 g/g creatinine from month 12, below the 0.15 g/g upper normal limit; KDIGO 2024 "
+            "Clinical Practice Guideline for the Evaluation and Management of CKD, Kidney Int 2024;105(4S):S117-S314. "
+            "doi:10.1016/j.kint.2023.10.018)",
+            minimum=0.0,
+            maximum=1.0,
+        ),
+        ParameterSpec(
             name="f_llpc_protective",
             value=0.95,
             unit="1",
@@ -124,9 +142,15 @@ def _build() -> ModelSpec:
         ),
     ]
     park_states = {s.name: s for s in PARK2025.states}
-    # pDCs are activated by the ongoing autoreactive response (Park: by serum anti-dsDNA, which collapsed)
+    # pDCs are activated by the ongoing autoreactive response (Park: by serum anti-dsDNA, which collapsed),
+    # with a disease-independent basal share
     states += [
-        park_states["ifna"].model_copy(update={"rhs": "N_pDC*k_IFN_rel*pb_auto*(max(nt, 1e-12)/Circ0) - Kdeg_IFN*ifna"})
+        park_states["ifna"].model_copy(
+            update={
+                "rhs": "N_pDC*k_IFN_rel*(f_ifn_basal + (1 - f_ifn_basal)*pb_auto)*(max(nt, 1e-12)/Circ0) "
+                "- Kdeg_IFN*ifna"
+            }
+        )
     ]
     states += [
         StateSpec(
@@ -199,8 +223,9 @@ def _build() -> ModelSpec:
         "calibrated to published aggregates; docs/models.md).",
         time_unit="d",
         notes=[
-            "Park 2025's CAR-T, B-cell, lymphodepletion, host-cell, IFN-alpha, C3 and proteinuria equations are "
-            "unchanged; anti-dsDNA is made by plasmablasts and long-lived plasma cells instead of B cells.",
+            "Park 2025's core with the predictive changes (marrow CAR-T loss, B-precursor transit, tissue and "
+            "re-emerging B cells); Park's C3 and proteinuria equations; anti-dsDNA made by plasmablasts and "
+            "long-lived plasma cells; IFN-alpha driven by plasmablasts with a basal share.",
             f"IgG catabolism {IGG_T_HALF}.",
             "Lymphodepletion at t = 0 with the infusion (Park's simplification); Emax_LDC_Bnaive is on (1) by "
             "default here, off in park2025.",

@@ -193,8 +193,11 @@ def baseline_input(
 
 # --- the predictive extension: humoral compartments and the mechanisms of failure --------------------------
 
-MULLER2024_APLASIA = (
-    "Müller F et al. N Engl J Med 2024;390(8):687-700. doi:10.1056/NEJMoa2308917 (B-cell aplasia 112 ± 47 d, n = 15)"
+MULLER2024 = "Müller F et al. N Engl J Med 2024;390(8):687-700. doi:10.1056/NEJMoa2308917"
+MULLER2024_APLASIA = f"{MULLER2024} (B-cell aplasia 112 ± 47 d, n = 15)"
+NORDMANN_GOMES2025 = (
+    "Nordmann-Gomes A et al. Semin Arthritis Rheum 2025;152786. doi:10.1016/j.semarthrit.2025.152786 "
+    "(pooled CD19 CAR-T in SLE: LLDAS 50/56, DORIS 45/64)"
 )
 AMANNA2007 = (
     "Amanna IJ, Carlson NE, Slifka MK. N Engl J Med 2007;357(19):1903-15. doi:10.1056/NEJMoa066092 "
@@ -218,10 +221,10 @@ def predictive_core() -> CoreParts:
     ``iim_cart`` and ``ssc_cart`` (each parameter's source says what it is calibrated to; docs/models.md):
 
     * **Incomplete depletion in tissue.** A share ``f_tissue`` of the autoreactive B cells lives in lymphoid
-      tissue and inflamed organs (``cd19b_tissue``, cells per litre of blood equivalent) where CAR-T cells
-      reach them less: killing is ``tissue_access × Kkill`` (the blood killing rate) against logistic
-      regrowth at Park's proliferation rate ``Kg``. A patient with low ``tissue_access`` keeps part of the
-      clone (non-response).
+      tissue and inflamed organs (``cd19b_tissue``, cells per litre of blood equivalent): killing there is
+      ``tissue_access × Kkill`` (the blood killing rate) against logistic regrowth at Park's proliferation
+      rate ``Kg``. The typical access exceeds 1; a patient at the low end of its IIV keeps part of the clone
+      (non-response) or lets it regrow (relapse).
     * **Re-emerging autoreactive clones.** A fraction ``f_clone`` of the naive B cells that return after
       aplasia are autoreactive (``cd19b_clone``); they expand at ``k_clone`` up to the baseline pool size and
       are killed by CAR-T like other CD19⁺ cells. Most patients' fraction is negligible (the "reset"); a
@@ -249,9 +252,10 @@ def predictive_core() -> CoreParts:
             unit="1/d",
             description="loss of CAR-T cells in the marrow (Park 2025 has none: its marrow effector pool never "
             "declines, so blood CAR-T plateau near the reconstitution threshold for a year)",
-            source=f"{ASSUMPTION}, calibrated to the mean B-cell aplasia of {MULLER2024_APLASIA}; value = ln 2 / 34 d, "
-            "the marrow CAR-T decay half-life reported for CD19 CAR-T in CLL (Porter DL et al. N Engl J Med "
-            "2011;365:725-33. doi:10.1056/NEJMoa1103849)",
+            source=f"{ASSUMPTION}, calibrated with mtt_bprec to the B-cell aplasia of {MULLER2024_APLASIA}; "
+            "value = ln 2 / 34 d, the order of the marrow CAR-T decline reported for CD19 CAR-T in CLL (Porter DL et "
+            "al. N Engl J Med 2011;365:725-33. doi:10.1056/NEJMoa1103849; the 34 d figure is from a secondary "
+            "summary, not checked against the primary text)",
             omega=0.3,
         ),
         ParameterSpec(
@@ -259,7 +263,8 @@ def predictive_core() -> CoreParts:
             value=145.0,
             unit="d",
             description="mean time for marrow B-cell precursors to mature into circulating naive B cells once the "
-            "reconstitution gate opens (three transit compartments; CD19+ precursors are killed with mature cells)",
+            "reconstitution gate opens (three transit compartments; the gate stands for CAR-T pressure on CD19+ "
+            "precursors, which are not modelled as a separate target)",
             source=f"{ASSUMPTION}, calibrated to the mean and SD of B-cell aplasia, {MULLER2024_APLASIA}",
             omega=0.75,
         ),
@@ -268,7 +273,8 @@ def predictive_core() -> CoreParts:
             value=0.3,
             unit="1",
             description="share of the autoreactive B-cell pool in lymphoid tissue and inflamed organs",
-            source=f"{ASSUMPTION}, calibrated to the primary non-response rate of CD19 CAR-T in SLE (docs/models.md)",
+            source=f"{ASSUMPTION}, calibrated to LLDAS at month 6, {NORDMANN_GOMES2025}, and DORIS 8/8, "
+            f"{MULLER2024} (docs/models.md)",
             minimum=0.0,
             maximum=1.0,
         ),
@@ -276,8 +282,11 @@ def predictive_core() -> CoreParts:
             name="tissue_access",
             value=2.0,
             unit="1",
-            description="CAR-T killing in tissue relative to blood (log-normal IIV)",
-            source=f"{ASSUMPTION}, calibrated to the primary non-response rate of CD19 CAR-T in SLE (docs/models.md)",
+            description="CAR-T killing in tissue relative to blood (log-normal IIV; the typical value exceeds 1 — "
+            "marrow and lymph nodes are where CAR-T expand — and patients at the low end of the IIV keep part of the "
+            "clone)",
+            source=f"{ASSUMPTION}, calibrated to LLDAS at month 6, {NORDMANN_GOMES2025}, and DORIS 8/8, "
+            f"{MULLER2024} (docs/models.md)",
             omega=1.2,
         ),
         ParameterSpec(
@@ -285,7 +294,9 @@ def predictive_core() -> CoreParts:
             value=1e-7,
             unit="1",
             description="autoreactive fraction of the naive B cells that return after aplasia (log-normal IIV)",
-            source=f"{ASSUMPTION}, calibrated to relapse rates over 2 years after CD19 CAR-T (docs/models.md)",
+            source=f"{ASSUMPTION} without a published rate to calibrate to: set to about 1 relapse in 13-15 SLE "
+            "patients within 2 years, bounded by no relapse in 8 SLE patients over a median 15 months "
+            f"({MULLER2024}) and single published relapses (docs/models.md)",
             omega=3.0,
         ),
         ParameterSpec(
@@ -293,7 +304,8 @@ def predictive_core() -> CoreParts:
             value=0.015,
             unit="1/d",
             description="expansion of a re-emerged autoreactive clone (doubling about 46 d)",
-            source=f"{ASSUMPTION}, calibrated to the timing of relapses (months after B-cell return; docs/models.md)",
+            source=f"{ASSUMPTION}: relapses months after B-cell return, as in the published single cases (IIM at 9 "
+            "months: Müller F et al. Nat Med 2025. doi:10.1038/s41591-025-03718-3; docs/models.md)",
         ),
     ]
     states = [
@@ -359,6 +371,14 @@ def predictive_core() -> CoreParts:
             }
         )
         if d.name == "autoreactive"
+        else d.model_copy(
+            update={
+                "expression": "min((max(cd19b_pb, 0) + cd19b_rev_pb + max(cd19b_clone, 0))/B0, 1)",
+                "description": "blood B cells (incl. a re-emerged clone) relative to baseline, capped at 1 "
+                "(plasmablast supply)",
+            }
+        )
+        if d.name == "b_rel"
         else d
         for d in derived
     ]
@@ -370,6 +390,14 @@ def predictive_core() -> CoreParts:
             }
         )
         if o.name == "bCell"
+        else o.model_copy(
+            update={
+                "expression": "(naive0*max(cd19b_pb, 0) + cd19b_rev_pb)"
+                "/max(max(cd19b_pb, 0) + cd19b_rev_pb + max(cd19b_clone, 0), 1e-12)",
+                "description": "naive fraction of blood B cells (an expanding re-emerged clone counts as non-naive)",
+            }
+        )
+        if o.name == "bNaiveFraction"
         else o
         for o in outputs
     ]

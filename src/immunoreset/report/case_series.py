@@ -22,7 +22,7 @@ import pandas as pd
 from immunoreset import __version__
 from immunoreset.analysis.cohort import RESPONSE_LABEL, CohortAnalysis
 from immunoreset.analysis.published import load_published
-from immunoreset.analysis.survival import aplasia_summary, remission_durability
+from immunoreset.analysis.survival import aplasia_summary, reconstitution_summary
 from immunoreset.report.document import Document
 from immunoreset.report.figures import kaplan_meier_plot, swimmer_plot, trajectory_plot
 
@@ -76,9 +76,10 @@ def published_comparison(analysis: CohortAnalysis, published: str = "muller2024"
         if not m6.empty:
             observed["sle_sledai_zero_month6"] = _fraction(m6["sledai2k"].map(lambda v: None if v != v else v == 0))
         sle_visits = visits[visits["disease"] == "SLE"]
-        durability = remission_durability(sle_visits, "doris_remission")
-        if not durability.empty:
-            observed["sle_doris_lost"] = f"{int(durability['event'].sum())}/{len(durability)}"
+        course = analysis.response_course
+        if not course.empty and "SLE" in set(course["disease"]):
+            sle_course = course.set_index("disease").loc["SLE"]
+            observed["sle_doris_lost"] = f"{sle_course['relapsed']}/{sle_course['responders']}"
         antibodies = analysis.autoantibodies
         if not antibodies.empty and "anti_dsdna" in set(antibodies["analyte"]):
             dsdna = antibodies[
@@ -115,18 +116,14 @@ def published_comparison(analysis: CohortAnalysis, published: str = "muller2024"
     b = analysis.bcells
     if not b.empty:
         # aplasia duration: Kaplan–Meier with patients still aplastic at their last sample censored (counted)
-        known = b[b["aplasia_reached"].astype(bool) & b["reconstitution_upper"].notna()]
         label = f"of {len(b)} patients; aplasia < {b['aplasia_below'].iloc[0]} /µL"
         summary = aplasia_summary(b)
         if summary is not None:
             observed["b_cell_aplasia_days"] = f"{summary.describe()}; {label}"
-        if len(known):
-            back = (known["reconstitution_lower"].astype(float) + known["reconstitution_upper"].astype(float)) / 2
-            sle = back[known["patient"].isin(visits.loc[visits["disease"] == "SLE", "patient"])]
-            if len(sle):
-                observed["sle_b_cell_return_days_mackensen"] = (
-                    f"{sle.mean():.0f} ± {sle.std(ddof=1) if len(sle) > 1 else 0:.0f} (n = {len(sle)})"
-                )
+        sle_b = b[b["patient"].isin(visits.loc[visits["disease"] == "SLE", "patient"])]
+        returned = reconstitution_summary(sle_b)
+        if returned is not None:
+            observed["sle_b_cell_return_days_mackensen"] = returned.describe()
         if summary is None:
             observed["b_cell_aplasia_days"] = f"no patient reached aplasia ({label})"
     column = "this series (simulated)" if analysis.source == "simulation" else "this series"
