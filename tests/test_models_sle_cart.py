@@ -186,3 +186,19 @@ def test_typical_patient_through_the_default_engine_equals_simulate_typical() ->
     ours = simulate_typical(spec, DAYS[:60], inputs=SCENARIO).set_index("time")
     mine = _typical().loc[:59]
     np.testing.assert_allclose(ours.antiDsDNA, mine.antiDsDNA, rtol=1e-8)
+
+
+def test_decline_phase_half_life_of_simulated_anti_dsdna_is_the_plotted_one(typical: pd.DataFrame) -> None:
+    """The report's half-life, fitted on the visits of erlangen2024, describes the simulated decline: the
+    trajectory halves within the fitted half-life ± 20 % over the decline phase."""
+    from immunoreset.kinetics.autoantibodies import antibody_decline
+    from immunoreset.trial.design import load_design
+
+    visits = [d for d in load_design("erlangen2024").visits if d >= 0]
+    samples = [{"time": d, "value": float(typical.antiDsDNA[d]) / 1000, "uln": 100} for d in visits]
+    result = antibody_decline(samples, unit="[IU]/mL")
+    assert result.half_life is not None and result.fit_end is not None and result.r_squared > 0.99
+    assert 21 <= result.half_life <= 30  # IgG catabolism (21 d) slowed a little by the plasmablast shoulder
+    start = float(typical.antiDsDNA[14])
+    halved = int(typical.index[(typical.antiDsDNA <= start / 2) & (typical.index > 14)][0]) - 14
+    assert halved == pytest.approx(result.half_life, rel=0.2)
