@@ -11,14 +11,14 @@ Arthritis Rheum 2006), an apparent half-life of months, far slower than IgG cata
   (needs ≥ 3 points). A non-negative slope means no decline: t½ is not defined and ``declining``
   is False.
 * **Fit window** (``window``): ``decline`` (default) fits the **decline phase** only — it starts at
-  ``fit_from`` (day 0) and ends at one of the samples from the first one that has covered half of the
-  fall from the first value to the nadir (so that noise in the first days cannot pass for a decline)
-  up to the nadir (the lowest quantifiable value in ``fit_from``..``fit_to``), chosen,
-  as PKNCA chooses its terminal phase, by the largest adjusted
-  r² = 1 − (1 − r²)(n − 1)/(n − 2), preferring more points when two differ by less than 1e-4. Values
-  after the nadir (a plateau held by long-lived plasma cells, or a rise at relapse) never flatten the
-  slope. ``fixed`` fits every sample in ``fit_from``..``fit_to`` (defaults: day 0 to the last
-  sample). ``fit_end`` reports the last day used.
+  ``fit_from`` (day 0) and ends at one of the samples from the first one that has covered half of
+  the fall from the first value to the nadir (so that noise in the first days cannot pass for a
+  decline) up to the nadir (the lowest quantifiable value in ``fit_from``..``fit_to``), chosen, as
+  PKNCA chooses its terminal phase, by the largest adjusted r² = 1 − (1 − r²)(n − 1)/(n − 2),
+  preferring more points when two differ by less than 1e-4. Values after the nadir (a plateau held
+  by long-lived plasma cells, or a rise at relapse) never flatten the slope; a series whose first
+  value is its lowest is not declining. ``fixed`` fits every sample in ``fit_from``..``fit_to``
+  (defaults: day 0 to the last sample). ``fit_end`` reports the last day used.
 * **Normalisation**: a value is normal when value **≤** ULN (the laboratory's upper limit of
   normal is itself within the normal range); a BLQ result is normal when its limit is ≤ ULN.
   Patients whose last value before day 0 is normal are ``abnormal_at_baseline=False`` and have
@@ -140,10 +140,15 @@ def antibody_decline(
     notes: list[str] = []
     end = o.fit_to if o.fit_to is not None else parsed[-1].time
     fit = [s for s in parsed if not s.blq and s.value is not None and s.value > 0 and o.fit_from <= s.time <= end]
+    never_below_first = False
     if o.window == "decline" and len(fit) >= o.min_points:
         fit = _decline_phase(fit, o.min_points)
+        never_below_first = len(fit) == 1  # the first value is the lowest: nothing declined
     result: dict[str, object] = {"n_fit": len(fit), "fit_end": fit[-1].time if fit else None}
-    if len(fit) >= o.min_points:
+    if never_below_first:
+        result["declining"] = False
+        notes.append("no decline: no later value is below the first")
+    elif len(fit) >= o.min_points:
         t = np.array([float(s.time) for s in fit])
         y = np.log(np.array([float(s.value) for s in fit if s.value is not None]))
         reg = stats.linregress(t, y)
