@@ -163,7 +163,7 @@ def test_censoring_uses_the_longest_proven_aplasia_and_nan_flags_are_not_true() 
         "reconstitution_lower": None,
         "reconstitution_upper": None,
     }
-    table = pd.concat([table, pd.DataFrame([extra])], ignore_index=True)
+    table = pd.DataFrame([*table.to_dict("records"), extra])
     durations = aplasia_durations(table).set_index("patient")
     assert durations.loc["E", "time"] == 173 and not durations.loc["E", "event"]
     flags = table.astype({"aplasia_reached": float, "reconstituted": float})
