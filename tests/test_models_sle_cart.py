@@ -202,3 +202,20 @@ def test_decline_phase_half_life_of_simulated_anti_dsdna_is_the_plotted_one(typi
     start = float(typical.antiDsDNA[14])
     halved = int(typical.index[(typical.antiDsDNA <= start / 2) & (typical.index > 14)][0]) - 14
     assert halved == pytest.approx(result.half_life, rel=0.2)
+
+
+def test_cli_simulates_every_predictive_spec(tmp_path: Path) -> None:
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "immunoreset", "simulate", *args], capture_output=True, text=True, timeout=600
+        )
+
+    run = cli("sle_cart", "--typical", "--days", "30", "--out", str(tmp_path / "sle.csv"))
+    assert run.returncode == 0, run.stderr
+    table = pd.read_csv(tmp_path / "sle.csv")
+    assert {"antiDsDNA", "protectiveAntibody", "plasmablasts"} <= set(table.columns) and len(table) == 31
+    run = cli("ssc_cart", "--patients", "3", "--days", "40", "--plot", str(tmp_path / "ssc.png"))
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "ssc.png").read_bytes().startswith(b"\x89PNG")
+    bad = cli("iim_cart", "--typical", "--out", str(tmp_path / "x.csv"), "-P", "Ksyn_AAb=1")
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr and "iim_cart" in bad.stderr + bad.stdout

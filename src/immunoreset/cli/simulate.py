@@ -1,8 +1,11 @@
-"""``immunoreset simulate``: mechanistic simulations of virtual patients.
+"""``immunoreset simulate``: mechanistic simulations of virtual patients, one command per model.
 
 * ``immunoreset simulate park2025 --patients N --days D [--dose X] [--seed S] --out FILE.parquet``
 * ``immunoreset simulate park2025 --typical --days 730 --out typical.csv``
-* ``immunoreset simulate park2025 --patients 200 --plot bands.png`` (median and 90% band)
+* ``immunoreset simulate sle_cart --patients 200 --plot bands.png`` (median and 90% band)
+
+Models: ``park2025`` (the published model) and the predictive specs ``sle_cart``, ``iim_cart``, ``ssc_cart``
+that virtual trials use (docs/models.md).
 """
 
 from __future__ import annotations
@@ -23,16 +26,30 @@ simulate_app = typer.Typer(
     name="simulate", help="Simulate virtual patients with a mechanistic model.", no_args_is_help=True
 )
 
-PLOT_OUTPUTS = [
-    ("totalCart", "CAR-T (cells/µL)", True),
-    ("bCell", "CD19+ B cells (cells/µL)", True),
-    ("cd4T", "host CD4+ T (cells/µL)", False),
-    ("neut", "neutrophils (cells/µL)", False),
-    ("antiDsDNA", "anti-dsDNA (IU/L)", True),
-    ("complementC3", "C3 (mg/L)", False),
-    ("proteinuria", "proteinuria (mg/g creat.)", False),
-    ("sledai_c3", "SLE-DAI (C3-based)", False),
-]
+PLOT_PREFERENCE = (
+    "totalCart",
+    "bCell",
+    "neut",
+    "antiDsDNA",
+    "complementC3",
+    "proteinuria",
+    "protectiveAntibody",
+    "ck",
+    "mmt8",
+    "mrss",
+    "fvc",
+    "IgG",
+    "cd4T",
+    "sledai_c3",
+)
+"""Outputs drawn by ``--plot``, the first eight a model has, in this order."""
+LOG_SCALE = {"totalCart", "bCell", "antiDsDNA", "ck"}
+SIMULATED_MODELS = {
+    "park2025": "Simulate the Park 2025 SLE QSP model as published (Clin Transl Sci 2025;18:e70146).",
+    "sle_cart": "Simulate the predictive SLE model (Park 2025 core with plasma cells, tissue B cells, relapse).",
+    "iim_cart": "Simulate the predictive IIM model (predictive core with the myositis layer).",
+    "ssc_cart": "Simulate the predictive SSc model (predictive core with the scleroderma layer).",
+}
 
 
 def _write(df: pd.DataFrame, out: Path) -> None:
@@ -45,24 +62,29 @@ def _write(df: pd.DataFrame, out: Path) -> None:
         raise InvalidInput("out", str(out), "a file name ending in .parquet or .csv")
 
 
-def plot_bands(df: pd.DataFrame, path: Path, title: str) -> None:
-    """Population median and 5th-95th percentile band of the key outputs over time."""
+def plot_bands(df: pd.DataFrame, path: Path, title: str, model: str = "park2025") -> None:
+    """Population median and 5th-95th percentile band of the key outputs of ``model`` over time."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    spec = get_model(model)
+    units = {o.name: o.unit for o in spec.outputs}
+    chosen = [name for name in PLOT_PREFERENCE if name in units and name in df.columns][:8]
     fig, axes = plt.subplots(2, 4, figsize=(16, 7), constrained_layout=True)
     grouped = df.groupby("time")
-    for ax, (col, label, log) in zip(axes.flat, PLOT_OUTPUTS, strict=True):
+    for ax, col in zip(axes.flat, chosen, strict=False):
         q = grouped[col].quantile(np.array([0.05, 0.5, 0.95])).unstack()
         t = q.index.to_numpy()
         ax.fill_between(t, q[0.05], q[0.95], alpha=0.3, label="90% band")
         ax.plot(t, q[0.5], lw=1.8, label="median")
-        if log:
+        if col in LOG_SCALE:
             ax.set_yscale("log")
-        ax.set_title(label)
+        ax.set_title(f"{col} ({units[col]})")
         ax.set_xlabel("study day")
+    for ax in list(axes.flat)[len(chosen) :]:
+        ax.set_visible(False)
     axes.flat[0].legend()
     fig.suptitle(title)
     fig.savefig(path, dpi=110)
@@ -73,31 +95,21 @@ def register(app: typer.Typer) -> None:
     app.add_typer(simulate_app)
 
 
-@simulate_app.command("park2025")
-def park2025(
-    patients: int = typer.Option(100, "--patients", help="number of virtual patients (log-normal IIV)"),
-    days: float = typer.Option(730.0, "--days", help="horizon in study days (day 0 = infusion and lymphodepletion)"),
-    step: float = typer.Option(1.0, "--step", help="output grid spacing in days"),
-    dose: float | None = typer.Option(None, "--dose", help="CAR+ T cells per kg (default 1e6)"),
-    weight: float | None = typer.Option(None, "--weight", help="body weight in kg (default 70)"),
-    ldc: float | None = typer.Option(None, "--ldc", help="lymphodepletion amount in mg (default 1935)"),
-    seed: int = typer.Option(0, "--seed", help="random seed for the IIV draw"),
-    typical: bool = typer.Option(False, "--typical", help="simulate the typical patient only (no IIV)"),
-    parameter: list[str] = typer.Option(
-        [],
-        "--parameter",
-        "-P",
-        help="NAME=VALUE: a typical value replacing the model's (repeatable), e.g. -P Emax_LDC_Bnaive=1",
-    ),
-    out: Path | None = typer.Option(None, "--out", help="write the table (.parquet or .csv)"),
-    plot: Path | None = typer.Option(None, "--plot", help="write a PNG of median and 90% band"),
-    workers: int | None = typer.Option(
-        None,
-        "--workers",
-        help="threads of the compiled solver (default: all cores; 1 = a single-threaded loop)",
-    ),
+def _simulate(
+    model: str,
+    patients: int,
+    days: float,
+    step: float,
+    dose: float | None,
+    weight: float | None,
+    ldc: float | None,
+    seed: int,
+    typical: bool,
+    parameter: list[str],
+    out: Path | None,
+    plot: Path | None,
+    workers: int | None,
 ) -> None:
-    """Simulate the Park 2025 SLE QSP model (Clin Transl Sci 2025;18:e70146)."""
     from immunoreset.simulate.population import sample_population, simulate_population
 
     if patients < 1:
@@ -113,7 +125,7 @@ def park2025(
     if out is not None and out.suffix.lower() not in (".parquet", ".csv"):
         raise InvalidInput("out", str(out), "a file name ending in .parquet or .csv")
     overrides = {k: v for k, v in (("Dose", dose), ("WT", weight), ("Dose_LDC", ldc)) if v is not None}
-    spec = get_model("park2025")
+    spec = get_model(model)
     changed: dict[str, float] = {}
     for item in parameter:
         name, sep, value = item.partition("=")
@@ -132,8 +144,43 @@ def park2025(
         if df.attrs.get("radau_fallbacks"):
             typer.echo(f"note: {df.attrs['radau_fallbacks']} patient(s) re-integrated with the Radau reference")
     if plot is not None:
-        plot_bands(df, plot, f"Park 2025 — {n} virtual patient(s)")
+        plot_bands(df, plot, f"{spec.name} — {n} virtual patient(s)", model)
         typer.echo(f"wrote {plot}")
 
+
+def _command(model: str) -> None:
+    def simulate(
+        patients: int = typer.Option(100, "--patients", help="number of virtual patients (log-normal IIV)"),
+        days: float = typer.Option(
+            730.0, "--days", help="horizon in study days (day 0 = infusion and lymphodepletion)"
+        ),
+        step: float = typer.Option(1.0, "--step", help="output grid spacing in days"),
+        dose: float | None = typer.Option(None, "--dose", help="CAR+ T cells per kg (default 1e6)"),
+        weight: float | None = typer.Option(None, "--weight", help="body weight in kg (default 70)"),
+        ldc: float | None = typer.Option(None, "--ldc", help="lymphodepletion amount in mg (default 1935)"),
+        seed: int = typer.Option(0, "--seed", help="random seed for the IIV draw"),
+        typical: bool = typer.Option(False, "--typical", help="simulate the typical patient only (no IIV)"),
+        parameter: list[str] = typer.Option(
+            [],
+            "--parameter",
+            "-P",
+            help="NAME=VALUE: a typical value replacing the model's (repeatable), e.g. -P Emax_LDC_Bnaive=1",
+        ),
+        out: Path | None = typer.Option(None, "--out", help="write the table (.parquet or .csv)"),
+        plot: Path | None = typer.Option(None, "--plot", help="write a PNG of median and 90% band"),
+        workers: int | None = typer.Option(
+            None,
+            "--workers",
+            help="threads of the compiled solver (default: all cores; 1 = a single-threaded loop)",
+        ),
+    ) -> None:
+        _simulate(model, patients, days, step, dose, weight, ldc, seed, typical, parameter, out, plot, workers)
+
+    simulate.__doc__ = SIMULATED_MODELS[model]
+    simulate_app.command(model)(simulate)
+
+
+for _model in SIMULATED_MODELS:
+    _command(_model)
 
 _ = MODELS
