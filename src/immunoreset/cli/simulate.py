@@ -18,7 +18,7 @@ import typer
 from rich.progress import Progress
 
 from immunoreset.errors import InvalidInput
-from immunoreset.models import MODELS, get_model
+from immunoreset.models import get_model
 
 __all__ = ["register"]
 
@@ -182,5 +182,3 @@ def _command(model: str) -> None:
 
 for _model in SIMULATED_MODELS:
     _command(_model)
-
-_ = MODELS
