@@ -1,9 +1,10 @@
 """IIM (idiopathic inflammatory myopathy) under CD19 CAR-T: the Park 2025 CAR-T/B-cell core plus a myositis layer.
 
-The CAR-T, B-cell, lymphodepletion, host T-cell and neutrophil equations are those of Park 2025, reused
-unchanged through :func:`immunoreset.models.ssc_iim_core.car_t_core` (with its naive-fraction, IgG and
-disease-drive additions). The myositis layer is new and every parameter is an assumption calibrated to a
-published aggregate (named in its ``source``):
+The CAR-T, B-cell, lymphodepletion, host T-cell and neutrophil equations are those of Park 2025 with the
+documented changes of :func:`immunoreset.models.ssc_iim_core.predictive_core` (marrow CAR-T loss, B-precursor
+transit, tissue and re-emerging autoreactive B cells; docs/models.md "Predictive specs"; with the naive-
+fraction, IgG and disease-drive additions of ``car_t_core``). The myositis layer is new and every parameter is
+an assumption calibrated to a published aggregate (named in its ``source``):
 
 * ``infl`` — muscle inflammation relative to baseline, relaxing toward the disease drive with rate
   ``k_infl``. CK and aldolase are released by inflamed muscle: ``CK = ck_normal + (ck0 - ck_normal) × infl``.
@@ -172,7 +173,8 @@ def _build() -> ModelSpec:
         "(assumptions calibrated to Müller 2023/2024 and Pecher 2023; see docs/trial.md).",
         time_unit="d",
         notes=[
-            "CAR-T/B-cell/lymphodepletion/neutrophil equations are Park 2025's, unchanged (SLE layer removed).",
+            "CAR-T/B-cell/lymphodepletion/neutrophil equations are Park 2025's with the predictive-core changes "
+            "(SLE layer removed; docs/models.md).",
             "Disease activity is driven by the pre-existing B-cell pool; reconstituted naive B cells do not drive it.",
             "Every myositis-layer parameter is an assumption calibrated to the published aggregate in its source.",
         ],

@@ -1,8 +1,9 @@
 """SSc (systemic sclerosis) under CD19 CAR-T: the Park 2025 CAR-T/B-cell core plus a scleroderma layer.
 
-The CAR-T, B-cell, lymphodepletion, host T-cell and neutrophil equations are those of Park 2025, reused
-unchanged through :func:`immunoreset.models.ssc_iim_core.car_t_core`. The SSc layer is new and every
-parameter is an assumption calibrated to a published aggregate (named in its ``source``):
+The CAR-T, B-cell, lymphodepletion, host T-cell and neutrophil equations are those of Park 2025 with the
+documented changes of :func:`immunoreset.models.ssc_iim_core.predictive_core` (marrow CAR-T loss, B-precursor
+transit, tissue and re-emerging autoreactive B cells; docs/models.md "Predictive specs"). The SSc layer is new
+and every parameter is an assumption calibrated to a published aggregate (named in its ``source``):
 
 * ``infl`` — systemic inflammatory activity relative to baseline, relaxing toward the disease drive
   (``k_infl``); CRP = ``crp_normal + (crp0 - crp_normal) × infl``.
@@ -174,7 +175,8 @@ def _build() -> ModelSpec:
         "(assumptions calibrated to Müller 2024 and Auth 2024; see docs/trial.md).",
         time_unit="d",
         notes=[
-            "CAR-T/B-cell/lymphodepletion/neutrophil equations are Park 2025's, unchanged (SLE layer removed).",
+            "CAR-T/B-cell/lymphodepletion/neutrophil equations are Park 2025's with the predictive-core changes "
+            "(SLE layer removed; docs/models.md).",
             "Disease activity is driven by the pre-existing B-cell pool; reconstituted naive B cells do not drive it.",
             "Every SSc-layer parameter is an assumption calibrated to the published aggregate in its source.",
         ],
