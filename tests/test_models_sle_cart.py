@@ -103,8 +103,11 @@ def test_registered_default_for_virtual_sle_and_every_addition_sourced() -> None
     assert {p.name for p in changed} == {"CARTrev_min", "K0_rev", "Emax_LDC_Bnaive", "gam_C3"}
     for p in changed:
         assert "calibrated" in p.source or p.name == "Emax_LDC_Bnaive"
-    # Park's anti-dsDNA switch is gone; the reconstitution gate stays
-    assert [s.name for s in spec.switches] == ["reconstitution_gate"]
+    # Park's anti-dsDNA switch is gone; the reconstitution gate stays, beside the re-infusion time switches
+    assert [s.name for s in spec.switches] == [
+        "reconstitution_gate",
+        *(f"infusion{k}_{edge}" for k in (2, 3) for edge in ("start", "end")),
+    ]
 
 
 def test_anti_dsdna_falls_over_weeks_and_protective_antibody_persists(typical: pd.DataFrame) -> None:

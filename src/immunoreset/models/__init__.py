@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from immunoreset.errors import InvalidInput
 from immunoreset.models.spec import (
     DerivedSpec,
@@ -26,23 +28,38 @@ __all__ = [
 ]
 
 
+@functools.cache
 def _catalogue() -> dict[str, ModelSpec]:
     from immunoreset.models.iim_cart import IIM_CART
     from immunoreset.models.park2025 import PARK2025
+    from immunoreset.models.regimen import with_bcma
     from immunoreset.models.sle_cart import SLE_CART
     from immunoreset.models.ssc_cart import SSC_CART
     from immunoreset.models.stein2019 import STEIN2019_SPEC
 
-    return {
+    models = {
         PARK2025.name: PARK2025,
         STEIN2019_SPEC.name: STEIN2019_SPEC,
         IIM_CART.name: IIM_CART,
         SSC_CART.name: SSC_CART,
         SLE_CART.name: SLE_CART,
     }
+    for spec in (SLE_CART, IIM_CART, SSC_CART):
+        bcma = with_bcma(spec)
+        models[bcma.name] = bcma
+    return models
 
 
-MODELS: tuple[str, ...] = ("park2025", "stein2019", "iim_cart", "ssc_cart", "sle_cart")
+MODELS: tuple[str, ...] = (
+    "park2025",
+    "stein2019",
+    "iim_cart",
+    "ssc_cart",
+    "sle_cart",
+    "sle_cart_bcma",
+    "iim_cart_bcma",
+    "ssc_cart_bcma",
+)
 
 
 def get_model(name: str) -> ModelSpec:

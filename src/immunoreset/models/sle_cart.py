@@ -207,6 +207,12 @@ def _build() -> ModelSpec:
             description="protective (vaccine) antibody relative to baseline",
         ),
         OutputSpec(
+            name="llpcAutoreactive",
+            expression="llpc_auto",
+            unit="1",
+            description="autoreactive long-lived plasma cells relative to baseline (CD19-negative, BCMA-positive)",
+        ),
+        OutputSpec(
             name="llpcShareAntiDsDNA",
             expression="f_llpc_aab",
             unit="1",

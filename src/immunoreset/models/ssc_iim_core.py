@@ -28,6 +28,7 @@ from __future__ import annotations
 import fnmatch
 
 from immunoreset.models.park2025 import PARK2025
+from immunoreset.models.regimen import with_regimen
 from immunoreset.models.spec import DerivedSpec, InputSpec, OutputSpec, ParameterSpec, StateSpec, SwitchSpec
 
 __all__ = ["CoreParts", "baseline_input", "car_t_core", "parameter"]
@@ -409,4 +410,4 @@ def predictive_core() -> CoreParts:
             name="bClone", expression="cd19b_clone*1e-6", unit="cells/uL", description="re-emerged autoreactive B cells"
         ),
     ]
-    return states, parameters, inputs, derived, switches, outputs
+    return with_regimen((states, parameters, inputs, derived, switches, outputs))
