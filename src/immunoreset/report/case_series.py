@@ -86,6 +86,8 @@ def published_comparison(analysis: CohortAnalysis, published: str = "muller2024"
                 (antibodies["analyte"] == "anti_dsdna") & antibodies["patient"].isin(sle_visits["patient"])
             ]
             dsdna = dsdna[dsdna["abnormal_at_baseline"].astype(object).eq(True)]
+            # the analysis drops all-empty columns (e.g. censored_at when every patient normalised)
+            dsdna = dsdna.reindex(columns=[*dsdna.columns, *({"censored_at", "normalisation_upper"} - set(dsdna))])
             for key, day in (("sle_anti_dsdna_negative_month3", 90), ("sle_anti_dsdna_negative_month6", 180)):
                 followed = dsdna["censored_at"].astype(float) >= day
                 seen = dsdna[dsdna["normalised"].astype(object).eq(True) | followed]

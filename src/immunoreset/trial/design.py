@@ -27,18 +27,40 @@ __all__ = [
     "BackgroundDrug",
     "Cohort",
     "CovariateDistribution",
+    "Infusion",
     "LymphodepletionAgent",
     "Product",
     "ProphylaxisDrug",
     "TrialDesign",
     "builtin_designs",
+    "design_reference",
     "load_design",
+    "lymphodepletion_intensity",
+    "model_for",
+    "parse_vary",
+    "with_values",
 ]
 
 Disease = Literal["SLE", "SSc", "IIM"]
 
-#: The disease model (model spec name) each cohort is simulated with.
+#: The disease model (model spec name) each cohort is simulated with (a CD19 product; see :func:`model_for`).
 DISEASE_MODELS: dict[str, str] = {"SLE": "sle_cart", "IIM": "iim_cart", "SSc": "ssc_cart"}
+
+
+def model_for(disease: str, target: str) -> str:
+    """The model spec a cohort of ``disease`` is simulated with for a product directed at ``target``.
+
+    CD19 products use the disease model; products that also target BCMA use its ``_bcma`` variant (plasma
+    cells are killed too; :func:`immunoreset.models.regimen.with_bcma`). A product directed at BCMA alone is
+    not modelled: CAR-T expansion in the models is driven by binding CD19.
+    """
+    if target == "BCMA":
+        raise InvalidInput(
+            "product.target",
+            target,
+            "CD19 or CD19/BCMA for a virtual trial (expansion of a BCMA-only CAR on plasma cells is not modelled)",
+        )
+    return DISEASE_MODELS[disease] + ("_bcma" if "BCMA" in target else "")
 
 
 class _Strict(BaseModel):
@@ -48,14 +70,17 @@ class _Strict(BaseModel):
 class CovariateDistribution(_Strict):
     """How one covariate is drawn for each virtual patient (truncated to ``[low, high]`` when given)."""
 
-    kind: Literal["fixed", "normal", "lognormal", "uniform", "bernoulli"]
-    value: float | None = None
-    mean: float | None = None
-    sd: float | None = Field(default=None, ge=0)
-    median: float | None = Field(default=None, gt=0)
+    kind: Literal["fixed", "normal", "lognormal", "uniform", "bernoulli"] = Field(
+        description="Distribution: fixed (value), normal (mean, sd), lognormal (median, cv), uniform (low, high), "
+        "bernoulli (p)."
+    )
+    value: float | None = Field(default=None, description="The value of a fixed covariate.")
+    mean: float | None = Field(default=None, description="Mean of a normal distribution.")
+    sd: float | None = Field(default=None, ge=0, description="Standard deviation of a normal distribution.")
+    median: float | None = Field(default=None, gt=0, description="Median of a log-normal distribution.")
     cv: float | None = Field(default=None, ge=0, description="Coefficient of variation of a log-normal.")
-    low: float | None = None
-    high: float | None = None
+    low: float | None = Field(default=None, description="Lower bound (normal/lognormal: truncation; uniform: low).")
+    high: float | None = Field(default=None, description="Upper bound (normal/lognormal: truncation; uniform: high).")
     p: float | None = Field(default=None, ge=0, le=1, description="Probability of 1 for a Bernoulli covariate.")
 
     @model_validator(mode="after")
@@ -114,19 +139,23 @@ class BackgroundDrug(_Strict):
     kind: Literal["immunosuppressant", "antimalarial"] = Field(
         default="immunosuppressant", description="Which stop day of the concomitant protocol applies."
     )
-    dose: float = Field(gt=0)
+    dose: float = Field(gt=0, description="Dose per administration.")
     unit: str = Field(min_length=1, description="Dose unit, e.g. mg, g, g/kg.")
-    route: str = "oral"
-    frequency: str = "once_daily"
+    route: str = Field(default="oral", description="Route: oral, intravenous, subcutaneous, ...")
+    frequency: str = Field(default="once_daily", description="once_daily, twice_daily, once_weekly, every_4_weeks, ...")
     p: float = Field(ge=0, le=1, description="Probability that a patient of the cohort takes it.")
 
 
 class Cohort(_Strict):
     """One disease cohort of the trial."""
 
-    disease: Disease
-    size: int = Field(ge=1, le=1_000_000)
-    covariates: dict[str, CovariateDistribution] = Field(default_factory=dict)
+    disease: Disease = Field(description="SLE, SSc or IIM (one cohort per disease; sets the disease model).")
+    size: int = Field(ge=1, le=1_000_000, description="Number of virtual patients.")
+    covariates: dict[str, CovariateDistribution] = Field(
+        default_factory=dict,
+        description="Per-patient draws: weight_kg (required), height_cm, age_years, female, and the disease "
+        "model's baseline inputs (immunoreset model show MODEL).",
+    )
     background_therapy: list[BackgroundDrug] = Field(
         default_factory=list,
         description="Drugs taken before the trial; a patient drawing none takes the first immunosuppressant.",
@@ -144,35 +173,68 @@ class Cohort(_Strict):
             raise ValueError("a weight_kg distribution (the dose is per kg)")
         return value
 
-    @model_validator(mode="after")
-    def _known_model_parameters(self) -> Cohort:
-        from immunoreset.models import get_model
 
-        model = DISEASE_MODELS[self.disease]
-        spec = get_model(model)
-        for name, value in self.model_parameters.items():
-            if name not in spec.parameter_names:
-                raise InvalidInput(
-                    "model_parameters",
-                    name,
-                    f"a parameter of the {self.disease} model {model} (immunoreset model show {model})",
-                )
-            spec.parameter(name).checked(value, field=f"model_parameters.{name}")
-        return self
+Target = Literal["CD19", "BCMA", "CD19/BCMA"]
+_TARGET_ALIASES = {"CD19+BCMA": "CD19/BCMA", "BCMA/CD19": "CD19/BCMA", "BCMA+CD19": "CD19/BCMA"}
 
 
 class Product(_Strict):
-    """The CAR-T product: target, dose and composition."""
+    """The CAR-T product: target, costimulatory domain, origin, dose and composition.
 
-    name: str
-    target: Literal["CD19", "BCMA", "CD19/BCMA"] = "CD19"
-    dose_car_cells_per_kg: float = Field(gt=0, le=1e9, description="CAR+ cells per kg body weight.")
-    cd4_fraction: float = Field(ge=0, le=1)
-    cd8_fraction: float = Field(ge=0, le=1)
-    phenotype: dict[Literal["naive", "central_memory", "effector_memory", "effector"], float]
+    Doses count CAR⁺ viable cells (the release specification of the product), either per kg of body weight
+    (``dose_car_cells_per_kg``) or as a flat dose per patient (``dose_car_cells``); give exactly one.
+    """
+
+    name: str = Field(min_length=1, description="Product name as it appears in the registry.")
+    target: Target = Field(
+        default="CD19",
+        description="Antigen(s): CD19, BCMA, or CD19/BCMA (a compound or co-infused product; also CD19+BCMA).",
+    )
+    costimulatory_domain: Literal["4-1BB", "CD28"] = Field(
+        default="4-1BB", description="Costimulatory domain of the CAR construct."
+    )
+    origin: Literal["autologous", "allogeneic"] = Field(
+        default="autologous", description="Patient's own cells, or donor cells (rejected by the host)."
+    )
+    hla_edited: bool = Field(
+        default=False,
+        description="Allogeneic cells edited to escape host-versus-graft rejection (e.g. HLA class I/II knockout).",
+    )
+    anti_car_immunity: bool = Field(
+        default=True,
+        description="The CAR's binder can prime anti-CAR immunity (a murine scFv such as FMC63); false for a "
+        "fully human binder.",
+    )
+    dose_car_cells_per_kg: float | None = Field(
+        default=None, gt=0, le=1e9, description="CAR⁺ viable cells per kg body weight (per infusion)."
+    )
+    dose_car_cells: float | None = Field(
+        default=None, gt=0, le=1e11, description="Flat dose: CAR⁺ viable cells per patient (per infusion)."
+    )
+    cd4_fraction: float = Field(ge=0, le=1, description="CD4⁺ share of the CAR⁺ cells.")
+    cd8_fraction: float = Field(ge=0, le=1, description="CD8⁺ share of the CAR⁺ cells.")
+    phenotype: dict[Literal["naive", "central_memory", "effector_memory", "effector"], float] = Field(
+        description="Shares of naive, central-memory, effector-memory and effector cells (sum 1)."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _target_alias(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("target"), str):
+            target = data["target"].strip()
+            data = {**data, "target": _TARGET_ALIASES.get(target.upper(), target)}
+        return data
 
     @model_validator(mode="after")
     def _fractions(self) -> Product:
+        if (self.dose_car_cells_per_kg is None) == (self.dose_car_cells is None):
+            raise InvalidInput(
+                "product.dose_car_cells_per_kg",
+                self.dose_car_cells_per_kg,
+                "exactly one of dose_car_cells_per_kg (per kg) and dose_car_cells (flat)",
+            )
+        if self.hla_edited and self.origin != "allogeneic":
+            raise InvalidInput("product.hla_edited", True, "true only for an allogeneic product")
         if self.cd4_fraction + self.cd8_fraction > 1 + 1e-9:
             raise InvalidInput("cd8_fraction", self.cd8_fraction, f"at most {1 - self.cd4_fraction:g} (CD4 + CD8 <= 1)")
         total = sum(self.phenotype.values())
@@ -180,39 +242,101 @@ class Product(_Strict):
             raise InvalidInput("phenotype", self.phenotype, "fractions of all four phenotypes summing to 1 (±0.01)")
         return self
 
+    def dose_per_kg(self, weight_kg: float) -> float:
+        """CAR⁺ cells per kg for a patient of ``weight_kg`` (a flat dose divided by the weight)."""
+        if self.dose_car_cells_per_kg is not None:
+            return self.dose_car_cells_per_kg
+        assert self.dose_car_cells is not None  # guaranteed by _fractions
+        return self.dose_car_cells / weight_kg
+
+
+class Infusion(_Strict):
+    """One infusion of the product: its study day and the share of the product dose given."""
+
+    day: int = Field(ge=0, le=3650, description="Study day (the first infusion defines day 0).")
+    dose_fraction: float = Field(
+        default=1.0,
+        gt=0,
+        le=10,
+        description="Multiple of the product dose given (e.g. 0.1/0.3/0.6 for a split dose; 1 for a re-infusion).",
+    )
+
 
 class LymphodepletionAgent(_Strict):
-    """One lymphodepleting agent: dose per m² on each listed study day."""
+    """One lymphodepleting agent: dose per m² (body-surface area, Mosteller) on each listed study day."""
 
-    agent: Literal["fludarabine", "cyclophosphamide", "bendamustine"]
-    dose_mg_per_m2: float = Field(gt=0, le=5000)
-    days: list[int] = Field(min_length=1)
+    agent: Literal["fludarabine", "cyclophosphamide", "bendamustine"] = Field(description="Lymphodepleting drug.")
+    dose_mg_per_m2: float = Field(gt=0, le=5000, description="Dose per day given, mg/m².")
+    days: list[int] = Field(min_length=1, description="Study days given (before the infusion they prepare).")
+    before_infusion: int = Field(
+        default=1,
+        ge=1,
+        le=3,
+        description="Which infusion (1 = the first, at day 0) this course prepares; days on or after day 0 "
+        "need a later infusion here (re-dosing with its own lymphodepletion).",
+    )
 
     @field_validator("days")
     @classmethod
-    def _before_infusion(cls, value: list[int]) -> list[int]:
-        if any(d >= 0 for d in value):
-            raise ValueError("study days before the infusion (negative)")
+    def _distinct(cls, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise ValueError("distinct study days")
         return value
+
+
+#: Reference regimen of the lymphodepletion intensity (= 1): the Erlangen fludarabine 25 mg/m² on days -5 to
+#: -3 and cyclophosphamide 1000 mg/m² on day -3 (Müller 2024). Each agent's weight and reference total dose
+#: (mg/m²); bendamustine 90 mg/m² on 2 days as the alternative to fludarabine/cyclophosphamide (Ghilardi G
+#: et al. Ann Oncol 2022;33(9):916-28, doi:10.1016/j.annonc.2022.05.521; similar CAR-T outcomes).
+LD_REFERENCE: dict[str, tuple[float, float]] = {
+    "fludarabine": (0.5, 75.0),
+    "cyclophosphamide": (0.5, 1000.0),
+    "bendamustine": (1.0, 180.0),
+}
+LD_REFERENCE_GAP_DAYS = 3
+"""Days from the last lymphodepletion dose to the infusion in the reference regimen (day -3 to day 0)."""
+LD_RECOVERY_PER_DAY = math.log(2) / 7
+"""Loss of the lymphodepletion benefit per day that the rest period exceeds the reference (half in 7 days).
+Assumption: host lymphocytes recover and homeostatic cytokines (IL-15, IL-7) fall back within one to two
+weeks after fludarabine/cyclophosphamide (Kochenderfer JN et al. J Clin Oncol 2017;35(16):1803-13,
+doi:10.1200/JCO.2016.71.3024; no published rate)."""
+
+
+def lymphodepletion_intensity(agents: list[LymphodepletionAgent], infusion_day: int = 0) -> float:
+    """Intensity of a lymphodepletion course relative to the reference regimen (:data:`LD_REFERENCE`, = 1).
+
+    ``Σ_agent weight × (Σ doses, mg/m²) / reference total × exp(-LD_RECOVERY_PER_DAY × max(0, gap - 3))``
+    where ``gap`` is the number of days from the agent's last dose to ``infusion_day``. 0 without
+    lymphodepletion. A rest shorter than the reference's 3 days counts as 3 (the toxicity of drug still
+    present at infusion to the CAR-T cells is not modelled). Assumption: the weights and the saturation of the
+    expansion benefit (model parameter ``L50_ld``) have no published calibration; docs/trial.md.
+    """
+    total = 0.0
+    for agent in agents:
+        weight, reference = LD_REFERENCE[agent.agent]
+        gap = infusion_day - max(agent.days)
+        decay = math.exp(-LD_RECOVERY_PER_DAY * (gap - LD_REFERENCE_GAP_DAYS)) if gap > LD_REFERENCE_GAP_DAYS else 1.0
+        total += weight * (agent.dose_mg_per_m2 * len(agent.days) / reference) * decay
+    return total
 
 
 class TaperStep(_Strict):
     """Glucocorticoid dose (prednisolone-equivalent mg/day) from ``day`` on."""
 
-    day: int
-    mg_per_day: float = Field(ge=0, le=2000)
+    day: int = Field(description="Study day from which the dose applies.")
+    mg_per_day: float = Field(ge=0, le=2000, description="Prednisolone-equivalent dose, mg/day.")
 
 
 class ProphylaxisDrug(_Strict):
     """An anti-infective prophylaxis given to every patient (e.g. aciclovir, co-trimoxazole)."""
 
-    drug: str = Field(min_length=1)
-    dose: float = Field(gt=0)
-    unit: str = "mg"
-    route: str = "oral"
-    frequency: str = "once_daily"
-    start_day: int
-    stop_day: int
+    drug: str = Field(min_length=1, description="Generic name.")
+    dose: float = Field(gt=0, description="Dose per administration.")
+    unit: str = Field(default="mg", description="Dose unit.")
+    route: str = Field(default="oral", description="Route of administration.")
+    frequency: str = Field(default="once_daily", description="once_daily, twice_daily, ...")
+    start_day: int = Field(description="First study day taken.")
+    stop_day: int = Field(description="Last study day taken.")
 
     @model_validator(mode="after")
     def _days(self) -> ProphylaxisDrug:
@@ -224,10 +348,14 @@ class ProphylaxisDrug(_Strict):
 class Concomitant(_Strict):
     """Concomitant-drug protocol: withdrawal of immunosuppressants, a glucocorticoid taper, prophylaxis."""
 
-    immunosuppressants_stop_day: int
-    antimalarials_stop_day: int | None = None
-    glucocorticoid_taper: list[TaperStep] = Field(default_factory=list)
-    prophylaxis: list[ProphylaxisDrug] = Field(default_factory=list)
+    immunosuppressants_stop_day: int = Field(description="Study day on which immunosuppressants and biologics stop.")
+    antimalarials_stop_day: int | None = Field(
+        default=None, description="Study day on which antimalarials stop (empty: they continue)."
+    )
+    glucocorticoid_taper: list[TaperStep] = Field(
+        default_factory=list, description="Glucocorticoid dose steps (prednisolone-equivalent)."
+    )
+    prophylaxis: list[ProphylaxisDrug] = Field(default_factory=list, description="Anti-infective prophylaxis.")
 
     @field_validator("glucocorticoid_taper")
     @classmethod
@@ -249,17 +377,25 @@ class Concomitant(_Strict):
 class TrialDesign(_Strict):
     """A virtual trial."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    description: str
-    source: str = ""
-    seed: int = Field(ge=0)
-    follow_up_days: int = Field(ge=1, le=3650)
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="Design name (letters, digits, _ . -).")
+    description: str = Field(description="What the design is, in a sentence or two.")
+    source: str = Field(default="", description="Publications the design follows (a template need not replicate one).")
+    seed: int = Field(ge=0, description="Random seed: the same seed gives the same patients and records.")
+    follow_up_days: int = Field(ge=1, le=3650, description="Days of follow-up after the first infusion.")
     visits: list[int] = Field(min_length=1, description="Visit study days (day 0 = infusion).")
-    product: Product
-    lymphodepletion: list[LymphodepletionAgent] = Field(min_length=1)
-    concomitant: Concomitant
-    cohorts: list[Cohort] = Field(min_length=1)
-    endpoints: list[str] = Field(min_length=1)
+    product: Product = Field(description="The CAR-T product.")
+    infusions: list[Infusion] = Field(
+        default_factory=lambda: [Infusion(day=0)],
+        min_length=1,
+        max_length=3,
+        description="Infusions of the product (the first on day 0; up to 3: split doses or re-dosing).",
+    )
+    lymphodepletion: list[LymphodepletionAgent] = Field(
+        default_factory=list, description="Lymphodepletion courses by agent; empty = no lymphodepletion."
+    )
+    concomitant: Concomitant = Field(description="Concomitant-drug protocol.")
+    cohorts: list[Cohort] = Field(min_length=1, description="Disease cohorts.")
+    endpoints: list[str] = Field(min_length=1, description="Instruments scored (immunoreset score --list).")
     b_cell_definition: BCellOptions = Field(
         default_factory=BCellOptions,
         description="B-cell aplasia/reconstitution thresholds of the analysis (default < 5 and ≥ 5 CD19+ "
@@ -279,7 +415,48 @@ class TrialDesign(_Strict):
         diseases = [c.disease for c in self.cohorts]
         if len(set(diseases)) != len(diseases):
             raise InvalidInput("cohorts", diseases, "one cohort per disease")
+        days = [i.day for i in self.infusions]
+        if days[0] != 0:
+            raise InvalidInput("infusions.0.day", days[0], "0 (the first infusion defines study day 0)")
+        if days != sorted(set(days)):
+            raise InvalidInput("infusions", days, "distinct study days in increasing order")
+        if days[-1] > self.follow_up_days:
+            raise InvalidInput("infusions", days[-1], f"a day within follow_up_days ({self.follow_up_days})")
+        for k, agent in enumerate(self.lymphodepletion):
+            field = f"lymphodepletion.{k}"
+            if agent.before_infusion > len(days):
+                raise InvalidInput(
+                    f"{field}.before_infusion", agent.before_infusion, f"an infusion of the design (1-{len(days)})"
+                )
+            prepared = days[agent.before_infusion - 1]
+            if max(agent.days) >= prepared:
+                why = (
+                    "days before the infusion (negative); lymphodepletion after it needs before_infusion naming "
+                    "a later infusion"
+                    if agent.before_infusion == 1
+                    else f"days before infusion {agent.before_infusion} (day {prepared})"
+                )
+                raise InvalidInput(f"{field}.days", max(agent.days), why)
+            if agent.before_infusion > 1 and min(agent.days) <= days[agent.before_infusion - 2]:
+                raise InvalidInput(f"{field}.days", min(agent.days), f"days after infusion {agent.before_infusion - 1}")
+        from immunoreset.models import get_model
+
+        for i, cohort in enumerate(self.cohorts):
+            model = model_for(cohort.disease, self.product.target)
+            spec = get_model(model)
+            for name, value in cohort.model_parameters.items():
+                if name not in spec.parameter_names:
+                    raise InvalidInput(
+                        f"cohorts.{i}.model_parameters",
+                        name,
+                        f"a parameter of the {cohort.disease} model {model} (immunoreset model show {model})",
+                    )
+                spec.parameter(name).checked(value, field=f"cohorts.{i}.model_parameters.{name}")
         return self
+
+    def lymphodepletion_for(self, infusion: int) -> list[LymphodepletionAgent]:
+        """The lymphodepletion agents given before infusion number ``infusion`` (1-based)."""
+        return [a for a in self.lymphodepletion if a.before_infusion == infusion]
 
     @property
     def patients(self) -> int:
@@ -297,6 +474,103 @@ class TrialDesign(_Strict):
             sizes[i] += 1
         cohorts = [c.model_copy(update={"size": s}) for c, s in zip(self.cohorts, sizes, strict=True)]
         return self.model_copy(update={"cohorts": cohorts})
+
+
+def _type_name(annotation: Any) -> str:
+    text = repr(annotation) if not isinstance(annotation, type) else annotation.__name__
+    for prefix in ("typing.", "immunoreset.trial.design.", "immunoreset.kinetics.bcells."):
+        text = text.replace(prefix, "")
+    return text
+
+
+def _nested_models(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    found: list[type[BaseModel]] = []
+    for arg in getattr(annotation, "__args__", ()):
+        found += _nested_models(arg)
+    return found
+
+
+def design_reference(model: type[BaseModel] | None = None, prefix: str = "") -> list[tuple[str, str, str, str]]:
+    """Every field of the design format as ``(path, type, default, description)`` rows, nested fields with
+    dotted paths (``product.dose_car_cells_per_kg``; ``[]`` marks a list item, ``{}`` a mapping value)."""
+    from pydantic_core import PydanticUndefined
+
+    rows: list[tuple[str, str, str, str]] = []
+    for name, info in (model or TrialDesign).model_fields.items():
+        path = f"{prefix}{name}"
+        if info.default is not PydanticUndefined:
+            default = "" if info.default is None else repr(info.default)
+        elif info.default_factory is not None:
+            default = "(see description)"
+        else:
+            default = "required"
+        rows.append((path, _type_name(info.annotation), default, info.description or ""))
+        origin = getattr(info.annotation, "__origin__", None)
+        marker = "[]." if origin is list else "{}." if origin is dict else "."
+        for nested in _nested_models(info.annotation):
+            rows += design_reference(nested, f"{path}{marker}")
+    return rows
+
+
+def _scalar(text: str) -> Any:
+    """A --vary value: int, float (``1e5`` too), true/false, or text."""
+    token = text.strip()
+    for kind in (int, float):
+        try:
+            return kind(token)
+        except ValueError:
+            pass
+    if token.lower() in ("true", "false"):
+        return token.lower() == "true"
+    return token
+
+
+def parse_vary(specs: list[str]) -> dict[str, list[Any]]:
+    """``["product.dose=1e5,1e6"]`` → ``{"product.dose": [100000.0, 1000000.0]}`` (clear errors otherwise)."""
+    grid: dict[str, list[Any]] = {}
+    for spec in specs:
+        path, sep, values = spec.partition("=")
+        path = path.strip()
+        levels = [_scalar(v) for v in values.split(",") if v.strip()]
+        if not sep or not path or not levels:
+            raise InvalidInput("--vary", spec, "FIELD=VALUE,VALUE,... (e.g. product.dose=1e5,1e6,1e7)")
+        if path in grid:
+            raise InvalidInput("--vary", path, "each field varied once")
+        grid[path] = levels
+    return grid
+
+
+def with_values(design: TrialDesign, values: dict[str, Any]) -> TrialDesign:
+    """The design with fields set by dotted path (``product.dose_car_cells_per_kg``, ``infusions.1.day``,
+    ``lymphodepletion.0.dose_mg_per_m2``), validated like a design file. ``product.dose`` sets whichever
+    dose the product states (per kg or flat)."""
+    data: Any = design.model_dump(mode="json")
+    for path, value in values.items():
+        if path == "product.dose":
+            path = (
+                "product.dose_car_cells"
+                if design.product.dose_car_cells is not None
+                else "product.dose_car_cells_per_kg"
+            )
+        keys = path.split(".")
+        node = data
+        for i, key in enumerate(keys):
+            last = i == len(keys) - 1
+            if isinstance(node, list) and key.isdigit() and int(key) < len(node):
+                index: Any = int(key)
+            elif isinstance(node, dict) and key in node:
+                index = key
+            else:
+                raise InvalidInput("--vary", path, "a field of the design (immunoreset trial show --fields)")
+            if last:
+                node[index] = value
+            else:
+                node = node[index]
+    data["name"] = design.name
+    updated: TrialDesign = parse(TrialDesign, data)
+    return updated
 
 
 def builtin_designs() -> list[str]:

@@ -55,7 +55,14 @@ from immunoreset.registry.records import (
 )
 from immunoreset.simulate import Population, input_vector, sample_population, simulate_population
 from immunoreset.trial import observation_iim, observation_ssc
-from immunoreset.trial.design import DISEASE_MODELS, Cohort, TrialDesign, load_design
+from immunoreset.trial.design import (
+    DISEASE_MODELS,
+    Cohort,
+    TrialDesign,
+    load_design,
+    lymphodepletion_intensity,
+    model_for,
+)
 from immunoreset.trial.emit import coded, decimal, lab_noise, numeric, yes_no
 from immunoreset.trial.infections import InfectionModelParameters, simulate_infections
 from immunoreset.trial.observation_sle import SLEObservationParameters, draw_traits, lagged_activity, observe_visit
@@ -88,6 +95,7 @@ _DAILY_COLUMNS: dict[str, dict[str, tuple[str, float]]] = {
         "bNaiveFraction": ("naive_b_fraction", 1.0),
         "IgG": ("igg_g_per_l", 1.0),
         "diseaseDrive": ("disease_drive", 1.0),
+        "plasmaCells": ("plasma_cells_relative", 1.0),
     },
     "SLE": {
         "antiDsDNA": ("anti_dsdna_iu_per_ml", 1e-3),
@@ -95,6 +103,7 @@ _DAILY_COLUMNS: dict[str, dict[str, tuple[str, float]]] = {
         "proteinuria": ("upcr_g_per_g", 1e-3),
         "protectiveAntibody": ("protective_antibody_relative", 1.0),
         "plasmablasts": ("plasmablasts_relative", 1.0),
+        "llpcAutoreactive": ("llpc_autoreactive_relative", 1.0),
     },
     "IIM": {
         "ck": ("ck_u_per_l", 1.0),
@@ -144,6 +153,42 @@ def body_surface_area(weight_kg: float, height_cm: float) -> float:
     return math.sqrt(height_cm * weight_kg / 3600.0)
 
 
+def regimen_inputs(design: TrialDesign, weight_kg: float, height_cm: float) -> dict[str, float]:
+    """Model inputs of the design's product and regimen for one patient (predictive specs; models/regimen.py).
+
+    Infusion *k*: ``Dose`` (k = 1, at t = 0), ``Dose2``/``t_dose2``, ``Dose3``/``t_dose3`` in CAR⁺ cells/kg
+    (a flat dose divided by the weight, times the infusion's ``dose_fraction``). Lymphodepletion before
+    infusion *k*: Park's K-PD amount ``Σ dose_mg_per_m2 × days × BSA`` (Mosteller) entered at that infusion
+    (``Dose_LDC``, ``Dose_LDC2``, ``Dose_LDC3``), and the intensity of the first course
+    (:func:`~immunoreset.trial.design.lymphodepletion_intensity`, ``ld_intensity``). The product sets
+    ``costim_cd28``, ``allogeneic``, ``hla_edited`` and ``immunogenic``.
+    """
+    product = design.product
+    bsa = body_surface_area(weight_kg, height_cm)
+    per_kg = product.dose_per_kg(weight_kg)
+    inputs: dict[str, float] = {
+        "pct4": product.cd4_fraction * 100,
+        "pct8": product.cd8_fraction * 100,
+        "pctN": product.phenotype["naive"] * 100,
+        "pctCM": product.phenotype["central_memory"] * 100,
+        "pctEM": product.phenotype["effector_memory"] * 100,
+        "pctEF": product.phenotype["effector"] * 100,
+        "WT": weight_kg,
+        "ld_intensity": lymphodepletion_intensity(design.lymphodepletion_for(1)),
+        "costim_cd28": 1.0 if product.costimulatory_domain == "CD28" else 0.0,
+        "allogeneic": 1.0 if product.origin == "allogeneic" else 0.0,
+        "hla_edited": 1.0 if product.hla_edited else 0.0,
+        "immunogenic": 1.0 if product.anti_car_immunity else 0.0,
+    }
+    for k, infusion in enumerate(design.infusions, start=1):
+        suffix = "" if k == 1 else str(k)
+        inputs[f"Dose{suffix}"] = per_kg * infusion.dose_fraction
+        inputs[f"Dose_LDC{suffix}"] = sum(a.dose_mg_per_m2 * len(a.days) for a in design.lymphodepletion_for(k)) * bsa
+        if k > 1:
+            inputs[f"t_dose{k}"] = float(infusion.day)
+    return inputs
+
+
 def _design_and_hash(design: TrialDesign | str | Path) -> tuple[TrialDesign, str]:
     if isinstance(design, TrialDesign):
         return design, hashlib.sha256(design.model_dump_json().encode()).hexdigest()
@@ -187,7 +232,7 @@ def simulate_trial(
         arm = _cohort_records(trial_design, cohort, ready, table, days)
         all_patients += arm.patients
         frames.append(arm.daily)
-        spec = get_model(DISEASE_MODELS[cohort.disease])
+        spec = get_model(model_for(cohort.disease, trial_design.product.target))
         models[spec.name] = {
             "title": spec.title,
             "citation": spec.citation,
@@ -255,7 +300,7 @@ class _Prepared:
 def _prepare_cohort(design: TrialDesign, cohort: Cohort, seed: int) -> _Prepared:
     """Covariates (SSc: with the eligibility screen), observation generators and the model population."""
     disease = cohort.disease
-    spec = get_model(DISEASE_MODELS[disease])
+    spec = get_model(model_for(disease, design.product.target))
     n = cohort.size
     rngs = [_patient_rngs(seed, disease, i) for i in range(1, n + 1)]
     ssc_params = observation_ssc.SScObservationParameters()
@@ -281,9 +326,6 @@ def _prepare_cohort(design: TrialDesign, cohort: Cohort, seed: int) -> _Prepared
             ssc_traits.append(traits)
         covariates.append(cov)
 
-    product = design.product
-    ldc_per_m2 = sum(a.dose_mg_per_m2 * len(a.days) for a in design.lymphodepletion)
-    bsa = [body_surface_area(c["weight_kg"], c.get("height_cm", 170.0)) for c in covariates]
     pop = sample_population(
         spec,
         n,
@@ -292,15 +334,7 @@ def _prepare_cohort(design: TrialDesign, cohort: Cohort, seed: int) -> _Prepared
     )
     for i, cov in enumerate(covariates):
         overrides = {
-            "Dose": product.dose_car_cells_per_kg,
-            "pct4": product.cd4_fraction * 100,
-            "pct8": product.cd8_fraction * 100,
-            "pctN": product.phenotype["naive"] * 100,
-            "pctCM": product.phenotype["central_memory"] * 100,
-            "pctEM": product.phenotype["effector_memory"] * 100,
-            "pctEF": product.phenotype["effector"] * 100,
-            "WT": cov["weight_kg"],
-            "Dose_LDC": ldc_per_m2 * bsa[i],
+            **regimen_inputs(design, cov["weight_kg"], cov.get("height_cm", 170.0)),
             **{k: v for k, v in cov.items() if k in spec.input_names},
         }
         pop.inputs[i] = input_vector(spec, overrides)
@@ -364,7 +398,8 @@ def _cohort_records(
                 infusion=InfusionRecord(
                     product=product.name,
                     target_antigen=product.target,
-                    dose_cells_per_kg=Decimal(repr(product.dose_car_cells_per_kg)),
+                    dose_cells_per_kg=_dose(product.dose_car_cells_per_kg, design.infusions[0].dose_fraction),
+                    dose_cells_total=_dose(product.dose_car_cells, design.infusions[0].dose_fraction),
                 ),
                 lymphodepletion=[
                     LymphodepletionRecord(
@@ -373,10 +408,10 @@ def _cohort_records(
                         first_day=min(a.days),
                         last_day=max(a.days),
                     )
-                    for a in design.lymphodepletion
+                    for a in design.lymphodepletion_for(1)
                 ],
                 visits=sorted(visits + daily_visits, key=lambda v: (v.study_day or 0, v.kind != "scheduled")),
-                medications=_medications(design, cohort, r["medication"]),
+                medications=_reinfusions(design) + _medications(design, cohort, r["medication"]),
                 adverse_events=safety_events + infections,
             )
         )
@@ -584,6 +619,50 @@ def _safety(
             )
         )
     return visits, events
+
+
+def _dose(dose: float | None, fraction: float) -> Decimal | None:
+    """A product dose times an infusion's fraction, as the registry stores it (None when not dosed this way)."""
+    if dose is None:
+        return None
+    return Decimal(repr(dose)) if fraction == 1.0 else Decimal(repr(float(f"{dose * fraction:.6g}")))
+
+
+def _reinfusions(design: TrialDesign) -> list[MedicationRecord]:
+    """Infusions after the first, and the lymphodepletion before them, as medication records (the registry's
+    infusion record holds the first infusion, which defines study day 0)."""
+    product = design.product
+    per_kg = product.dose_car_cells_per_kg is not None
+    records: list[MedicationRecord] = []
+    for k, infusion in enumerate(design.infusions[1:], start=2):
+        for j, agent in enumerate(design.lymphodepletion_for(k), start=1):
+            records.append(
+                MedicationRecord(
+                    key=f"lymphodepletion-{k}-{j}",
+                    drug=agent.agent,
+                    dose=Decimal(repr(agent.dose_mg_per_m2)),
+                    unit="mg/m2",
+                    route="intravenous",
+                    frequency="once_daily",
+                    start_day=min(agent.days),
+                    stop_day=max(agent.days),
+                    indication=f"lymphodepletion before CAR-T infusion {k}",
+                )
+            )
+        records.append(
+            MedicationRecord(
+                key=f"car-t-infusion-{k}",
+                drug=product.name[:120],
+                dose=_dose(product.dose_car_cells_per_kg if per_kg else product.dose_car_cells, infusion.dose_fraction),
+                unit="cells/kg" if per_kg else "cells",
+                route="intravenous",
+                frequency="once",
+                start_day=infusion.day,
+                stop_day=infusion.day,
+                indication=f"CAR-T infusion {k} ({product.target})",
+            )
+        )
+    return records
 
 
 def _medications(design: TrialDesign, cohort: Cohort, rng: np.random.Generator) -> list[MedicationRecord]:
