@@ -27,8 +27,9 @@ from immunoreset.registry.records import StudyRecord
 from immunoreset.registry.store import Registry, initialise
 from immunoreset.report.case_series import case_series_report, write_tables
 from immunoreset.report.document import html_to_pdf
+from immunoreset.trial.design import TrialDesign
 
-__all__ = ["MainJobResult", "report_study", "run_virtual_trial"]
+__all__ = ["ExplorationResult", "MainJobResult", "explore_design", "report_study", "run_virtual_trial"]
 
 Step = Callable[[str, int, int], None]
 """Progress callback: (stage description, done, total)."""
@@ -100,7 +101,7 @@ def report_study(
 
 
 def run_virtual_trial(
-    design: str | Path,
+    design: str | Path | TrialDesign,
     out_dir: Path,
     *,
     seed: int | None = None,
@@ -117,7 +118,7 @@ def run_virtual_trial(
     from immunoreset.trial import load_design, simulate_trial
     from immunoreset.trial.redcap_project import write_redcap_project
 
-    loaded = load_design(str(design))
+    loaded = design if isinstance(design, TrialDesign) else load_design(str(design))
     start = time.perf_counter()
     total = sum(c.size for c in (loaded.resized(patients) if patients is not None else loaded).cohorts)
     simulated_so_far = [0]
@@ -171,3 +172,67 @@ def run_virtual_trial(
     result.redcap = redcap_files
     result.timings = {"simulate_s": simulated, "registry_s": registered, **result.timings}
     return result
+
+
+@dataclass
+class ExplorationResult:
+    """A design run at every level of a grid: the summary table, the report and each level's own result."""
+
+    report: Path
+    summary: pd.DataFrame
+    table: Path
+    levels: dict[str, MainJobResult]
+
+
+def explore_design(
+    design: str | Path,
+    out_dir: Path,
+    vary: list[str],
+    *,
+    seed: int | None = None,
+    patients: int | None = None,
+    progress: Step | None = None,
+) -> ExplorationResult:
+    """Run ``design`` at every combination of the ``vary`` levels (``["product.dose=1e5,1e6,1e7"]``; several
+    fields make a full grid), each into ``out_dir/levels/<n>`` with the same seed, and write the exploration
+    table (``tables/exploration.csv``) and report (``report.html``; :mod:`immunoreset.report.exploration`)."""
+    import itertools
+
+    from immunoreset.analysis.exploration import level_summary
+    from immunoreset.report.exploration import exploration_report
+    from immunoreset.trial import load_design
+    from immunoreset.trial.design import parse_vary, with_values
+
+    loaded = load_design(str(design))
+    grid = parse_vary(vary)
+    combinations = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
+    designs = {
+        ", ".join(f"{path}={value}" for path, value in combo.items()): with_values(loaded, combo)
+        for combo in combinations
+    }  # every level validated before the first is simulated
+    results: dict[str, MainJobResult] = {}
+    summaries = []
+    for n, (label, level_design) in enumerate(designs.items(), start=1):
+
+        def level_progress(stage: str, done: int, total: int, label: str = label, n: int = n) -> None:
+            if progress is not None:
+                progress(f"Level {n}/{len(designs)} ({label}): {stage}", done, total)
+
+        result = run_virtual_trial(
+            level_design, out_dir / "levels" / str(n), seed=seed, patients=patients, progress=level_progress
+        )
+        results[label] = result
+        summaries.append(level_summary(result.analysis, label))
+    summary = pd.concat(summaries, ignore_index=True)
+    (out_dir / "tables").mkdir(parents=True, exist_ok=True)
+    table = out_dir / "tables" / "exploration.csv"
+    summary.to_csv(table, index=False)
+    report = exploration_report(
+        summary,
+        design=loaded.name,
+        varied=list(grid),
+        level_reports={label: r.report for label, r in results.items()},
+        seed=loaded.seed if seed is None else seed,
+        out=out_dir / "report.html",
+    )
+    return ExplorationResult(report=report, summary=summary, table=table, levels=results)

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 if TYPE_CHECKING:
-    from immunoreset.pipeline import MainJobResult
+    from immunoreset.pipeline import ExplorationResult, MainJobResult
 
 __all__ = ["register", "run_with_progress"]
 
@@ -28,10 +28,23 @@ def list_designs() -> None:
 
 
 @trial_app.command("show")
-def show(design: str = typer.Argument(..., help="Built-in design name or a YAML/TOML file.")) -> None:
-    """Print a design as YAML (copy it to start your own)."""
+def show(
+    design: str | None = typer.Argument(None, help="Built-in design name or a YAML/TOML file."),
+    fields: bool = typer.Option(False, "--fields", help="Document every field of the design format instead."),
+) -> None:
+    """Print a design as YAML (copy it to start your own), or with --fields the reference of every field."""
     from immunoreset.trial import load_design
+    from immunoreset.trial.design import design_reference
 
+    if fields:
+        for path, kind, default, description in design_reference():
+            default_text = (
+                f" [default {default}]" if default not in ("", "required") else f" [{default}]" if default else ""
+            )
+            typer.echo(f"{path}: {kind}{default_text}\n    {description}")
+        return
+    if design is None:
+        raise typer.BadParameter("give a design (immunoreset trial list) or --fields", param_hint="DESIGN")
     loaded = load_design(design)
     typer.echo(yaml.safe_dump(loaded.model_dump(mode="json"), sort_keys=False, allow_unicode=True))
 
@@ -46,10 +59,51 @@ def run(
     redcap: Path | None = typer.Option(
         None, "--redcap", help="Also write the virtual study as a REDCap project (template + raw export) here."
     ),
+    vary: list[str] = typer.Option(
+        [],
+        "--vary",
+        help="Run the design at several values of a field, e.g. product.dose=1e5,1e6,1e7 (repeat for a grid; "
+        "fields: immunoreset trial show --fields).",
+    ),
 ) -> None:
     """Run a design: simulate, write the virtual patients to a registry, compute outcomes, report."""
+    if vary:
+        if pdf or redcap is not None:
+            raise typer.BadParameter("--pdf and --redcap apply to a single run, not to --vary", param_hint="--vary")
+        explored = _explore_with_progress(design, out, vary, patients=patients, seed=seed)
+        typer.echo(str(explored.report))
+        return
     result = run_with_progress(design, out, patients=patients, seed=seed, pdf=pdf, redcap=redcap)
     typer.echo(str(result.report))
+
+
+def _explore_with_progress(
+    design: str, out: Path, vary: list[str], *, patients: int | None, seed: int | None
+) -> ExplorationResult:
+    from immunoreset.pipeline import explore_design
+
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("{task.description:<60}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                for other in tasks.values():
+                    bar.update(other, completed=bar.tasks[other].total or 1)
+                tasks[stage] = bar.add_task(stage, total=max(total, 1))
+            bar.update(tasks[stage], completed=done, total=max(total, 1))
+
+        explored = explore_design(design, out, vary, patients=patients, seed=seed, progress=progress)
+        for task in tasks.values():
+            bar.update(task, completed=bar.tasks[task].total or 1)
+    console.print(f"{len(explored.levels)} levels; table {explored.table}")
+    return explored
 
 
 def run_with_progress(
