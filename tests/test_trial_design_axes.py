@@ -324,3 +324,16 @@ def test_vary_runs_the_grid_and_reports_each_level(tmp_path: Path) -> None:
     assert "Design exploration" in report and "plotly" in report.lower()
     for n in (1, 2):
         assert (tmp_path / "levels" / str(n) / "report.html").is_file()
+
+
+def test_simulate_cli_sets_model_inputs_and_runs_the_bcma_variant(tmp_path: Path) -> None:
+    for name, extra in (("auto", []), ("allo", ["-I", "allogeneic=1"])):
+        ran = cli("simulate", "sle_cart", "--typical", "--days", "80", *extra, "--out", str(tmp_path / f"{name}.csv"))
+        assert ran.returncode == 0, ran.stderr
+    auto, allo = (pd.read_csv(tmp_path / f"{n}.csv").set_index("time") for n in ("auto", "allo"))
+    assert allo.totalCart[60] < FLOW_LLOQ < auto.totalCart[60]
+    bad = cli("simulate", "sle_cart", "--typical", "-I", "nosuch=1", "--out", str(tmp_path / "x.csv"))
+    assert bad.returncode != 0 and "field 'input'" in bad.stderr and "Traceback" not in bad.stderr
+    ran = cli("simulate", "sle_cart_bcma", "--typical", "--days", "120", "--out", str(tmp_path / "bcma.csv"))
+    assert ran.returncode == 0, ran.stderr
+    assert pd.read_csv(tmp_path / "bcma.csv").set_index("time").plasmaCells[90] < 0.1

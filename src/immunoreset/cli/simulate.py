@@ -5,6 +5,7 @@
 * ``immunoreset simulate sle_cart --patients 200 --plot bands.png`` (median and 90% band)
 
 Models: ``park2025`` (the published model) and the predictive specs ``sle_cart``, ``iim_cart``, ``ssc_cart``
+(and their ``_bcma`` variants; ``--input NAME=VALUE`` sets any model input, e.g. ``allogeneic=1``)
 that virtual trials use (docs/models.md).
 """
 
@@ -49,6 +50,9 @@ SIMULATED_MODELS = {
     "sle_cart": "Simulate the predictive SLE model (Park 2025 core with plasma cells, tissue B cells, relapse).",
     "iim_cart": "Simulate the predictive IIM model (predictive core with the myositis layer).",
     "ssc_cart": "Simulate the predictive SSc model (predictive core with the scleroderma layer).",
+    "sle_cart_bcma": "Simulate sle_cart for a CD19/BCMA product (plasma cells are killed too).",
+    "iim_cart_bcma": "Simulate iim_cart for a CD19/BCMA product (plasma cells are killed too).",
+    "ssc_cart_bcma": "Simulate ssc_cart for a CD19/BCMA product (plasma cells are killed too).",
 }
 
 
@@ -109,6 +113,7 @@ def _simulate(
     out: Path | None,
     plot: Path | None,
     workers: int | None,
+    inputs: list[str] | None = None,
 ) -> None:
     from immunoreset.simulate.population import sample_population, simulate_population
 
@@ -132,6 +137,11 @@ def _simulate(
         if not sep or name.strip() not in spec.parameter_names:
             raise InvalidInput("parameter", item, f"NAME=VALUE with NAME a parameter of {spec.name}")
         changed[name.strip()] = spec.parameter(name.strip()).checked(value.strip(), field=f"parameter {name}")
+    for item in inputs or []:
+        name, sep, value = item.partition("=")
+        if not sep or name.strip() not in spec.input_names:
+            raise InvalidInput("input", item, f"NAME=VALUE with NAME an input of {spec.name} (immunoreset model show)")
+        overrides[name.strip()] = spec.input(name.strip()).checked(value.strip(), field=f"input {name}")
     n = 1 if typical else patients
     pop = sample_population(spec, n, seed=seed, inputs=overrides, iiv=not typical, typical=changed)
     times = np.arange(0.0, days + step / 2, step)
@@ -166,6 +176,12 @@ def _command(model: str) -> None:
             "-P",
             help="NAME=VALUE: a typical value replacing the model's (repeatable), e.g. -P Emax_LDC_Bnaive=1",
         ),
+        inputs: list[str] = typer.Option(
+            [],
+            "--input",
+            "-I",
+            help="NAME=VALUE: a model input (repeatable), e.g. -I allogeneic=1 -I Dose2=1e6 -I t_dose2=180",
+        ),
         out: Path | None = typer.Option(None, "--out", help="write the table (.parquet or .csv)"),
         plot: Path | None = typer.Option(None, "--plot", help="write a PNG of median and 90% band"),
         workers: int | None = typer.Option(
@@ -174,7 +190,7 @@ def _command(model: str) -> None:
             help="threads of the compiled solver (default: all cores; 1 = a single-threaded loop)",
         ),
     ) -> None:
-        _simulate(model, patients, days, step, dose, weight, ldc, seed, typical, parameter, out, plot, workers)
+        _simulate(model, patients, days, step, dose, weight, ldc, seed, typical, parameter, out, plot, workers, inputs)
 
     simulate.__doc__ = SIMULATED_MODELS[model]
     simulate_app.command(model)(simulate)
