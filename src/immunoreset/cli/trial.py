@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -77,14 +79,11 @@ def run(
     typer.echo(str(result.report))
 
 
-def _explore_with_progress(
-    design: str, out: Path, vary: list[str], *, patients: int | None, seed: int | None
-) -> ExplorationResult:
-    from immunoreset.pipeline import explore_design
-
-    console = Console(stderr=True)
+@contextmanager
+def _stage_bars(console: Console, width: int) -> Iterator[Callable[[str, int, int], None]]:
+    """A progress bar per stage; a stage's bar completes when the next starts (and all at the end)."""
     with Progress(
-        TextColumn("{task.description:<60}"),
+        TextColumn(f"{{task.description:<{width}}}"),
         BarColumn(),
         TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(),
@@ -99,9 +98,19 @@ def _explore_with_progress(
                 tasks[stage] = bar.add_task(stage, total=max(total, 1))
             bar.update(tasks[stage], completed=done, total=max(total, 1))
 
-        explored = explore_design(design, out, vary, patients=patients, seed=seed, progress=progress)
+        yield progress
         for task in tasks.values():
             bar.update(task, completed=bar.tasks[task].total or 1)
+
+
+def _explore_with_progress(
+    design: str, out: Path, vary: list[str], *, patients: int | None, seed: int | None
+) -> ExplorationResult:
+    from immunoreset.pipeline import explore_design
+
+    console = Console(stderr=True)
+    with _stage_bars(console, 60) as progress:
+        explored = explore_design(design, out, vary, patients=patients, seed=seed, progress=progress)
     console.print(f"{len(explored.levels)} levels; table {explored.table}")
     return explored
 
@@ -119,27 +128,10 @@ def run_with_progress(
     from immunoreset.pipeline import run_virtual_trial
 
     console = Console(stderr=True)
-    with Progress(
-        TextColumn("{task.description:<34}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=console,
-    ) as bar:
-        tasks: dict[str, TaskID] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                for other in tasks.values():
-                    bar.update(other, completed=bar.tasks[other].total or 1)
-                tasks[stage] = bar.add_task(stage, total=max(total, 1))
-            bar.update(tasks[stage], completed=done, total=max(total, 1))
-
+    with _stage_bars(console, 34) as progress:
         result = run_virtual_trial(
             design, out, seed=seed, patients=patients, progress=progress, pdf=pdf, redcap_dir=redcap
         )
-        for task in tasks.values():
-            bar.update(task, completed=bar.tasks[task].total or 1)
     analysis = result.analysis
     console.print(
         f"{len(analysis.patients)} virtual patients → registry {result.registry_url}; "
