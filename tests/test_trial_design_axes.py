@@ -26,6 +26,7 @@ from immunoreset.trial.design import (
     LymphodepletionAgent,
     design_reference,
     lymphodepletion_intensity,
+    lymphodepletion_kpd_amount,
     model_for,
     parse_vary,
     with_values,
@@ -87,6 +88,8 @@ def test_every_field_of_the_format_is_documented_by_trial_show() -> None:
         (lambda d: d["product"].update(target="CD20"), "product.target", "CD19/BCMA"),
         (lambda d: d["product"].update(target="BCMA"), "product.target", "not modelled"),
         (lambda d: d["product"].update(dose_car_cells=1e8), "product.dose_car_cells_per_kg", "exactly one"),
+        (lambda d: d.pop("lymphodepletion"), "lymphodepletion", "required"),
+        (lambda d: d["cohorts"][0]["covariates"].pop("height_cm"), "cohorts.0.covariates", "height_cm"),
         (lambda d: d["product"].update(hla_edited=True), "product.hla_edited", "allogeneic"),
         (lambda d: d["lymphodepletion"][1].update(days=[1]), "lymphodepletion.1.days", "before_infusion"),
         (lambda d: d["lymphodepletion"][0].update(before_infusion=2), "lymphodepletion.0.before_infusion", "1-1"),
@@ -100,7 +103,7 @@ def test_bad_designs_are_one_line_errors_naming_the_field(tmp_path: Path, change
     change(data)
     with pytest.raises(InvalidInput) as err:
         load_design(write(tmp_path, data))
-    assert field in err.value.field, err.value
+    assert err.value.field == field, err.value
     assert words in str(err.value)
     ran = cli("trial", "run", str(tmp_path / "design.yaml"), "--out", str(tmp_path / "out"))
     assert ran.returncode != 0 and "Traceback" not in ran.stderr
@@ -132,6 +135,17 @@ def test_flat_doses_are_divided_by_the_weight() -> None:
     inputs = regimen_inputs(design, 80.0, 170.0)
     assert inputs["Dose"] == pytest.approx(1e8 / 80) and inputs["costim_cd28"] == 1.0
     assert inputs["immunogenic"] == 0.0  # a fully human binder
+
+
+def test_lymphodepletion_host_depletion_is_by_drug() -> None:
+    reference = load_design("erlangen2024").lymphodepletion
+    # Park's amount for the Erlangen regimen, exactly as the published Σ mg/m² × days × BSA
+    assert lymphodepletion_kpd_amount(reference, 1.8) == (3 * 25 + 1000) * 1.8
+    bendamustine = [LymphodepletionAgent(agent="bendamustine", dose_mg_per_m2=90, days=[-4, -3])]
+    assert lymphodepletion_kpd_amount(bendamustine, 1.8) == pytest.approx(1075 * 1.8)  # not 180 mg × BSA
+    cy_only = [a for a in reference if a.agent == "cyclophosphamide"]
+    assert lymphodepletion_kpd_amount(cy_only, 1.8) == pytest.approx(1075 * 1.8 / 2)
+    assert lymphodepletion_kpd_amount([], 1.8) == 0.0
 
 
 def test_lymphodepletion_intensity_reference_none_and_timing() -> None:
@@ -171,7 +185,16 @@ def test_vary_specifications() -> None:
         "product.dose": [1e5, 1e6],
         "infusions.0.dose_fraction": [1],
     }
-    for bad in (["product.dose"], ["=1,2"], ["product.dose="], ["a=1", "a=2"]):
+    for bad in (
+        ["product.dose"],
+        ["=1,2"],
+        ["product.dose="],
+        ["a=1", "a=2"],
+        ["product.dose=1e5,1e5"],
+        ["seed=1,2"],
+        ["cohorts.0.size=3,4"],
+        ["product.dose=1e5,1e6", "product.dose_car_cells_per_kg=1e7,1e8"],
+    ):
         with pytest.raises(InvalidInput):
             parse_vary(bad)
     design = load_design("erlangen2024")
@@ -320,6 +343,8 @@ def test_vary_runs_the_grid_and_reports_each_level(tmp_path: Path) -> None:
         > overall.loc["product.dose=100000.0", "cart_cmax_median"]
     )
     assert (overall["patients"] == 6).all()
+    assert (overall["crs_any_ci_lower"] <= overall["crs_any_rate"]).all()
+    assert (overall["crs_any_rate"] <= overall["crs_any_ci_upper"]).all()
     report = (tmp_path / "report.html").read_text()
     assert "Design exploration" in report and "plotly" in report.lower()
     for n in (1, 2):
@@ -337,3 +362,43 @@ def test_simulate_cli_sets_model_inputs_and_runs_the_bcma_variant(tmp_path: Path
     ran = cli("simulate", "sle_cart_bcma", "--typical", "--days", "120", "--out", str(tmp_path / "bcma.csv"))
     assert ran.returncode == 0, ran.stderr
     assert pd.read_csv(tmp_path / "bcma.csv").set_index("time").plasmaCells[90] < 0.1
+
+
+def test_design_errors_that_only_a_drawn_patient_reveals_name_the_design_field(tmp_path: Path) -> None:
+    data = load_design("flat_dose_cd28").model_dump(mode="json")
+    data["product"]["dose_car_cells"] = 1e11  # 1e11 cells for a 40-kg patient exceed the model's 1e9/kg
+    with pytest.raises(InvalidInput) as err:
+        simulate_trial(load_design(write(tmp_path, data)), patients=4, workers=1)
+    assert err.value.field.startswith("product.dose_car_cells") and "every patient" in str(err.value)
+
+
+def test_axes_act_through_designs_not_only_model_inputs(tmp_path: Path) -> None:
+    base = load_design("erlangen2024")
+    without_ld = base.model_copy(update={"lymphodepletion": []})
+    allogeneic = load_design("allogeneic_cd19")
+
+    def sle_daily(design) -> pd.DataFrame:
+        trial = simulate_trial(design, patients=12, workers=1)
+        return trial.daily[trial.daily["disease"] == "SLE"].pivot(
+            index="study_day", columns="patient", values="car_t_per_ul"
+        )
+
+    with_ld, no_ld, allo = sle_daily(base), sle_daily(without_ld), sle_daily(allogeneic)
+    assert no_ld.iloc[:60].max().median() < 0.5 * with_ld.iloc[:60].max().median()
+    assert (allo.loc[75] < FLOW_LLOQ).all() and (with_ld.loc[75] > FLOW_LLOQ).all()
+
+
+def test_reinfusions_are_medication_records_that_do_not_count_against_drug_free(tmp_path: Path) -> None:
+    ran = cli(
+        "trial", "run", "redosing", "--out", str(tmp_path / "run"), "--patients", "2", "--redcap", str(tmp_path / "rc")
+    )
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    trial = simulate_trial("redosing", patients=1, workers=1)
+    meds = {m.key: m for m in trial.study.patients[0].medications}
+    assert meds["car-t-infusion-2"].start_day == 180 and meds["car-t-infusion-2"].unit == "cells/kg"
+    assert meds["lymphodepletion-2-1"].indication == "lymphodepletion"
+    from immunoreset.registry.outcomes import _purpose
+
+    assert _purpose(meds["car-t-infusion-2"].indication) == "other"
+    assert _purpose(meds["lymphodepletion-2-1"].indication) == "lymphodepletion"
+    assert _purpose("CAR-T toxicity (CRS, ICANS)") == "car_t_toxicity"

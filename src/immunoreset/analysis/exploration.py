@@ -10,7 +10,7 @@ seed, so the levels differ only by the design: common random numbers) and summar
   (:func:`immunoreset.analysis.survival.aplasia_summary`);
 * response, non-response and relapse of each disease's primary endpoint with exact (Clopper-Pearson) 95 %
   CIs (:func:`immunoreset.analysis.cohort.response_course_table`);
-* CRS (ASTCT): any grade and grade ≥ 3, with exact 95 % CIs.
+* CRS (ASTCT, maximum grade per patient): any grade and grade ≥ 3, with exact 95 % CIs.
 """
 
 from __future__ import annotations
@@ -43,15 +43,25 @@ LEVEL_COLUMNS = [
     "response_rate",
     "response_ci_lower",
     "response_ci_upper",
+    "non_responders",
+    "non_response_rate",
+    "non_response_ci_lower",
+    "non_response_ci_upper",
     "relapsed",
     "relapse_rate",
     "relapse_ci_lower",
     "relapse_ci_upper",
     "crs_any",
     "crs_any_rate",
+    "crs_any_ci_lower",
+    "crs_any_ci_upper",
     "crs_grade3",
     "crs_grade3_rate",
+    "crs_grade3_ci_lower",
+    "crs_grade3_ci_upper",
 ]
+FLOW_ANALYTE = "cart_flow"
+"""The NCA analyte summarised (flow-cytometric CAR-T, cells/µL; qPCR copies are not mixed in)."""
 
 
 def _rate(events: int, n: int) -> tuple[float, float, float]:
@@ -65,7 +75,10 @@ def level_summary(analysis: CohortAnalysis, level: str) -> pd.DataFrame:
     """Key outcomes of one level: a row per disease and one for all patients (``disease = "all"``)."""
     patients = analysis.patients
     nca = analysis.nca
-    nca = nca[nca["evaluable"].astype(bool)] if "evaluable" in nca else nca
+    if nca.empty or "analyte" not in nca:
+        nca = pd.DataFrame(columns=["patient", "cmax", "tmax"])
+    else:
+        nca = nca[(nca["analyte"] == FLOW_ANALYTE) & nca["evaluable"].astype(bool)]
     bcells = analysis.bcells
     safety = analysis.safety
     course = analysis.response_course
@@ -96,15 +109,22 @@ def level_summary(analysis: CohortAnalysis, level: str) -> pd.DataFrame:
         responders = int(part["responders"].sum()) if len(part) else 0
         evaluable = int(part["patients"].sum()) if len(part) else 0
         relapsed = int(part["relapsed"].sum()) if len(part) else 0
+        non_responders = int(part["non_responders"].sum()) if len(part) else 0
         row["responders"] = responders
         row["response_rate"], row["response_ci_lower"], row["response_ci_upper"] = _rate(responders, evaluable)
+        row["non_responders"] = non_responders
+        row["non_response_rate"], row["non_response_ci_lower"], row["non_response_ci_upper"] = _rate(
+            non_responders, evaluable
+        )
         row["relapsed"] = relapsed
         row["relapse_rate"], row["relapse_ci_lower"], row["relapse_ci_upper"] = _rate(relapsed, responders)
         crs = pd.to_numeric(safety.loc[safety["patient"].isin(codes), "crs_max_grade"], errors="coerce")
         known = crs.dropna()
         row["crs_any"] = int((known >= 1).sum())
         row["crs_grade3"] = int((known >= 3).sum())
-        row["crs_any_rate"] = _rate(row["crs_any"], len(known))[0]
-        row["crs_grade3_rate"] = _rate(row["crs_grade3"], len(known))[0]
+        row["crs_any_rate"], row["crs_any_ci_lower"], row["crs_any_ci_upper"] = _rate(row["crs_any"], len(known))
+        row["crs_grade3_rate"], row["crs_grade3_ci_lower"], row["crs_grade3_ci_upper"] = _rate(
+            row["crs_grade3"], len(known)
+        )
         rows.append(row)
     return pd.DataFrame(rows, columns=LEVEL_COLUMNS)

@@ -324,7 +324,8 @@ INPUTS = [
 ]
 
 _PHEN = ("tn", "cm", "em", "ef")
-_PCT = {"tn": "pctN", "cm": "pctCM", "em": "pctEM", "ef": "pctEF"}
+PHENOTYPE_INPUTS = {"tn": "pctN", "cm": "pctCM", "em": "pctEM", "ef": "pctEF"}
+"""The product-composition input (percent) of each CAR-T phenotype state (naive, CM, EM, effector)."""
 _NAMES = {"tn": "naive", "cm": "central-memory", "em": "effector-memory", "ef": "effector"}
 _UP = {"tn": None, "cm": ("rm1", "tn"), "em": ("rm2", "cm"), "ef": ("rm3", "em")}
 _OUT = {"tn": "rm1", "cm": "rm2", "em": "rm3", "ef": None}
@@ -340,7 +341,7 @@ def _cart_states() -> list[StateSpec]:
                 if where == "pb":
                     terms = f"(-K12*Vb*{x} + K21*Vbm*{other})/Vb"
                     terms += f" - Kel_e*{x}" if ph == "ef" else f" - Kel_m*{x} + Kexp{sub}*{x}"
-                    init = f"Dose*WT*pct{sub}*{_PCT[ph]}/(Vb*1e4)"
+                    init = f"Dose*WT*pct{sub}*{PHENOTYPE_INPUTS[ph]}/(Vb*1e4)"
                 else:
                     terms = f"(K12*Vb*{other} - K21*Vbm*{x})/Vbm"
                     if ph != "ef":

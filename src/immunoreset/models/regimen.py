@@ -39,8 +39,9 @@ from __future__ import annotations
 import fnmatch
 import math
 import re
+from collections.abc import Callable
 
-from immunoreset.models.park2025 import _PCT
+from immunoreset.models.park2025 import PHENOTYPE_INPUTS
 from immunoreset.models.spec import DerivedSpec, InputSpec, ModelSpec, OutputSpec, ParameterSpec, StateSpec, SwitchSpec
 
 __all__ = ["BCMA_SUFFIX", "NO_INFUSION_DAY", "with_bcma", "with_regimen"]
@@ -130,7 +131,8 @@ PARAMETERS = [
         1.0,
         "1",
         "expansion rate of a CD28 construct relative to 4-1BB",
-        f"{ASSUMPTION}: no published peak ratio between constructs; similar anti-CD19 activity, {CAPPELL2021}",
+        f"{ASSUMPTION} without a published aggregate to calibrate to (no published peak ratio between constructs; "
+        f"similar anti-CD19 activity, {CAPPELL2021})",
         minimum=0.0,
     ),
     _param(
@@ -146,7 +148,8 @@ PARAMETERS = [
         0.8,
         "1",
         "CAR-T expansion rate without lymphodepletion relative to the reference regimen",
-        f"{ASSUMPTION}, calibrated qualitatively (no published ratio of peaks): {TURTLE2016}; {KOCHENDERFER2017}",
+        f"{ASSUMPTION} without a published ratio of peaks to calibrate to; set so that no lymphodepletion lowers the "
+        f"peak several-fold, the qualitative finding of {TURTLE2016}; {KOCHENDERFER2017}",
         minimum=0.0,
         maximum=1.0,
     ),
@@ -155,7 +158,8 @@ PARAMETERS = [
         0.25,
         "1",
         "lymphodepletion intensity (reference = 1) giving half the expansion benefit",
-        f"{ASSUMPTION}: the benefit saturates near standard doses (reduced-intensity regimens keep most of it)",
+        f"{ASSUMPTION} without a published aggregate to calibrate to: the benefit saturates near standard doses "
+        "(reduced-intensity regimens keep most of it)",
         minimum=0.0,
     ),
     _param(
@@ -163,15 +167,17 @@ PARAMETERS = [
         0.25,
         "1/d",
         "maximal host-versus-graft clearance of allogeneic CAR-T",
-        f"{ASSUMPTION}, calibrated to allogeneic (non-edited) CAR-T below flow detection within about two months "
-        "(the 2-4 week rejection window reported for allogeneic CD19 products; no primary source checked)",
+        f"{ASSUMPTION}, calibrated to non-edited allogeneic CD19 CAR-T in blood for weeks, not months (Benjamin R "
+        "et al. Lancet 2020;396(10266):1885-94, doi:10.1016/S0140-6736(20)32334-5, UCART19: TCR/CD52-edited, "
+        "not HLA-edited; figure of about 4-6 weeks not checked against the primary text); below flow detection "
+        "within about two months",
     ),
     _param(
         "tau_hvg",
         14.0,
         "d",
         "time constant of priming of the host-versus-graft response",
-        f"{ASSUMPTION} (T-cell priming takes one to three weeks)",
+        f"{ASSUMPTION} without a published aggregate to calibrate to (T-cell priming takes one to three weeks)",
     ),
     _param(
         "hvg_escape_edited",
@@ -196,7 +202,8 @@ PARAMETERS = [
         "d",
         "time after the first infusion at which anti-CAR immunity is half primed (Hill exponent 4: infusions "
         "days apart are one exposure, a re-infusion months later meets a primed response)",
-        f"{ASSUMPTION} (T-cell priming; anti-CAR responses are detected weeks after infusion, {TURTLE2016})",
+        f"{ASSUMPTION} without a published aggregate to calibrate to (T-cell priming; anti-CAR responses are "
+        f"detected weeks after infusion, {TURTLE2016})",
     ),
 ]
 
@@ -211,7 +218,7 @@ INPUTS = [
     _input("allogeneic", "product", 0.0, "1", "1 = allogeneic (donor) cells, 0 = autologous", 0.0, 1.0),
     _input("hla_edited", "product", 0.0, "1", "1 = allogeneic cells edited to escape rejection (HLA)", 0.0, 1.0),
     _input("immunogenic", "product", 1.0, "1", "1 = the CAR can prime anti-CAR immunity (non-human scFv)", 0.0, 1.0),
-    _input("ld_intensity", "dose", 1.0, "1", "lymphodepletion intensity relative to the Erlangen regimen", 0.0, 20.0),
+    _input("ld_intensity", "dose", 1.0, "1", "lymphodepletion intensity relative to the Erlangen regimen", 0.0, 1e3),
 ]
 
 SWITCHES = [
@@ -302,7 +309,7 @@ def with_regimen(parts: CoreParts) -> CoreParts:
             blood = _BLOOD_CART.match(s.name)
             if blood:
                 sub, ph = blood.groups()
-                rhs += f" + infusing*WT*pct{sub}*{_PCT[ph]}/(Vb*1e4)"
+                rhs += f" + infusing*WT*pct{sub}*{PHENOTYPE_INPUTS[ph]}/(Vb*1e4)"
         elif s.name == "ldc":
             rhs += " + ldc_infusing"
         new_states.append(s.model_copy(update={"rhs": rhs}))
@@ -326,9 +333,9 @@ BCMA_PARAMETERS = [
         0.03,
         "1",
         "anti-dsDNA (relative to baseline) below which C3 consumption falls no further",
-        f"{ASSUMPTION}: Park's C3 equation has no autoantibody-independent catabolism, so C3 would rise without "
-        "bound as a BCMA CAR removes anti-dsDNA; the floor is the median anti-dsDNA fraction at month 6 with CD19 "
-        "CAR-T in sle_cart (about 0.03, docs/models.md), keeping C3 within the CD19 range",
+        f"{ASSUMPTION}, a structural guard, not calibrated: Park's C3 equation has no autoantibody-independent "
+        "catabolism, so C3 would rise without bound as a BCMA CAR removes anti-dsDNA; the floor is set at the median "
+        "anti-dsDNA fraction at month 6 with CD19 CAR-T in sle_cart (about 0.03), keeping C3 within its CD19 range",
     ),
     _param(
         "k_bcma",
@@ -342,7 +349,8 @@ BCMA_PARAMETERS = [
         1.0,
         "cells/uL",
         "blood CAR-T count giving half-maximal plasma-cell killing",
-        f"{ASSUMPTION}: killing lasts while CAR-T are present at more than about 1 cell/µL (weeks to months)",
+        f"{ASSUMPTION} without a published aggregate to calibrate to: killing lasts while CAR-T are present at "
+        "more than about 1 cell/µL (weeks to months)",
     ),
     _param(
         "k_pc_refill",
@@ -364,14 +372,24 @@ def with_bcma(spec: ModelSpec) -> ModelSpec:
     total-IgG plasma-cell niche refills from returning B cells (``llpc_igg``, ``k_pc_refill``).
     """
     kill = "k_bcma*TotCART/(TotCART + EC50_bcma)"
+    patches: dict[str, Callable[[str], str]] = {
+        # plasmablasts and long-lived plasma cells of autoantibody and protective antibody (sle_cart)
+        "pb_auto": lambda rhs: f"{rhs} - {kill}*pb_auto",
+        "llpc_auto": lambda rhs: f"{rhs} - {kill}*llpc_auto",
+        "llpc_protective": lambda rhs: f"{rhs} - {kill}*llpc_protective",
+        # the long-lived share of total IgG and of the IIM/SSc autoantibodies follows the plasma-cell state
+        "igg": lambda rhs: _sub(rhs, "f_igg_llpc", "f_igg_llpc*llpc_igg"),
+        "autoab": lambda rhs: _sub(rhs, "f_aab_llpc", "f_aab_llpc*llpc_igg"),
+        # Park's C3 consumption has no autoantibody-independent part: floor the anti-dsDNA ratio it reads
+        "c3": lambda rhs: rhs.replace("(max(aab, 1e-12)/AAb0)", "max(aab/AAb0, r_c3_floor)"),
+    }
     states = []
     for s in spec.states:
-        if s.name in ("pb_auto", "llpc_auto", "llpc_protective"):
-            s = s.model_copy(update={"rhs": f"{s.rhs} - {kill}*{s.name}"})
-        elif s.name == "c3":
-            s = s.model_copy(update={"rhs": s.rhs.replace("(max(aab, 1e-12)/AAb0)", "max(aab/AAb0, r_c3_floor)")})
-        elif s.name == "igg":
-            s = s.model_copy(update={"rhs": _sub(s.rhs, "f_igg_llpc", "f_igg_llpc*llpc_igg")})
+        if s.name in patches:
+            rhs = patches[s.name](s.rhs)
+            if rhs == s.rhs:  # the equation this variant patches has changed: fail loudly, never silently
+                raise AssertionError(f"with_bcma: no BCMA term could be added to {spec.name}.{s.name}")
+            s = s.model_copy(update={"rhs": rhs})
         states.append(s)
     states.append(
         StateSpec(

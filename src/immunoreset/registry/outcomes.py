@@ -491,8 +491,9 @@ class _Med:
 
 _PURPOSE_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("disease", ("autoimmun", "disease", "lupus", "sle", "myositis", "scleros", "ssc", "iim", "underlying")),
-    ("car_t_toxicity", ("car-t", "car t", "cart", "crs", "icans", "cytokine", "toxicity", "neurotox")),
     ("lymphodepletion", ("lymphodepl", "conditioning")),
+    ("other", ("car-t cell therapy", "car-t infusion", "re-infusion")),
+    ("car_t_toxicity", ("car-t", "car t", "cart", "crs", "icans", "cytokine", "toxicity", "neurotox")),
     ("replacement", ("replacement", "hypogamma", "substitution")),
     ("prophylaxis", ("prophyla", "supportive", "prevention")),
 )

@@ -286,7 +286,7 @@ DISEASES = (
 )
 SEXES = (("1", "Female", "F"), ("2", "Male", "M"), ("3", "Unknown", "U"))
 TARGETS = (("1", "CD19", "CD19"), ("2", "BCMA", "BCMA"), ("3", "CD19 and BCMA", "CD19/BCMA"))
-MED_UNITS = ("mg", "g", "ug", "mg/kg", "g/kg", "mg/m2", "[IU]", "mL")
+MED_UNITS = ("mg", "g", "ug", "mg/kg", "g/kg", "mg/m2", "[IU]", "mL", "cells/kg", "cells")
 MED_ROUTES = ("oral", "intravenous", "subcutaneous", "intramuscular", "topical", "inhaled", "rectal", "other")
 MED_FREQUENCIES = (
     ("once_daily", "Once daily"),
@@ -309,6 +309,9 @@ MED_INDICATIONS = (
     ("CAR-T toxicity (CRS, ICANS)", "Treatment of CAR-T toxicity (CRS, ICANS)"),
     ("immunoglobulin replacement", "Immunoglobulin replacement"),
     ("other", "Other"),
+    # appended (codes of existing projects keep their meaning)
+    ("lymphodepletion", "Lymphodepletion (before a further CAR-T infusion)"),
+    ("CAR-T cell therapy", "CAR-T cell infusion after the first (split dose or re-dosing)"),
 )
 """Medication indications: the registry text each choice becomes (read by the drug-free rules), label."""
 ANA_TITRES = (0, 40, 80, 160, 320, 640, 1280, 2560)

@@ -24,7 +24,7 @@ _PANELS = (
     ("aplasia_median_days", "B-cell aplasia, KM median (days)", None),
     ("response_rate", "Response (primary endpoint)", ("response_ci_lower", "response_ci_upper")),
     ("relapse_rate", "Relapse among responders", ("relapse_ci_lower", "relapse_ci_upper")),
-    ("crs_any_rate", "CRS, any grade", None),
+    ("crs_any_rate", "CRS, any grade", ("crs_any_ci_lower", "crs_any_ci_upper")),
 )
 
 
@@ -101,6 +101,7 @@ def exploration_report(
             "aplasia_sd_days",
             "aplasia_censored",
             "response_rate",
+            "non_response_rate",
             "relapse_rate",
             "crs_any_rate",
             "crs_grade3_rate",
@@ -112,8 +113,9 @@ def exploration_report(
         summary[summary["disease"] != "all"][
             [
                 *("level", "disease", "patients", "cart_cmax_median", "aplasia_median_days", "endpoint"),
-                *("responders", "response_rate", "response_ci_lower", "response_ci_upper", "relapsed"),
-                *("relapse_rate", "crs_any_rate"),
+                *("responders", "response_rate", "response_ci_lower", "response_ci_upper", "non_responders"),
+                *("relapsed", "relapse_rate", "relapse_ci_lower", "relapse_ci_upper", "crs_any_rate"),
+                *("crs_any_ci_lower", "crs_any_ci_upper", "crs_grade3_rate"),
             ]
         ]
     )

@@ -36,6 +36,7 @@ __all__ = [
     "design_reference",
     "load_design",
     "lymphodepletion_intensity",
+    "lymphodepletion_kpd_amount",
     "model_for",
     "parse_vary",
     "with_values",
@@ -60,7 +61,9 @@ def model_for(disease: str, target: str) -> str:
             target,
             "CD19 or CD19/BCMA for a virtual trial (expansion of a BCMA-only CAR on plasma cells is not modelled)",
         )
-    return DISEASE_MODELS[disease] + ("_bcma" if "BCMA" in target else "")
+    from immunoreset.models.regimen import BCMA_SUFFIX
+
+    return DISEASE_MODELS[disease] + (BCMA_SUFFIX if "BCMA" in target else "")
 
 
 class _Strict(BaseModel):
@@ -229,12 +232,12 @@ class Product(_Strict):
     def _fractions(self) -> Product:
         if (self.dose_car_cells_per_kg is None) == (self.dose_car_cells is None):
             raise InvalidInput(
-                "product.dose_car_cells_per_kg",
+                "dose_car_cells_per_kg",
                 self.dose_car_cells_per_kg,
                 "exactly one of dose_car_cells_per_kg (per kg) and dose_car_cells (flat)",
             )
         if self.hla_edited and self.origin != "allogeneic":
-            raise InvalidInput("product.hla_edited", True, "true only for an allogeneic product")
+            raise InvalidInput("hla_edited", True, "true only for an allogeneic product")
         if self.cd4_fraction + self.cd8_fraction > 1 + 1e-9:
             raise InvalidInput("cd8_fraction", self.cd8_fraction, f"at most {1 - self.cd4_fraction:g} (CD4 + CD8 <= 1)")
         total = sum(self.phenotype.values())
@@ -300,6 +303,23 @@ LD_RECOVERY_PER_DAY = math.log(2) / 7
 Assumption: host lymphocytes recover and homeostatic cytokines (IL-15, IL-7) fall back within one to two
 weeks after fludarabine/cyclophosphamide (Kochenderfer JN et al. J Clin Oncol 2017;35(16):1803-13,
 doi:10.1200/JCO.2016.71.3024; no published rate)."""
+
+
+LD_KPD_REFERENCE_MG_PER_M2 = 1075.0
+"""Park 2025's lymphodepletion K-PD amount per m² for the Erlangen regimen (fludarabine 3 × 25 + cyclophosphamide
+1000 mg/m²; Park reconstructed 1935 mg at 1.8 m²). Other regimens enter as their drug-weighted share of it."""
+
+
+def lymphodepletion_kpd_amount(agents: list[LymphodepletionAgent], bsa_m2: float) -> float:
+    """Park's K-PD amount (mg) for a lymphodepletion course, **by drug**: the reference amount times the course's
+    drug-weighted dose relative to the reference regimen (:data:`LD_REFERENCE`, no timing factor: Park doses
+    the K-PD compartment at the infusion). The Erlangen regimen gives Park's ``1075 mg/m² × BSA`` exactly;
+    bendamustine 2 × 90 mg/m² gives the same; cyclophosphamide 1000 mg/m² alone half of it."""
+    weighted = 0.0
+    for agent in agents:
+        weight, reference = LD_REFERENCE[agent.agent]
+        weighted += weight * (agent.dose_mg_per_m2 * len(agent.days) / reference)
+    return LD_KPD_REFERENCE_MG_PER_M2 * weighted * bsa_m2
 
 
 def lymphodepletion_intensity(agents: list[LymphodepletionAgent], infusion_day: int = 0) -> float:
@@ -388,10 +408,11 @@ class TrialDesign(_Strict):
         default_factory=lambda: [Infusion(day=0)],
         min_length=1,
         max_length=3,
-        description="Infusions of the product (the first on day 0; up to 3: split doses or re-dosing).",
+        description="Infusions of the product (the first on day 0; up to 3: split doses or re-dosing). "
+        "Default: one infusion on day 0 with dose_fraction 1.",
     )
     lymphodepletion: list[LymphodepletionAgent] = Field(
-        default_factory=list, description="Lymphodepletion courses by agent; empty = no lymphodepletion."
+        description="Lymphodepletion courses by agent; required: write [] for a design without lymphodepletion."
     )
     concomitant: Concomitant = Field(description="Concomitant-drug protocol.")
     cohorts: list[Cohort] = Field(min_length=1, description="Disease cohorts.")
@@ -442,6 +463,12 @@ class TrialDesign(_Strict):
         from immunoreset.models import get_model
 
         for i, cohort in enumerate(self.cohorts):
+            if self.lymphodepletion and "height_cm" not in cohort.covariates:
+                raise InvalidInput(
+                    f"cohorts.{i}.covariates",
+                    sorted(cohort.covariates),
+                    "a height_cm distribution (lymphodepletion doses are per m² of body-surface area)",
+                )
             model = model_for(cohort.disease, self.product.target)
             spec = get_model(model)
             for name, value in cohort.model_parameters.items():
@@ -538,7 +565,16 @@ def parse_vary(specs: list[str]) -> dict[str, list[Any]]:
             raise InvalidInput("--vary", spec, "FIELD=VALUE,VALUE,... (e.g. product.dose=1e5,1e6,1e7)")
         if path in grid:
             raise InvalidInput("--vary", path, "each field varied once")
+        if len({repr(v) for v in levels}) != len(levels):
+            raise InvalidInput("--vary", spec, "distinct values (each level once)")
+        if path in ("name", "seed") or (path.startswith("cohorts.") and path.endswith(".size")):
+            raise InvalidInput(
+                "--vary", path, "a field other than name, seed and cohort sizes (use --seed and --patients)"
+            )
         grid[path] = levels
+    doses = {"product.dose", "product.dose_car_cells_per_kg", "product.dose_car_cells"} & set(grid)
+    if len(doses) > 1:
+        raise InvalidInput("--vary", sorted(doses), "one way of varying the dose (product.dose sets either)")
     return grid
 
 

@@ -61,6 +61,7 @@ from immunoreset.trial.design import (
     TrialDesign,
     load_design,
     lymphodepletion_intensity,
+    lymphodepletion_kpd_amount,
     model_for,
 )
 from immunoreset.trial.emit import coded, decimal, lab_noise, numeric, yes_no
@@ -153,13 +154,30 @@ def body_surface_area(weight_kg: float, height_cm: float) -> float:
     return math.sqrt(height_cm * weight_kg / 3600.0)
 
 
+DEFAULT_HEIGHT_CM = 170.0
+"""Height used for the body-surface area of a design without lymphodepletion that draws no height (BSA then
+enters nothing); with lymphodepletion the design must draw height_cm."""
+_DESIGN_FIELD_OF_INPUT = {
+    "Dose": "product.dose_car_cells_per_kg / dose_car_cells (× infusions.0.dose_fraction)",
+    "Dose2": "product dose × infusions.1.dose_fraction",
+    "Dose3": "product dose × infusions.2.dose_fraction",
+    "Dose_LDC": "lymphodepletion (before_infusion 1)",
+    "Dose_LDC2": "lymphodepletion (before_infusion 2)",
+    "Dose_LDC3": "lymphodepletion (before_infusion 3)",
+    "ld_intensity": "lymphodepletion (before_infusion 1)",
+    "WT": "cohorts.covariates.weight_kg",
+}
+"""The design field behind each model input, for errors that only a drawn patient reveals (flat dose ÷ weight)."""
+
+
 def regimen_inputs(design: TrialDesign, weight_kg: float, height_cm: float) -> dict[str, float]:
     """Model inputs of the design's product and regimen for one patient (predictive specs; models/regimen.py).
 
     Infusion *k*: ``Dose`` (k = 1, at t = 0), ``Dose2``/``t_dose2``, ``Dose3``/``t_dose3`` in CAR⁺ cells/kg
     (a flat dose divided by the weight, times the infusion's ``dose_fraction``). Lymphodepletion before
-    infusion *k*: Park's K-PD amount ``Σ dose_mg_per_m2 × days × BSA`` (Mosteller) entered at that infusion
-    (``Dose_LDC``, ``Dose_LDC2``, ``Dose_LDC3``), and the intensity of the first course
+    infusion *k*: Park's K-PD amount by drug (:func:`~immunoreset.trial.design.lymphodepletion_kpd_amount`, BSA
+    by Mosteller) entered at that infusion (``Dose_LDC``, ``Dose_LDC2``, ``Dose_LDC3``), and the intensity of
+    the first course
     (:func:`~immunoreset.trial.design.lymphodepletion_intensity`, ``ld_intensity``). The product sets
     ``costim_cd28``, ``allogeneic``, ``hla_edited`` and ``immunogenic``.
     """
@@ -183,7 +201,7 @@ def regimen_inputs(design: TrialDesign, weight_kg: float, height_cm: float) -> d
     for k, infusion in enumerate(design.infusions, start=1):
         suffix = "" if k == 1 else str(k)
         inputs[f"Dose{suffix}"] = per_kg * infusion.dose_fraction
-        inputs[f"Dose_LDC{suffix}"] = sum(a.dose_mg_per_m2 * len(a.days) for a in design.lymphodepletion_for(k)) * bsa
+        inputs[f"Dose_LDC{suffix}"] = lymphodepletion_kpd_amount(design.lymphodepletion_for(k), bsa)
         if k > 1:
             inputs[f"t_dose{k}"] = float(infusion.day)
     return inputs
@@ -334,10 +352,18 @@ def _prepare_cohort(design: TrialDesign, cohort: Cohort, seed: int) -> _Prepared
     )
     for i, cov in enumerate(covariates):
         overrides = {
-            **regimen_inputs(design, cov["weight_kg"], cov.get("height_cm", 170.0)),
+            **regimen_inputs(design, cov["weight_kg"], cov.get("height_cm", DEFAULT_HEIGHT_CM)),
             **{k: v for k, v in cov.items() if k in spec.input_names},
         }
-        pop.inputs[i] = input_vector(spec, overrides)
+        try:
+            pop.inputs[i] = input_vector(spec, overrides)
+        except InvalidInput as err:
+            field = _DESIGN_FIELD_OF_INPUT.get(err.field, f"cohorts.{disease}.covariates.{err.field}")
+            raise InvalidInput(
+                field,
+                err.value,
+                f"a design giving {err.field} {err.expected} for every patient ({disease}-{i + 1:02d})",
+            ) from None
     return _Prepared(pop, covariates, rngs, ssc_traits, ssc_params)
 
 
@@ -646,7 +672,7 @@ def _reinfusions(design: TrialDesign) -> list[MedicationRecord]:
                     frequency="once_daily",
                     start_day=min(agent.days),
                     stop_day=max(agent.days),
-                    indication=f"lymphodepletion before CAR-T infusion {k}",
+                    indication="lymphodepletion",
                 )
             )
         records.append(
@@ -659,7 +685,7 @@ def _reinfusions(design: TrialDesign) -> list[MedicationRecord]:
                 frequency="once",
                 start_day=infusion.day,
                 stop_day=infusion.day,
-                indication=f"CAR-T infusion {k} ({product.target})",
+                indication="CAR-T cell therapy",
             )
         )
     return records
