@@ -197,7 +197,13 @@ def test_vary_specifications() -> None:
     ):
         with pytest.raises(InvalidInput):
             parse_vary(bad)
+    structured = parse_vary(["lymphodepletion=[];[{agent: cyclophosphamide, dose_mg_per_m2: 1000, days: [-3]}]"])
+    assert structured["lymphodepletion"][0] == [] and structured["lymphodepletion"][1][0]["days"] == [-3]
+    with pytest.raises(InvalidInput):
+        parse_vary(["infusions=[{day: 0};[]"])
     design = load_design("erlangen2024")
+    assert with_values(design, {"lymphodepletion": []}).lymphodepletion == []
+    assert [i.day for i in with_values(design, {"infusions": [{"day": 0}, {"day": 90}]}).infusions] == [0, 90]
     assert with_values(design, {"product.dose": 1e5}).product.dose_car_cells_per_kg == 1e5
     assert with_values(load_design("flat_dose_cd28"), {"product.dose": 5e7}).product.dose_car_cells == 5e7
     with pytest.raises(InvalidInput) as err:

@@ -554,13 +554,31 @@ def _scalar(text: str) -> Any:
     return token
 
 
+def _structured(text: str, spec: str) -> Any:
+    """A --vary level in YAML flow style (``[]``, ``[{day: 0}, {day: 180}]``); plain scalars as :func:`_scalar`."""
+    token = text.strip()
+    if not token.startswith(("[", "{")):
+        return _scalar(token)
+    try:
+        return yaml.safe_load(token)
+    except yaml.YAMLError:
+        raise InvalidInput(
+            "--vary", spec, "levels in YAML flow style separated by ';' (e.g. lymphodepletion=[];[...])"
+        ) from None
+
+
 def parse_vary(specs: list[str]) -> dict[str, list[Any]]:
-    """``["product.dose=1e5,1e6"]`` → ``{"product.dose": [100000.0, 1000000.0]}`` (clear errors otherwise)."""
+    """``["product.dose=1e5,1e6"]`` → ``{"product.dose": [100000.0, 1000000.0]}``; levels that are lists or
+    mappings are separated by ``;`` in YAML flow style (``["lymphodepletion=[];[{agent: fludarabine, ...}]"]``,
+    ``["infusions=[{day: 0}];[{day: 0}, {day: 180}]"]``). Clear errors otherwise."""
     grid: dict[str, list[Any]] = {}
     for spec in specs:
         path, sep, values = spec.partition("=")
         path = path.strip()
-        levels = [_scalar(v) for v in values.split(",") if v.strip()]
+        if ";" in values:  # levels that are lists or mappings, in YAML flow style: lymphodepletion=[];[{...}]
+            levels = [_structured(v, spec) for v in values.split(";") if v.strip()]
+        else:
+            levels = [_scalar(v) for v in values.split(",") if v.strip()]
         if not sep or not path or not levels:
             raise InvalidInput("--vary", spec, "FIELD=VALUE,VALUE,... (e.g. product.dose=1e5,1e6,1e7)")
         if path in grid:
