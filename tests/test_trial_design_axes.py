@@ -105,9 +105,22 @@ def test_bad_designs_are_one_line_errors_naming_the_field(tmp_path: Path, change
         load_design(write(tmp_path, data))
     assert err.value.field == field, err.value
     assert words in str(err.value)
-    ran = cli("trial", "run", str(tmp_path / "design.yaml"), "--out", str(tmp_path / "out"))
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda d: d["product"].update(dose_car_cells_per_kg=-1e6), "product.dose_car_cells_per_kg"),
+        (lambda d: d["lymphodepletion"][1].update(days=[1]), "lymphodepletion.1.days"),
+        (lambda d: d["product"].update(target="CD20"), "product.target"),
+    ],
+)
+def test_bad_designs_give_one_line_on_the_command_line(tmp_path: Path, change, field: str) -> None:
+    data = erlangen_data()
+    change(data)
+    ran = cli("trial", "run", str(write(tmp_path, data)), "--out", str(tmp_path / "out"))
     assert ran.returncode != 0 and "Traceback" not in ran.stderr
-    assert len(ran.stderr.strip().splitlines()) == 1 and field.split(".")[0] in ran.stderr
+    assert len(ran.stderr.strip().splitlines()) == 1 and f"'{field}'" in ran.stderr
 
 
 def test_lymphodepletion_after_the_infusion_is_accepted_for_a_later_infusion(tmp_path: Path) -> None:
