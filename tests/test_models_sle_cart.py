@@ -103,11 +103,10 @@ def test_registered_default_for_virtual_sle_and_every_addition_sourced() -> None
     assert {p.name for p in changed} == {"CARTrev_min", "K0_rev", "Emax_LDC_Bnaive", "gam_C3"}
     for p in changed:
         assert "calibrated" in p.source or p.name == "Emax_LDC_Bnaive"
-    # Park's anti-dsDNA switch is gone; the reconstitution gate stays, beside the re-infusion time switches
-    assert [s.name for s in spec.switches] == [
-        "reconstitution_gate",
-        *(f"infusion{k}_{edge}" for k in (2, 3) for edge in ("start", "end")),
-    ]
+    # Park's anti-dsDNA switch is gone; the reconstitution gate stays (re-infusion switches: sle_cart_redose)
+    assert [s.name for s in spec.switches] == ["reconstitution_gate"]
+    redose = get_model("sle_cart_redose")
+    assert [s.name for s in redose.switches][1:] == [f"infusion{k}_{e}" for k in (2, 3) for e in ("start", "end")]
 
 
 def test_anti_dsdna_falls_over_weeks_and_protective_antibody_persists(typical: pd.DataFrame) -> None:

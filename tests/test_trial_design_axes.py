@@ -136,6 +136,7 @@ def test_lymphodepletion_after_the_infusion_is_accepted_for_a_later_infusion(tmp
 
 def test_the_target_chooses_the_model() -> None:
     assert model_for("SLE", "CD19") == "sle_cart" and model_for("SLE", "CD19/BCMA") == "sle_cart_bcma"
+    assert model_for("IIM", "CD19/BCMA", infusions=2) == "iim_cart_bcma_redose"
     assert load_design("cd19_bcma").product.target == "CD19/BCMA"
     data = load_design("cd19_bcma").model_dump(mode="json")
     data["product"]["target"] = "CD19+BCMA"  # the alias of compound/co-infused products
@@ -147,7 +148,7 @@ def test_flat_doses_are_divided_by_the_weight() -> None:
     assert design.product.dose_car_cells == 1e8 and design.product.dose_car_cells_per_kg is None
     inputs = regimen_inputs(design, 80.0, 170.0)
     assert inputs["Dose"] == pytest.approx(1e8 / 80) and inputs["costim_cd28"] == 1.0
-    assert inputs["immunogenic"] == 0.0  # a fully human binder
+    assert design.product.anti_car_immunity is False and "immunogenic" not in inputs  # one infusion: no recall
 
 
 def test_lymphodepletion_host_depletion_is_by_drug() -> None:
@@ -243,7 +244,9 @@ def test_erlangen_gives_the_same_records_written_in_the_old_and_the_new_format(t
     inputs = regimen_inputs(load_design("erlangen2024"), 65.0, 168.0)
     # the default of every new axis is the exact identity of the calibrated model
     assert inputs["ld_intensity"] == 1.0 and inputs["costim_cd28"] == inputs["allogeneic"] == 0.0
-    assert "Dose2" not in inputs
+    assert "Dose2" not in inputs and "immunogenic" not in inputs
+    redose = regimen_inputs(load_design("redosing"), 65.0, 168.0)
+    assert redose["t_dose2"] == 180.0 and redose["Dose2"] == 1e6 and redose["immunogenic"] == 1.0
 
 
 # --- mechanisms: directions on seeded populations ---------------------------------------------------------
@@ -255,7 +258,7 @@ def population_outputs(model: str, n: int = 40, **inputs: float) -> dict[str, np
     table = simulate_population(pop, DAYS, workers=1)
     return {name: table[name].to_numpy().reshape(n, DAYS.size) for name in ("totalCart", "bCell")} | {
         name: table[name].to_numpy().reshape(n, DAYS.size)
-        for name in ("llpcAutoreactive", "protectiveAntibody", "antiDsDNA", "IgG")
+        for name in ("llpcAutoreactive", "protectiveAntibody", "antiDsDNA", "IgG", "antiCarPriming")
         if name in table
     }
 
@@ -309,18 +312,24 @@ def test_bcma_removes_long_lived_plasma_cell_autoantibodies_that_cd19_leaves() -
 
 def test_reinfusion_meets_anti_car_immunity() -> None:
     second = {"Dose2": 1e6, "t_dose2": 180.0}
-    immune = population_outputs("sle_cart", **second)["totalCart"]
+    out = population_outputs("sle_cart_redose", **second)
+    immune = out["totalCart"]
     first_peak = peak(immune)[0]
     second_peak = peak(immune, 180, 240)[0]
     assert (second_peak < first_peak).all()
-    naive = peak(population_outputs("sle_cart", immunogenic=0.0, **second)["totalCart"], 180, 240)[0]
+    naive = peak(population_outputs("sle_cart_redose", immunogenic=0.0, **second)["totalCart"], 180, 240)[0]
     assert np.median(second_peak) < np.median(naive)  # immunity, not only the lack of antigen
-    relymphodepleted = peak(population_outputs("sle_cart", Dose_LDC2=1935.0, **second)["totalCart"], 180, 240)[0]
+    relymphodepleted = peak(population_outputs("sle_cart_redose", Dose_LDC2=1935.0, **second)["totalCart"], 180, 240)[0]
     assert np.median(relymphodepleted) > np.median(second_peak)  # lymphodepletion blunts the recall
+    # immunity grows with exposure: primed within weeks, more by a course that expands more
+    priming = out["antiCarPriming"]
+    assert np.median(priming[:, 3]) < 0.1 < 0.5 < np.median(priming[:, 179])
+    low = population_outputs("sle_cart_redose", ld_intensity=0.0, Dose_LDC=0.0)["antiCarPriming"]
+    assert np.median(low[:, 28]) < np.median(priming[:, 28])
 
 
 def test_split_dose_days_apart_is_one_exposure() -> None:
-    split = population_outputs("sle_cart", Dose=1e5, Dose2=3e5, t_dose2=3.0, Dose3=6e5, t_dose3=6.0)["totalCart"]
+    split = population_outputs("sle_cart_redose", Dose=1e5, Dose2=3e5, t_dose2=3.0, Dose3=6e5, t_dose3=6.0)["totalCart"]
     single = population_outputs("sle_cart", Dose=1e6)["totalCart"]
     # no recall within a week: the split dose persists like a single dose, with a lower peak
     assert np.median(peak(split)[0]) < np.median(peak(single)[0])

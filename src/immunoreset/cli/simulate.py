@@ -5,7 +5,7 @@
 * ``immunoreset simulate sle_cart --patients 200 --plot bands.png`` (median and 90% band)
 
 Models: ``park2025`` (the published model) and the predictive specs ``sle_cart``, ``iim_cart``, ``ssc_cart``
-(and their ``_bcma`` variants; ``--input NAME=VALUE`` sets any model input, e.g. ``allogeneic=1``)
+(and their ``_bcma`` / ``_redose`` variants; ``--input NAME=VALUE`` sets any model input, e.g. ``allogeneic=1``)
 that virtual trials use (docs/models.md).
 """
 
@@ -50,10 +50,13 @@ SIMULATED_MODELS = {
     "sle_cart": "Simulate the predictive SLE model (Park 2025 core with plasma cells, tissue B cells, relapse).",
     "iim_cart": "Simulate the predictive IIM model (predictive core with the myositis layer).",
     "ssc_cart": "Simulate the predictive SSc model (predictive core with the scleroderma layer).",
-    "sle_cart_bcma": "Simulate sle_cart for a CD19/BCMA product (plasma cells are killed too).",
-    "iim_cart_bcma": "Simulate iim_cart for a CD19/BCMA product (plasma cells are killed too).",
-    "ssc_cart_bcma": "Simulate ssc_cart for a CD19/BCMA product (plasma cells are killed too).",
 }
+for _base in ("sle_cart", "iim_cart", "ssc_cart"):
+    SIMULATED_MODELS[f"{_base}_bcma"] = f"Simulate {_base} for a CD19/BCMA product (plasma cells are killed too)."
+    SIMULATED_MODELS[f"{_base}_redose"] = (
+        f"Simulate {_base} with re-infusions (-I Dose2=, -I t_dose2=) and anti-CAR immunity."
+    )
+    SIMULATED_MODELS[f"{_base}_bcma_redose"] = f"Simulate {_base} for a CD19/BCMA product with re-infusions."
 
 
 def _write(df: pd.DataFrame, out: Path) -> None:

@@ -32,7 +32,7 @@ __all__ = [
 def _catalogue() -> dict[str, ModelSpec]:
     from immunoreset.models.iim_cart import IIM_CART
     from immunoreset.models.park2025 import PARK2025
-    from immunoreset.models.regimen import with_bcma
+    from immunoreset.models.regimen import with_bcma, with_redosing
     from immunoreset.models.sle_cart import SLE_CART
     from immunoreset.models.ssc_cart import SSC_CART
     from immunoreset.models.stein2019 import STEIN2019_SPEC
@@ -45,20 +45,20 @@ def _catalogue() -> dict[str, ModelSpec]:
         SLE_CART.name: SLE_CART,
     }
     for spec in (SLE_CART, IIM_CART, SSC_CART):
-        bcma = with_bcma(spec)
-        models[bcma.name] = bcma
+        for variant in (with_bcma(spec), with_redosing(spec), with_redosing(with_bcma(spec))):
+            models[variant.name] = variant
     return models
 
 
 MODELS: tuple[str, ...] = (
     "park2025",
     "stein2019",
-    "iim_cart",
-    "ssc_cart",
-    "sle_cart",
-    "sle_cart_bcma",
-    "iim_cart_bcma",
-    "ssc_cart_bcma",
+    *(
+        f"{disease}_cart{bcma}{redose}"
+        for disease in ("iim", "ssc", "sle")
+        for bcma in ("", "_bcma")
+        for redose in ("", "_redose")
+    ),
 )
 
 

@@ -1,18 +1,12 @@
 """Products and regimens as model inputs: re-infusions, costimulatory domain, allogeneic rejection, anti-CAR
 immunity, lymphodepletion intensity, and BCMA killing of plasma cells.
 
-Every predictive spec (``sle_cart``, ``iim_cart``, ``ssc_cart``) carries the axes on which the trials of
-2025-26 differ, as inputs whose default values leave the model exactly as calibrated to the Erlangen series
+Every predictive spec (``sle_cart``, ``iim_cart``, ``ssc_cart``) carries the single-infusion axes on which the
+trials of 2025-26 differ, as inputs whose default values leave the model exactly as calibrated to the Erlangen series
 (the default of each input makes its term an exact floating-point identity: a multiplier of 1.0 or a rate of
 0.0, so ``erlangen2024`` gives the same numbers to the last bit). Trial designs set the inputs per patient
 (:mod:`immunoreset.trial.design`); docs/trial.md has one section per axis.
 
-* **Re-infusions** (``Dose2``/``t_dose2``, ``Dose3``/``t_dose3``): the first infusion is the initial
-  condition at t = 0 as in Park 2025; later ones enter the blood CAR-T pools, split by the product's CD4/CD8
-  and phenotype composition like the first, as a zero-order infusion over ``t_inf`` starting at their study
-  day (two time switches each, located as events by the solver). Lymphodepletion before a re-infusion
-  (``Dose_LDC2``/``Dose_LDC3``) enters Park's K-PD compartment at that infusion, as Park doses the first
-  course at t = 0.
 * **Costimulatory domain** (``costim_cd28`` 0/1): CD28 multiplies the expansion rate by ``cd28_expansion``
   and the loss of persisting (marrow) CAR-T by ``cd28_persistence``.
 * **Lymphodepletion intensity** (``ld_intensity``, 1 = the Erlangen fludarabine/cyclophosphamide regimen):
@@ -25,11 +19,17 @@ Every predictive spec (``sle_cart``, ``iim_cart``, ``ssc_cart``) carries the axe
   at ``k_hvg × (1 - hla_edited × hvg_escape_edited) × host × (1 - exp(-t/tau_hvg))``, where ``host`` is the
   recovery of host T cells after lymphodepletion (capped at 1): rejection needs host T cells and time to
   prime. HLA-edited ("hypoimmune") products escape part of it.
-* **Anti-CAR immunity** (``immunogenic`` 0/1, a non-human scFv): the response primed by the first exposure
-  is recalled by re-exposure; from the second infusion on, CAR-T pools are cleared at
-  ``k_anticar × host × P``, ``P`` the priming reached at the second infusion (Hill in ``t_dose2``). Its effect
-  on the first course is part of the Erlangen calibration (Park's elimination rates), so it acts only after
-  a re-infusion; lymphodepletion before the re-infusion suppresses it through ``host``.
+* **Re-infusions and anti-CAR immunity** (:func:`with_redosing`, specs ``<name>_redose``, used by designs
+  with more than one infusion): the first infusion is the initial condition at t = 0 as in Park 2025; later
+  ones (``Dose2``/``t_dose2``, ``Dose3``/``t_dose3``) enter the blood CAR-T pools, split by the product's
+  CD4/CD8 and phenotype composition like the first, as zero-order infusions over ``t_inf`` from their study
+  day (two time switches each, located as events by the solver); lymphodepletion before a re-infusion
+  (``Dose_LDC2``/``Dose_LDC3``) enters Park's K-PD compartment with it, as Park doses the first course at
+  t = 0. Anti-CAR immunity (``immunogenic`` 0/1, a non-human scFv) is primed by the exposure to CAR-T and
+  recalled by re-exposure: from the second infusion on, CAR-T pools are cleared at
+  ``k_anticar × host × anticar_recalled`` (the priming reached when the second infusion came). Its effect on
+  the first course is part of the Erlangen calibration (Park's elimination rates); lymphodepletion before the
+  re-infusion suppresses it through ``host``.
 * **BCMA** (:func:`with_bcma`, specs ``<name>_bcma``): CAR-T kill BCMA⁺ plasmablasts and long-lived plasma
   cells (Emax in the blood CAR-T count), which a CD19 CAR spares.
 """
@@ -44,7 +44,7 @@ from collections.abc import Callable
 from immunoreset.models.park2025 import PHENOTYPE_INPUTS
 from immunoreset.models.spec import DerivedSpec, InputSpec, ModelSpec, OutputSpec, ParameterSpec, StateSpec, SwitchSpec
 
-__all__ = ["BCMA_SUFFIX", "NO_INFUSION_DAY", "with_bcma", "with_regimen"]
+__all__ = ["BCMA_SUFFIX", "NO_INFUSION_DAY", "REDOSE_SUFFIX", "with_bcma", "with_redosing", "with_regimen"]
 
 CoreParts = tuple[
     list[StateSpec], list[ParameterSpec], list[InputSpec], list[DerivedSpec], list[SwitchSpec], list[OutputSpec]
@@ -53,6 +53,7 @@ CoreParts = tuple[
 NO_INFUSION_DAY = 1e9
 """``t_dose2``/``t_dose3`` of a patient with no such infusion (never reached)."""
 BCMA_SUFFIX = "_bcma"
+REDOSE_SUFFIX = "_redose"
 
 ASSUMPTION = "assumption"
 CAPPELL2021 = (
@@ -120,13 +121,6 @@ def _input(name: str, kind: str, value: float, unit: str, description: str, low:
 
 PARAMETERS = [
     _param(
-        "t_inf",
-        0.0208,
-        "d",
-        "duration of a re-infusion (zero-order input)",
-        f"{ASSUMPTION}: a CAR-T bag is infused over about 30 min; results do not depend on it at this scale",
-    ),
-    _param(
         "cd28_expansion",
         1.0,
         "1",
@@ -188,65 +182,16 @@ PARAMETERS = [
         minimum=0.0,
         maximum=1.0,
     ),
-    _param(
-        "k_anticar",
-        0.5,
-        "1/d",
-        "maximal clearance of CAR-T by recalled anti-CAR immunity after a re-infusion",
-        f"{ASSUMPTION}, calibrated to a re-infusion without lymphodepletion that does not re-expand "
-        f"({MULLER2025_IIM}) and re-infusions after Cy-Flu that partly do ({GAUTHIER2021}; {TURTLE2016})",
-    ),
-    _param(
-        "T50_anticar",
-        21.0,
-        "d",
-        "time after the first infusion at which anti-CAR immunity is half primed (Hill exponent 4: infusions "
-        "days apart are one exposure, a re-infusion months later meets a primed response)",
-        f"{ASSUMPTION} without a published aggregate to calibrate to (T-cell priming; anti-CAR responses are "
-        f"detected weeks after infusion, {TURTLE2016})",
-    ),
 ]
 
 INPUTS = [
-    _input("Dose2", "dose", 0.0, "cells/kg", "CAR+ cells per kg of the second infusion", 0.0, 1e9),
-    _input("t_dose2", "dose", NO_INFUSION_DAY, "d", "study day of the second infusion", 0.0, NO_INFUSION_DAY),
-    _input("Dose3", "dose", 0.0, "cells/kg", "CAR+ cells per kg of the third infusion", 0.0, 1e9),
-    _input("t_dose3", "dose", NO_INFUSION_DAY, "d", "study day of the third infusion", 0.0, NO_INFUSION_DAY),
-    _input("Dose_LDC2", "dose", 0.0, "mg", "lymphodepletion K-PD amount given with the second infusion", 0.0, 1e5),
-    _input("Dose_LDC3", "dose", 0.0, "mg", "lymphodepletion K-PD amount given with the third infusion", 0.0, 1e5),
     _input("costim_cd28", "product", 0.0, "1", "1 = CD28 costimulatory domain, 0 = 4-1BB", 0.0, 1.0),
     _input("allogeneic", "product", 0.0, "1", "1 = allogeneic (donor) cells, 0 = autologous", 0.0, 1.0),
     _input("hla_edited", "product", 0.0, "1", "1 = allogeneic cells edited to escape rejection (HLA)", 0.0, 1.0),
-    _input("immunogenic", "product", 1.0, "1", "1 = the CAR can prime anti-CAR immunity (non-human scFv)", 0.0, 1.0),
     _input("ld_intensity", "dose", 1.0, "1", "lymphodepletion intensity relative to the Erlangen regimen", 0.0, 1e3),
 ]
 
-SWITCHES = [
-    SwitchSpec(
-        name=f"infusion{k}_{edge}",
-        lhs="t",
-        op=">",
-        rhs=f"t_dose{k}" + (" + t_inf" if edge == "end" else ""),
-        description=f"{'start' if edge == 'start' else 'end'} of infusion {k}",
-        source="trial design",
-    )
-    for k in (2, 3)
-    for edge in ("start", "end")
-]
-
 DERIVED = [
-    DerivedSpec(
-        name="infusing",
-        expression="(Dose2*(infusion2_start - infusion2_end) + Dose3*(infusion3_start - infusion3_end))/t_inf",
-        unit="cells/kg/d",
-        description="CAR+ cells per kg per day being re-infused",
-    ),
-    DerivedSpec(
-        name="ldc_infusing",
-        expression="(Dose_LDC2*(infusion2_start - infusion2_end) + Dose_LDC3*(infusion3_start - infusion3_end))/t_inf",
-        unit="mg/d",
-        description="lymphodepletion K-PD amount entering with a re-infusion",
-    ),
     DerivedSpec(
         name="host_t",
         expression="min((cd4t + cd8t)/(K0_CD4/Kout_CD4 + K0_CD8/Kout_CD8), 1)",
@@ -254,17 +199,10 @@ DERIVED = [
         description="host T cells relative to baseline, capped at 1 (recovery after lymphodepletion)",
     ),
     DerivedSpec(
-        name="anticar_primed",
-        expression="(t_dose2/T50_anticar)**4/(1 + (t_dose2/T50_anticar)**4)",
-        unit="1",
-        description="priming of anti-CAR immunity by the first course when the second infusion comes",
-    ),
-    DerivedSpec(
         name="k_immune",
-        expression="allogeneic*k_hvg*(1 - hla_edited*hvg_escape_edited)*host_t*(1 - exp(-t/tau_hvg))"
-        " + immunogenic*infusion2_start*k_anticar*host_t*anticar_primed",
+        expression="allogeneic*k_hvg*(1 - hla_edited*hvg_escape_edited)*host_t*(1 - exp(-t/tau_hvg))",
         unit="1/d",
-        description="clearance of CAR-T by host-versus-graft and recalled anti-CAR immunity",
+        description="clearance of CAR-T by host-versus-graft rejection",
     ),
     DerivedSpec(
         name="g_ld",
@@ -306,12 +244,6 @@ def with_regimen(parts: CoreParts) -> CoreParts:
         if fnmatch.fnmatchcase(s.name, _CART_STATE):
             rhs = _sub(rhs, "Kel_bm", "Kel_bm*persistence_factor")
             rhs += f" - k_immune*{s.name}"
-            blood = _BLOOD_CART.match(s.name)
-            if blood:
-                sub, ph = blood.groups()
-                rhs += f" + infusing*WT*pct{sub}*{PHENOTYPE_INPUTS[ph]}/(Vb*1e4)"
-        elif s.name == "ldc":
-            rhs += " + ldc_infusing"
         new_states.append(s.model_copy(update={"rhs": rhs}))
     new_derived = [
         d.model_copy(update={"expression": _sub(d.expression, "Kexp_max8", "Kexp_max8_eff")}) for d in derived
@@ -322,9 +254,150 @@ def with_regimen(parts: CoreParts) -> CoreParts:
         parameters + PARAMETERS,
         inputs + INPUTS,
         DERIVED + new_derived,
-        switches + SWITCHES,
+        switches,
         outputs,
     )
+
+
+REDOSE_PARAMETERS = [
+    _param(
+        "t_inf",
+        0.0208,
+        "d",
+        "duration of a re-infusion (zero-order input)",
+        f"{ASSUMPTION}: a CAR-T bag is infused over about 30 min; results do not depend on it at this scale",
+    ),
+    _param(
+        "k_anticar",
+        0.5,
+        "1/d",
+        "maximal clearance of CAR-T by recalled anti-CAR immunity after a re-infusion",
+        f"{ASSUMPTION}, calibrated to a re-infusion without lymphodepletion that does not re-expand "
+        f"({MULLER2025_IIM}) and re-infusions after Cy-Flu that partly do ({GAUTHIER2021}; {TURTLE2016})",
+    ),
+    _param(
+        "k_prime",
+        0.1,
+        "1/d",
+        "priming of anti-CAR immunity per day of exposure to CAR-T above EC50_prime",
+        f"{ASSUMPTION} without a published aggregate to calibrate to: a typical Erlangen course is half primed "
+        f"after about two weeks and fully by month 3 (anti-CAR responses are detected weeks after infusion, "
+        f"{TURTLE2016}); infusions days apart are one exposure",
+    ),
+    _param(
+        "EC50_prime",
+        10.0,
+        "cells/uL",
+        "blood CAR-T count giving half-maximal priming of anti-CAR immunity",
+        f"{ASSUMPTION} without a published aggregate to calibrate to (a course that expands less primes less)",
+    ),
+]
+
+REDOSE_INPUTS = [
+    _input("Dose2", "dose", 0.0, "cells/kg", "CAR+ cells per kg of the second infusion", 0.0, 1e9),
+    _input("t_dose2", "dose", NO_INFUSION_DAY, "d", "study day of the second infusion", 0.0, NO_INFUSION_DAY),
+    _input("Dose3", "dose", 0.0, "cells/kg", "CAR+ cells per kg of the third infusion", 0.0, 1e9),
+    _input("t_dose3", "dose", NO_INFUSION_DAY, "d", "study day of the third infusion", 0.0, NO_INFUSION_DAY),
+    _input("Dose_LDC2", "dose", 0.0, "mg", "lymphodepletion K-PD amount given with the second infusion", 0.0, 1e5),
+    _input("Dose_LDC3", "dose", 0.0, "mg", "lymphodepletion K-PD amount given with the third infusion", 0.0, 1e5),
+    _input("immunogenic", "product", 1.0, "1", "1 = the CAR can prime anti-CAR immunity (non-human scFv)", 0.0, 1.0),
+]
+
+SWITCHES = [
+    SwitchSpec(
+        name=f"infusion{k}_{edge}",
+        lhs="t",
+        op=">",
+        rhs=f"t_dose{k}" + (" + t_inf" if edge == "end" else ""),
+        description=f"{'start' if edge == 'start' else 'end'} of infusion {k}",
+        source="trial design",
+    )
+    for k in (2, 3)
+    for edge in ("start", "end")
+]
+
+REDOSE_DERIVED = [
+    DerivedSpec(
+        name="infusing",
+        expression="(Dose2*(infusion2_start - infusion2_end) + Dose3*(infusion3_start - infusion3_end))/t_inf",
+        unit="cells/kg/d",
+        description="CAR+ cells per kg per day being re-infused",
+    ),
+    DerivedSpec(
+        name="ldc_infusing",
+        expression="(Dose_LDC2*(infusion2_start - infusion2_end) + Dose_LDC3*(infusion3_start - infusion3_end))/t_inf",
+        unit="mg/d",
+        description="lymphodepletion K-PD amount entering with a re-infusion",
+    ),
+    DerivedSpec(
+        name="k_recall",
+        expression="immunogenic*infusion2_start*k_anticar*host_t*anticar_recalled",
+        unit="1/d",
+        description="clearance of CAR-T by anti-CAR immunity recalled by re-exposure",
+    ),
+]
+
+
+def with_redosing(spec: ModelSpec) -> ModelSpec:
+    """The spec with up to two further infusions and anti-CAR immunity (spec ``<name>_redose``).
+
+    Infusions 2 and 3 enter the blood CAR-T pools (by the product's CD4/CD8 and phenotype composition, like the
+    first) as zero-order inputs over ``t_inf`` from their study day; lymphodepletion before them enters the K-PD
+    compartment with them. Anti-CAR immunity is primed by the exposure to CAR-T (state ``anticar``, 0 to 1,
+    growing at ``k_prime × TotCART/(TotCART + EC50_prime)``), so a course that expands more primes more and
+    infusions days apart are one exposure; from the second infusion on the response primed by then
+    (``anticar_recalled``, the priming held at the second infusion) is recalled and clears every CAR-T pool at
+    ``k_anticar × host × anticar_recalled`` (``host``: host T-cell recovery; lymphodepletion before the
+    re-infusion blunts it). Its effect on the first course is part of the Erlangen calibration.
+    """
+    states = []
+    for s in spec.states:
+        rhs = s.rhs
+        if fnmatch.fnmatchcase(s.name, _CART_STATE):
+            rhs += f" - k_recall*{s.name}"
+            blood = _BLOOD_CART.match(s.name)
+            if blood:
+                sub, ph = blood.groups()
+                rhs += f" + infusing*WT*pct{sub}*{PHENOTYPE_INPUTS[ph]}/(Vb*1e4)"
+        elif s.name == "ldc":
+            rhs += " + ldc_infusing"
+        states.append(s.model_copy(update={"rhs": rhs}))
+    states.append(
+        StateSpec(
+            name="anticar",
+            unit="1",
+            description="priming of anti-CAR immunity (0 = none, 1 = fully primed)",
+            initial="0",
+            rhs="immunogenic*k_prime*TotCART/(TotCART + EC50_prime)*(1 - anticar)",
+        )
+    )
+    states.append(
+        StateSpec(
+            name="anticar_recalled",
+            unit="1",
+            description="priming reached when the second infusion came (sample-and-hold over the infusion: "
+            "relaxes to anticar at 10/t_inf while infusion 2 runs, then holds)",
+            initial="0",
+            rhs="10/t_inf*(infusion2_start - infusion2_end)*(anticar - anticar_recalled)",
+        )
+    )
+    outputs = [
+        *spec.outputs,
+        OutputSpec(name="antiCarPriming", expression="anticar", unit="1", description="anti-CAR immunity primed (0-1)"),
+    ]
+    fields = {name: getattr(spec, name) for name in type(spec).model_fields}
+    fields.update(
+        name=spec.name + REDOSE_SUFFIX,
+        title=spec.title + ", with re-infusions and anti-CAR immunity",
+        notes=[*spec.notes, "Re-infusions and anti-CAR immunity (models/regimen.py, with_redosing)."],
+        states=states,
+        parameters=[*spec.parameters, *REDOSE_PARAMETERS],
+        inputs=[*spec.inputs, *REDOSE_INPUTS],
+        derived=[*spec.derived, *REDOSE_DERIVED],
+        switches=[*spec.switches, *SWITCHES],
+        outputs=outputs,
+    )
+    return ModelSpec(**fields)
 
 
 BCMA_PARAMETERS = [

@@ -48,12 +48,14 @@ Disease = Literal["SLE", "SSc", "IIM"]
 DISEASE_MODELS: dict[str, str] = {"SLE": "sle_cart", "IIM": "iim_cart", "SSc": "ssc_cart"}
 
 
-def model_for(disease: str, target: str) -> str:
-    """The model spec a cohort of ``disease`` is simulated with for a product directed at ``target``.
+def model_for(disease: str, target: str, infusions: int = 1) -> str:
+    """The model spec a cohort of ``disease`` is simulated with for a product directed at ``target`` given in
+    ``infusions`` infusions.
 
     CD19 products use the disease model; products that also target BCMA use its ``_bcma`` variant (plasma
-    cells are killed too; :func:`immunoreset.models.regimen.with_bcma`). A product directed at BCMA alone is
-    not modelled: CAR-T expansion in the models is driven by binding CD19.
+    cells are killed too; :func:`immunoreset.models.regimen.with_bcma`); more than one infusion adds the
+    ``_redose`` variant (re-infusions and anti-CAR immunity; :func:`immunoreset.models.regimen.with_redosing`).
+    A product directed at BCMA alone is not modelled: CAR-T expansion in the models is driven by binding CD19.
     """
     if target == "BCMA":
         raise InvalidInput(
@@ -61,9 +63,11 @@ def model_for(disease: str, target: str) -> str:
             target,
             "CD19 or CD19/BCMA for a virtual trial (expansion of a BCMA-only CAR on plasma cells is not modelled)",
         )
-    from immunoreset.models.regimen import BCMA_SUFFIX
+    from immunoreset.models.regimen import BCMA_SUFFIX, REDOSE_SUFFIX
 
-    return DISEASE_MODELS[disease] + (BCMA_SUFFIX if "BCMA" in target else "")
+    return (
+        DISEASE_MODELS[disease] + (BCMA_SUFFIX if "BCMA" in target else "") + (REDOSE_SUFFIX if infusions > 1 else "")
+    )
 
 
 class _Strict(BaseModel):
@@ -469,7 +473,7 @@ class TrialDesign(_Strict):
                     sorted(cohort.covariates),
                     "a height_cm distribution (lymphodepletion doses are per m² of body-surface area)",
                 )
-            model = model_for(cohort.disease, self.product.target)
+            model = model_for(cohort.disease, self.product.target, len(self.infusions))
             spec = get_model(model)
             for name, value in cohort.model_parameters.items():
                 if name not in spec.parameter_names:

@@ -179,7 +179,8 @@ def regimen_inputs(design: TrialDesign, weight_kg: float, height_cm: float) -> d
     by Mosteller) entered at that infusion (``Dose_LDC``, ``Dose_LDC2``, ``Dose_LDC3``), and the intensity of
     the first course
     (:func:`~immunoreset.trial.design.lymphodepletion_intensity`, ``ld_intensity``). The product sets
-    ``costim_cd28``, ``allogeneic``, ``hla_edited`` and ``immunogenic``.
+    ``costim_cd28``, ``allogeneic``, ``hla_edited`` and (with more than one infusion: the ``_redose`` variant)
+    ``immunogenic``.
     """
     product = design.product
     bsa = body_surface_area(weight_kg, height_cm)
@@ -196,8 +197,9 @@ def regimen_inputs(design: TrialDesign, weight_kg: float, height_cm: float) -> d
         "costim_cd28": 1.0 if product.costimulatory_domain == "CD28" else 0.0,
         "allogeneic": 1.0 if product.origin == "allogeneic" else 0.0,
         "hla_edited": 1.0 if product.hla_edited else 0.0,
-        "immunogenic": 1.0 if product.anti_car_immunity else 0.0,
     }
+    if len(design.infusions) > 1:  # the _redose variant's inputs
+        inputs["immunogenic"] = 1.0 if product.anti_car_immunity else 0.0
     for k, infusion in enumerate(design.infusions, start=1):
         suffix = "" if k == 1 else str(k)
         inputs[f"Dose{suffix}"] = per_kg * infusion.dose_fraction
@@ -250,7 +252,7 @@ def simulate_trial(
         arm = _cohort_records(trial_design, cohort, ready, table, days)
         all_patients += arm.patients
         frames.append(arm.daily)
-        spec = get_model(model_for(cohort.disease, trial_design.product.target))
+        spec = get_model(model_for(cohort.disease, trial_design.product.target, len(trial_design.infusions)))
         models[spec.name] = {
             "title": spec.title,
             "citation": spec.citation,
@@ -318,7 +320,7 @@ class _Prepared:
 def _prepare_cohort(design: TrialDesign, cohort: Cohort, seed: int) -> _Prepared:
     """Covariates (SSc: with the eligibility screen), observation generators and the model population."""
     disease = cohort.disease
-    spec = get_model(model_for(disease, design.product.target))
+    spec = get_model(model_for(disease, design.product.target, len(design.infusions)))
     n = cohort.size
     rngs = [_patient_rngs(seed, disease, i) for i in range(1, n + 1)]
     ssc_params = observation_ssc.SScObservationParameters()

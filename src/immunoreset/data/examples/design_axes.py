@@ -28,11 +28,15 @@ AXES: list[tuple[str, str, dict[str, float]]] = [
     ("CD19/BCMA", "sle_cart_bcma", {}),
     (
         "split 0.1/0.3/0.6 on days 0/3/6",
-        "sle_cart",
+        "sle_cart_redose",
         {"Dose": 1e5, "Dose2": 3e5, "t_dose2": 3, "Dose3": 6e5, "t_dose3": 6},
     ),
-    ("re-infusion day 180", "sle_cart", {"Dose2": 1e6, "t_dose2": 180}),
-    ("re-infusion day 180, no anti-CAR immunity", "sle_cart", {"Dose2": 1e6, "t_dose2": 180, "immunogenic": 0.0}),
+    ("re-infusion day 180", "sle_cart_redose", {"Dose2": 1e6, "t_dose2": 180}),
+    (
+        "re-infusion day 180, no anti-CAR immunity",
+        "sle_cart_redose",
+        {"Dose2": 1e6, "t_dose2": 180, "immunogenic": 0.0},
+    ),
 ]
 
 
