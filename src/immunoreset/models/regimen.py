@@ -37,7 +37,6 @@ trials of 2025-26 differ, as inputs whose default values leave the model exactly
 from __future__ import annotations
 
 import fnmatch
-import math
 import re
 from collections.abc import Callable
 
@@ -248,7 +247,6 @@ def with_regimen(parts: CoreParts) -> CoreParts:
     new_derived = [
         d.model_copy(update={"expression": _sub(d.expression, "Kexp_max8", "Kexp_max8_eff")}) for d in derived
     ]
-    assert all(math.isfinite(p.value) for p in PARAMETERS)
     return (
         new_states,
         parameters + PARAMETERS,
