@@ -60,7 +60,7 @@ def test_the_forms_the_issue_lists_are_there(written: Path) -> None:
     assert forms == {
         "enrolment", "eligibility_sle", "eligibility_ssc", "eligibility_iim", "lymphodepletion", "infusion", "visit",
         "laboratory", "sle_activity", "ssc_assessment", "iim_assessment", "cell_kinetics", "daily_crs_icans",
-        "medications", "adverse_events", *(a.prefix for a in vocabulary.ASSESSMENTS),
+        "medications", "adverse_events", "end_of_study", *(a.prefix for a in vocabulary.ASSESSMENTS),
     }  # fmt: skip
     by_form = {form: [f for f in dictionary.values() if f.form == form] for form in forms}
     assert len([f for f in by_form["ssc_assessment"] if f.name.startswith("mrss_")]) == 17

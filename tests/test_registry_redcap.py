@@ -187,7 +187,7 @@ def _count_cells(rows: list[dict[str, str]], mapping: rc.RedcapMapping) -> Count
             elif dictionary[name].form == med.instrument:
                 count["medication"] += value == "1" if "___" in column else 1  # an unticked box is no indication
             elif dictionary[name].form == ae.instrument:
-                count["adverse_event"] += 1
+                count["adverse_event"] += value == "1" if "___" in column else 1  # an unticked box: no criterion
             else:
                 count["unaccounted:" + column] += 1
     return count
@@ -199,8 +199,12 @@ def _count_carried(study: StudyRecord, mapping: rc.RedcapMapping) -> Counter[str
     unit_fields = {name: o.unit_field for name, o in mapping.observations.items() if o.unit_field}
     for p in study.patients:
         count["patient"] += sum(
-            getattr(p, a) is not None for a in ("site", "disease", "sex", "birth_year", "weight_kg", "height_cm")
-        )
+            getattr(p, a) is not None
+            for a in (
+                "site", "disease", "sex", "birth_year", "weight_kg", "height_cm", "race", "ethnicity", "age_years",
+                "consent_date", "disposition", "disposition_date", "disposition_reason",
+            )
+        )  # fmt: skip
         if p.infusion is not None:
             attrs = ("product", "target_antigen", "dose_cells_per_kg", "dose_cells_total", "date")
             count["infusion"] += sum(getattr(p.infusion, a) is not None for a in attrs)
@@ -225,8 +229,8 @@ def _count_carried(study: StudyRecord, mapping: rc.RedcapMapping) -> Counter[str
             count["medication"] += sum(getattr(m, a) is not None for a in attrs)
             count["medication"] += len(m.indication.split("; ")) if m.indication else 0
         for a in p.adverse_events:
-            attrs = ("term", "grade", "onset_date", "resolution_date", "serious")
-            count["adverse_event"] += sum(getattr(a, x) is not None for x in attrs)
+            attrs = ("term", "grade", "onset_date", "resolution_date", "serious", "relationship", "action_taken")
+            count["adverse_event"] += sum(getattr(a, x) is not None for x in attrs) + len(a.serious_criteria)
     return count
 
 

@@ -45,9 +45,28 @@ from sqlalchemy import Connection, Table, select
 from immunoreset.errors import InvalidInput, writing
 from immunoreset.registry.schema import AuditHead, AuditLog
 
-ADDED_COLUMNS: dict[str, frozenset[str]] = {"infusion": frozenset({"dose_cells_total"})}
+ADDED_COLUMNS: dict[str, frozenset[str]] = {
+    "infusion": frozenset({"dose_cells_total"}),
+    "study": frozenset({"design"}),
+    "site": frozenset({"country"}),
+    "patient": frozenset(
+        {
+            "race",
+            "ethnicity",
+            "age_years",
+            "consent_day",
+            "consent_date",
+            "disposition",
+            "disposition_day",
+            "disposition_date",
+            "disposition_reason",
+        }
+    ),
+    "adverse_event": frozenset({"serious_criteria", "relationship", "action_taken"}),
+}
 """Columns added by schema revisions after 0001 (table -> columns): audit entries written before a column
-existed lack it, and its value must still be NULL (revision 0002: the flat dose)."""
+existed lack it, and its value must still be NULL (revision 0002: the flat dose; revision 0004: demographics,
+disposition, adverse-event causality and the study design)."""
 
 __all__ = [
     "ADDED_COLUMNS",

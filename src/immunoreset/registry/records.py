@@ -27,20 +27,30 @@ import re
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from immunoreset.errors import InvalidInput
 from immunoreset.inputs import check_number
 from immunoreset.registry.vocabulary import normalise_value
 
 __all__ = [
+    "ACTIONS_TAKEN",
+    "DISPOSITIONS",
+    "ETHNICITIES",
+    "RACES",
+    "RELATIONSHIPS",
+    "SERIOUSNESS_CRITERIA",
+    "TRIAL_PHASES",
     "AdverseEventRecord",
+    "EligibilityCriterionRecord",
     "InfusionRecord",
     "LymphodepletionRecord",
     "MedicationRecord",
     "ObservationRecord",
     "PatientRecord",
+    "PlannedVisitRecord",
     "SiteRecord",
+    "StudyDesignRecord",
     "StudyRecord",
     "VisitRecord",
     "natural_key",
@@ -55,6 +65,71 @@ def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
 Disease = Literal["SLE", "SSc", "IIM", "other"]
 Sex = Literal["F", "M", "U"]
 Grading = Literal["CTCAE v5.0", "ASTCT"]
+
+# CDISC SDTM Controlled Terminology submission values (the registry stores the submission value itself, so
+# the export needs no second table). Codelists: RACE C74457, ETHNIC C66790, NCOMPLT C66727, ACN C66767,
+# TPHASE C66737; the causality scale (AEREL) is sponsor-defined in SDTMIG 3.4 -- the four-step scale below is
+# the one of the registry's AE form (docs/registry_sdtm.md).
+Race = Literal[
+    "AMERICAN INDIAN OR ALASKA NATIVE",
+    "ASIAN",
+    "BLACK OR AFRICAN AMERICAN",
+    "NATIVE HAWAIIAN OR OTHER PACIFIC ISLANDER",
+    "WHITE",
+    "MULTIPLE",
+    "OTHER",
+    "NOT REPORTED",
+    "UNKNOWN",
+]
+Ethnicity = Literal["HISPANIC OR LATINO", "NOT HISPANIC OR LATINO", "NOT REPORTED", "UNKNOWN"]
+Disposition = Literal[
+    "COMPLETED",
+    "ADVERSE EVENT",
+    "DEATH",
+    "LACK OF EFFICACY",
+    "LOST TO FOLLOW-UP",
+    "PHYSICIAN DECISION",
+    "PROTOCOL DEVIATION",
+    "STUDY TERMINATED BY SPONSOR",
+    "WITHDRAWAL BY SUBJECT",
+    "OTHER",
+]
+Relationship = Literal["RELATED", "POSSIBLY RELATED", "UNLIKELY RELATED", "NOT RELATED"]
+ActionTaken = Literal[
+    "DOSE INCREASED",
+    "DOSE NOT CHANGED",
+    "DOSE RATE REDUCED",
+    "DOSE REDUCED",
+    "DRUG INTERRUPTED",
+    "DRUG WITHDRAWN",
+    "NOT APPLICABLE",
+    "UNKNOWN",
+]
+SeriousnessCriterion = Literal[
+    "death", "life-threatening", "hospitalisation", "disability", "congenital anomaly", "medically important"
+]
+TrialPhase = Literal[
+    "PHASE I TRIAL",
+    "PHASE I/II TRIAL",
+    "PHASE II TRIAL",
+    "PHASE II/III TRIAL",
+    "PHASE III TRIAL",
+    "PHASE IV TRIAL",
+    "NOT APPLICABLE",
+]
+
+RACES: tuple[str, ...] = Race.__args__  # type: ignore[attr-defined]
+ETHNICITIES: tuple[str, ...] = Ethnicity.__args__  # type: ignore[attr-defined]
+DISPOSITIONS: tuple[str, ...] = Disposition.__args__  # type: ignore[attr-defined]
+RELATIONSHIPS: tuple[str, ...] = Relationship.__args__  # type: ignore[attr-defined]
+ACTIONS_TAKEN: tuple[str, ...] = ActionTaken.__args__  # type: ignore[attr-defined]
+SERIOUSNESS_CRITERIA: tuple[str, ...] = SeriousnessCriterion.__args__  # type: ignore[attr-defined]
+TRIAL_PHASES: tuple[str, ...] = TrialPhase.__args__  # type: ignore[attr-defined]
+
+
+def _upper_choice(value: object) -> object:
+    """Controlled-terminology answers are matched without regard to case or surrounding blanks."""
+    return value.strip().upper() if isinstance(value, str) else value
 
 
 STUDY_DAY_LIMIT = 36525
@@ -88,6 +163,95 @@ class _Record(BaseModel):
 class SiteRecord(_Record):
     code: str = Field(min_length=1, max_length=40, description="Site code, e.g. '1' or 'ERL'.")
     name: str = Field(default="", max_length=200, description="Site name, e.g. 'Erlangen'.")
+    country: str | None = Field(
+        default=None,
+        description="ISO 3166-1 alpha-3 country code of the site, e.g. 'DEU' (SDTM DM.COUNTRY).",
+    )
+
+    @field_validator("country", mode="before")
+    @classmethod
+    def _iso_country(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        import pycountry
+
+        text = str(value).strip().upper()
+        if len(text) != 3 or pycountry.countries.get(alpha_3=text) is None:
+            raise ValueError(f"got {value!r}: an ISO 3166-1 alpha-3 country code such as DEU, FRA or USA")
+        return text
+
+
+class PlannedVisitRecord(_Record):
+    """One visit of the protocol's schedule (SDTM TV)."""
+
+    label: str = Field(min_length=1, max_length=80, description="Visit label as recorded, e.g. 'month_3'.")
+    day: int = Field(ge=-STUDY_DAY_LIMIT, le=STUDY_DAY_LIMIT, description="Planned study day (infusion = day 0).")
+    visitnum: Decimal | None = Field(default=None, description="Planned visit number (SDTM VISITNUM).")
+    window_before: int = Field(default=0, ge=0, description="Days the visit may be done early.")
+    window_after: int = Field(default=0, ge=0, description="Days the visit may be done late.")
+
+
+class EligibilityCriterionRecord(_Record):
+    """One inclusion or exclusion criterion of the protocol (SDTM TI)."""
+
+    code: str = Field(pattern=r"^[A-Z][A-Z0-9]{0,7}$", description="Short name, e.g. 'INCL01' (IETESTCD).")
+    text: str = Field(min_length=1, max_length=200, description="The criterion as written (IETEST).")
+    category: Literal["INCLUSION", "EXCLUSION"]
+
+    @field_validator("category", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return _upper_choice(value)
+
+
+class StudyDesignRecord(_Record):
+    """The study's protocol metadata: what SDTM's trial-design datasets (TS, TV, TI) are written from.
+
+    Arms and elements (TA, TE) follow from the patients' products and lymphodepletion; see
+    ``docs/registry_sdtm.md``.
+    """
+
+    title: str = Field(min_length=1, max_length=200, description="Full title of the trial (TS TITLE).")
+    phase: TrialPhase = Field(description="Trial phase, CDISC TPHASE, e.g. 'PHASE I/II TRIAL'.")
+    sponsor: str = Field(min_length=1, max_length=200, description="Sponsor (TS SPONSOR).")
+    indication: str = Field(
+        min_length=1, max_length=200, description="Indication, e.g. 'Systemic lupus erythematosus'."
+    )
+    registration_id: str | None = Field(default=None, max_length=40, description="Registry number, e.g. NCT05858684.")
+    planned_subjects: int | None = Field(default=None, ge=1, description="Planned number of subjects (TS PLANSUB).")
+    start_date: dt.date | None = Field(default=None, description="Study start: first subject's consent (TS SSTDTC).")
+    end_date: dt.date | None = Field(default=None, description="Study end date (TS SENDTC); empty while ongoing.")
+    age_min_years: int | None = Field(default=None, ge=0, le=120, description="Lowest age eligible (TS AGEMIN).")
+    age_max_years: int | None = Field(default=None, ge=0, le=120, description="Highest age eligible (TS AGEMAX).")
+    sexes: Literal["BOTH", "F", "M"] | None = Field(default=None, description="Sexes eligible (TS SEXPOP).")
+    primary_objective: str | None = Field(default=None, max_length=200, description="Primary objective (TS OBJPRIM).")
+    primary_outcome: str | None = Field(default=None, max_length=200, description="Primary outcome (TS OUTMSPRI).")
+    visits: list[PlannedVisitRecord] = Field(default_factory=list, description="Visit schedule (TV).")
+    criteria: list[EligibilityCriterionRecord] = Field(default_factory=list, description="Eligibility (TI).")
+
+    @field_validator("phase", "sexes", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return _upper_choice(value)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> StudyDesignRecord:
+        for what, keys in (
+            ("planned visit label", [v.label for v in self.visits]),
+            ("criterion code", [c.code for c in self.criteria]),
+        ):
+            duplicates = sorted({k for k in keys if keys.count(k) > 1})
+            if duplicates:
+                raise ValueError(f"{what} repeated: {', '.join(duplicates)}")
+        if (
+            self.age_min_years is not None
+            and self.age_max_years is not None
+            and self.age_max_years < self.age_min_years
+        ):
+            raise ValueError(f"age_max_years {self.age_max_years} is below age_min_years {self.age_min_years}")
+        if self.start_date is not None and self.end_date is not None and self.end_date < self.start_date:
+            raise ValueError(f"end_date {self.end_date} is before start_date {self.start_date}")
+        return self
 
 
 class InfusionRecord(_Record):
@@ -184,6 +348,35 @@ class AdverseEventRecord(_Record):
     onset_date: dt.date | None = None
     resolution_date: dt.date | None = None
     serious: bool | None = None
+    serious_criteria: list[SeriousnessCriterion] = Field(
+        default_factory=list,
+        description="Why the event is serious (ICH E2A): death, life-threatening, hospitalisation, disability, "
+        "congenital anomaly, medically important. Criteria make `serious` true.",
+    )
+    relationship: Relationship | None = Field(
+        default=None, description="Investigator's causality to the CAR-T product (SDTM AEREL)."
+    )
+    action_taken: ActionTaken | None = Field(
+        default=None, description="Action taken with the study treatment, CDISC ACN (SDTM AEACN)."
+    )
+
+    @field_validator("relationship", "action_taken", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return _upper_choice(value)
+
+    @model_validator(mode="after")
+    def _seriousness(self) -> AdverseEventRecord:
+        if len(set(self.serious_criteria)) != len(self.serious_criteria):
+            raise ValueError(f"adverse event {self.key}: a seriousness criterion is repeated")
+        if self.serious_criteria:
+            if self.serious is False:
+                raise ValueError(
+                    f"adverse event {self.key}: serious is false but seriousness criteria are given "
+                    f"({', '.join(self.serious_criteria)})"
+                )
+            self.serious = True
+        return self
 
 
 class PatientRecord(_Record):
@@ -194,6 +387,21 @@ class PatientRecord(_Record):
     birth_year: int | None = Field(default=None, ge=1900, le=2100, description="Year only; no full birth dates.")
     weight_kg: Decimal | None = Field(default=None, gt=0, le=400)
     height_cm: Decimal | None = Field(default=None, gt=0, le=260)
+    race: Race | None = Field(default=None, description="CDISC RACE, e.g. 'WHITE' (DM.RACE).")
+    ethnicity: Ethnicity | None = Field(default=None, description="CDISC ETHNIC (DM.ETHNIC).")
+    age_years: int | None = Field(default=None, ge=0, le=120, description="Age in whole years at informed consent.")
+    consent_day: int | None = Field(
+        default=None, ge=-STUDY_DAY_LIMIT, le=STUDY_DAY_LIMIT, description="Study day of informed consent."
+    )
+    consent_date: dt.date | None = None
+    disposition: Disposition | None = Field(
+        default=None, description="End of participation, CDISC NCOMPLT (e.g. COMPLETED); None while ongoing."
+    )
+    disposition_day: int | None = Field(default=None, ge=-STUDY_DAY_LIMIT, le=STUDY_DAY_LIMIT)
+    disposition_date: dt.date | None = None
+    disposition_reason: str | None = Field(
+        default=None, max_length=200, description="The reason as recorded (SDTM DSTERM), e.g. 'moved abroad'."
+    )
     infusion: InfusionRecord | None = None
     lymphodepletion: list[LymphodepletionRecord] = Field(default_factory=list)
     visits: list[VisitRecord] = Field(default_factory=list)
@@ -225,8 +433,23 @@ class PatientRecord(_Record):
             )
         return derived
 
+    @field_validator("race", "ethnicity", "disposition", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return _upper_choice(value)
+
     def check_days(self) -> None:
         """Fill study days from dates (infusion = day 0) and refuse days that contradict their dates."""
+        self.consent_day = self._day(self.consent_date, self.consent_day, "consent_day")
+        self.disposition_day = self._day(self.disposition_date, self.disposition_day, "disposition_day")
+        if self.disposition is None and (self.disposition_day is not None or self.disposition_reason):
+            raise InvalidInput(
+                f"patient {self.code} disposition", None, "a disposition when its day or reason is given"
+            )
+        if self.disposition is not None and self.disposition_day is None:
+            raise InvalidInput(
+                f"patient {self.code} disposition_day", None, f"the day (or date) of {self.disposition.lower()}"
+            )
         for visit in self.visits:
             visit.study_day = self._day(visit.date, visit.study_day, f"visit {visit.label} study_day")
             if visit.study_day is None:
@@ -255,6 +478,7 @@ class StudyRecord(_Record):
     code: str = Field(min_length=1, max_length=40, description="Study code, e.g. 'ERL-CART-AI'.")
     name: str = Field(default="", max_length=200)
     source: Literal["trial", "simulation"] = "trial"
+    design: StudyDesignRecord | None = Field(default=None, description="Protocol metadata (SDTM TS, TV, TI).")
     sites: list[SiteRecord] = Field(default_factory=list)
     patients: list[PatientRecord] = Field(default_factory=list)
 

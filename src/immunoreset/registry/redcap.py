@@ -42,6 +42,12 @@ from immunoreset.errors import InvalidInput, Problem
 from immunoreset.inputs import bounded_decimal, check_csv, check_numbers_in, read_text_file
 from immunoreset.registry import vocabulary
 from immunoreset.registry.records import (
+    ACTIONS_TAKEN,
+    DISPOSITIONS,
+    ETHNICITIES,
+    RACES,
+    RELATIONSHIPS,
+    SERIOUSNESS_CRITERIA,
     AdverseEventRecord,
     InfusionRecord,
     LymphodepletionRecord,
@@ -49,6 +55,7 @@ from immunoreset.registry.records import (
     ObservationRecord,
     PatientRecord,
     SiteRecord,
+    StudyDesignRecord,
     StudyRecord,
     VisitRecord,
 )
@@ -253,6 +260,9 @@ class FieldRef(_Model):
 class StudyMap(_Model):
     code: str = Field(min_length=1, max_length=40)
     name: str = ""
+    design: StudyDesignRecord | None = Field(
+        default=None, description="Protocol metadata: title, phase, sponsor, indication, visit schedule, criteria."
+    )
 
 
 class SiteMap(_Model):
@@ -263,6 +273,7 @@ class SiteMap(_Model):
         description="The site's REDCap Data Access Group (unique group name): an export's "
         "redcap_data_access_group must then agree with the record's site.",
     )
+    country: str | None = Field(default=None, description="ISO 3166-1 alpha-3 country code, e.g. DEU.")
 
 
 class PatientMap(_Model):
@@ -273,6 +284,29 @@ class PatientMap(_Model):
     birth_year: FieldRef | None = None
     weight_kg: FieldRef | None = None
     height_cm: FieldRef | None = None
+    race: FieldRef | None = None
+    ethnicity: FieldRef | None = None
+    age_years: FieldRef | None = None
+    consent_date: FieldRef | None = None
+    disposition: FieldRef | None = None
+    disposition_date: FieldRef | None = None
+    disposition_reason: FieldRef | None = None
+
+
+_PATIENT_FIELD_KINDS = {
+    "sex": "choice",
+    "birth_year": "number",
+    "weight_kg": "number",
+    "height_cm": "number",
+    "race": "choice",
+    "ethnicity": "choice",
+    "age_years": "number",
+    "consent_date": "date",
+    "disposition": "choice",
+    "disposition_date": "date",
+    "disposition_reason": "text",
+}
+"""Optional patient attributes of the mapping and the kind of REDCap field each needs."""
 
 
 class InfusionMap(_Model):
@@ -346,6 +380,9 @@ class AdverseEventMap(_Model):
     onset_date: FieldRef | None = None
     resolution_date: FieldRef | None = None
     serious: FieldRef | None = None
+    serious_criteria: FieldRef | None = Field(default=None, description="Checkbox field: the seriousness criteria.")
+    relationship: FieldRef | None = None
+    action_taken: FieldRef | None = None
     astct_terms: list[str] = Field(default_factory=list, description="Terms graded by ASTCT (CRS, ICANS).")
 
 
@@ -372,7 +409,7 @@ class RedcapMapping(_Model):
     def record_fields(self) -> dict[str, tuple[str, FieldRef]]:
         """Record-level fields (patient, infusion, lymphodepletion): REDCap field -> (registry path, ref)."""
         out: dict[str, tuple[str, FieldRef]] = {}
-        for attr in ("site", "disease", "sex", "birth_year", "weight_kg", "height_cm"):
+        for attr in ("site", "disease", *_PATIENT_FIELD_KINDS):
             ref = getattr(self.patient, attr)
             if ref is not None:
                 out.setdefault(ref.field, (f"patient.{attr}", ref))
@@ -515,10 +552,14 @@ class _MappingChecker:
         p = m.patient
         self.ref("patient.site", p.site, "choice", targets=site_codes)
         self.ref("patient.disease", p.disease, "choice", targets=("SLE", "SSc", "IIM", "other"))
-        self.ref("patient.sex", p.sex, "choice", targets=("F", "M", "U"))
-        self.ref("patient.birth_year", p.birth_year, "number")
-        self.ref("patient.weight_kg", p.weight_kg, "number")
-        self.ref("patient.height_cm", p.height_cm, "number")
+        targets: dict[str, tuple[str, ...]] = {
+            "sex": ("F", "M", "U"),
+            "race": RACES,
+            "ethnicity": ETHNICITIES,
+            "disposition": DISPOSITIONS,
+        }
+        for attr, kind in _PATIENT_FIELD_KINDS.items():
+            self.ref(f"patient.{attr}", getattr(p, attr), kind, targets=targets.get(attr))
         if "{record_id" not in p.code:
             self.problem("patient.code", p.code, "a template containing {record_id}")
         if m.infusion is not None:
@@ -569,6 +610,15 @@ class _MappingChecker:
             self.ref("adverse_events.onset_date", ae.onset_date, "date", form=inst)
             self.ref("adverse_events.resolution_date", ae.resolution_date, "date", form=inst)
             self.ref("adverse_events.serious", ae.serious, "number", form=inst)
+            self.ref(
+                "adverse_events.serious_criteria",
+                ae.serious_criteria,
+                "checkbox",
+                targets=SERIOUSNESS_CRITERIA,
+                form=inst,
+            )
+            self.ref("adverse_events.relationship", ae.relationship, "choice", targets=RELATIONSHIPS, form=inst)
+            self.ref("adverse_events.action_taken", ae.action_taken, "choice", targets=ACTIONS_TAKEN, form=inst)
         for fname in m.ignore:
             if fname not in d:
                 self.problem("ignore", fname, "a field of the data dictionary")
@@ -1041,7 +1091,8 @@ class _Importer:
             study = StudyRecord(
                 code=self.m.study.code,
                 name=self.m.study.name,
-                sites=[SiteRecord(code=s.code, name=s.name) for s in self.m.sites],
+                design=self.m.study.design,
+                sites=[SiteRecord(code=s.code, name=s.name, country=s.country) for s in self.m.sites],
                 patients=patients,
             )
         except ValidationError as exc:
@@ -1165,6 +1216,13 @@ class _Importer:
                 birth_year=val(pm.birth_year, "int"),
                 weight_kg=val(pm.weight_kg, "number"),
                 height_cm=val(pm.height_cm, "number"),
+                race=val(pm.race, "text"),
+                ethnicity=val(pm.ethnicity, "text"),
+                age_years=val(pm.age_years, "int"),
+                consent_date=val(pm.consent_date, "date"),
+                disposition=val(pm.disposition, "text"),
+                disposition_date=val(pm.disposition_date, "date"),
+                disposition_reason=val(pm.disposition_reason, "text"),
                 infusion=infusion,
                 lymphodepletion=lymphodepletion,
                 visits=visits,
@@ -1401,10 +1459,16 @@ class _Importer:
         return result
 
     def adverse_event(self, row: _Row, refs: Mapping[str, FieldRef]) -> AdverseEventRecord | None:
-        kinds = {"term": "text", "grade": "int", "onset_date": "date", "resolution_date": "date", "serious": "bool"}
+        kinds = {
+            "term": "text", "grade": "int", "onset_date": "date", "resolution_date": "date", "serious": "bool",
+            "serious_criteria": "checkbox", "relationship": "text", "action_taken": "text",
+        }  # fmt: skip
         values = self._dated_entry(row, refs, kinds, "term", "the term of an adverse event", "onset", "resolution")
         if values is None:
             return None
+        if "serious_criteria" in values:
+            ticked = values["serious_criteria"]
+            values["serious_criteria"] = ticked.split("; ") if ticked else []
         assert self.m.adverse_events is not None
         grading = "ASTCT" if values["term"] in self.m.adverse_events.astct_terms else "CTCAE v5.0"
         result: AdverseEventRecord | None = self.build(

@@ -14,7 +14,8 @@ Forms and where they are collected
 =====================  ============================================================  ===================
 form                   content                                                        events
 =====================  ============================================================  ===================
-enrolment              site, disease, sex, birth year, weight, height                 first
+enrolment              site, disease, sex, birth year, weight, height, consent date,   first
+                       age at consent, race, ethnicity (CDISC terms)
 eligibility_sle        2019 EULAR/ACR SLE criteria (ANA entry criterion, 22 items)    first (SLE)
 eligibility_ssc        2013 ACR/EULAR SSc criteria (13 items, 2 exclusions)           first (SSc)
 eligibility_iim        2017 EULAR/ACR IIM criteria (age at onset, 16 items)           first (IIM)
@@ -30,7 +31,9 @@ iim_assessment         MMT-8, IMACS globals, HAQ-DI                             
 cell_kinetics          CAR-T (flow, qPCR), CD19 B cells, naive B cells (repeating)    every
 daily_crs_icans        ASTCT CRS and ICANS parameters, ICE, ANC (repeating)           infusion (day 0)
 medications            drug, dose, unit, route, frequency, dates, indication (rep.)   first
-adverse_events         term, CTCAE grade, dates, serious (repeating)                  first
+adverse_events         term, CTCAE grade, dates, serious and its criteria,             first
+                       relationship, action taken (repeating)
+end_of_study           disposition (CDISC NCOMPLT), its date and the reason given     last
 =====================  ============================================================  ===================
 
 Visits are labelled ``day <d>`` (the schedule's study days, day 0 = infusion), daily assessments
@@ -44,7 +47,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -60,6 +63,16 @@ from immunoreset.instruments.safety import CRS_SOURCE, CTCAE_SOURCE, ICAHT_SOURC
 from immunoreset.instruments.sle import CLASSIFICATION_SOURCE, DESCRIPTORS, LLDAS_SOURCE, SLEDAI2K_SOURCE
 from immunoreset.instruments.ssc import CRISS_SOURCE, EUSTAR_SOURCE, MRSS_SOURCE, SSC_CLASSIFICATION_SOURCE
 from immunoreset.registry import vocabulary
+from immunoreset.registry.records import (
+    ACTIONS_TAKEN,
+    DISPOSITIONS,
+    ETHNICITIES,
+    RACES,
+    RELATIONSHIPS,
+    SERIOUSNESS_CRITERIA,
+    PlannedVisitRecord,
+    StudyDesignRecord,
+)
 from immunoreset.registry.redcap import (
     DICTIONARY_HEADER,
     AdverseEventMap,
@@ -85,6 +98,7 @@ __all__ = [
     "build_template",
     "unique_event_name",
     "unique_group_name",
+    "visit_window",
 ]
 
 
@@ -646,11 +660,15 @@ def build_template(
     sites: Sequence[tuple[str, str]] = (("1", "Site 1"),),
     study_code: str = "CART-AI",
     study_name: str = "CD19 CAR T-cell therapy in autoimmune disease",
+    countries: Mapping[str, str] | None = None,
+    design: StudyDesignRecord | None = None,
 ) -> RedcapTemplate:
     """The project for a visit schedule (study days, day 0 = infusion) and the study's sites.
 
     ``sites`` are ``(registry code, name)``; the REDCap code of a site is its registry code when that is
-    letters, digits and underscores, else its position.
+    letters, digits and underscores, else its position. ``countries`` maps site codes to ISO 3166-1
+    alpha-3 codes and ``design`` is the protocol metadata; both go into ``mapping.yaml`` (SDTM DM.COUNTRY and
+    the trial-design datasets). A design without a visit schedule gets the template's events as its visits.
     """
     days = sorted(set(visit_days))
     if not days or list(visit_days) != days:
@@ -693,6 +711,13 @@ def build_template(
               note="Year only: the registry keeps no full birth dates.")  # fmt: skip
     enrol.add("weight_kg", "text", "Body weight at enrolment (kg)", validation="number", minimum="20", maximum="400")
     enrol.add("height_cm", "text", "Height (cm)", validation="number", minimum="100", maximum="260")
+    enrol.add("consent_date", "text", "Date of informed consent", validation="date_ymd")
+    enrol.add("age_years", "text", "Age at informed consent (years)", validation="integer", minimum="0", maximum="120")
+    enrol.add("race", "dropdown", "Race (as reported by the patient)", choices=_numbered([_sentence(r) for r in RACES]),
+              value_choices=_numbered(RACES),
+              note="CDISC SDTM RACE; 'Multiple' when more than one is reported.")  # fmt: skip
+    enrol.add("ethnicity", "dropdown", "Ethnicity", choices=_numbered([_sentence(e) for e in ETHNICITIES]),
+              value_choices=_numbered(ETHNICITIES), note="CDISC SDTM ETHNIC.")  # fmt: skip
     for prefix, disease, form_name in (
         ("sle2019", "SLE", "eligibility_sle"),
         ("ssc2013", "SSc", "eligibility_ssc"),
@@ -758,6 +783,22 @@ def build_template(
     ae.add("ae_onset_date", "text", "Onset date", validation="date_ymd", required=True)
     ae.add("ae_resolution_date", "text", "Resolution date (empty: ongoing)", validation="date_ymd")
     ae.add("ae_serious", "yesno", "Serious adverse event")
+    ae.add("ae_serious_criteria", "checkbox", "Seriousness criteria (ICH E2A)",
+           choices=_numbered([_sentence(c) for c in SERIOUSNESS_CRITERIA]),
+           value_choices=_numbered(SERIOUSNESS_CRITERIA), branching="[ae_serious] = '1'")  # fmt: skip
+    ae.add("ae_relationship", "radio", "Relationship to the CAR-T product (investigator)",
+           choices=_numbered([_sentence(r) for r in RELATIONSHIPS]),
+           value_choices=_numbered(RELATIONSHIPS))  # fmt: skip
+    ae.add("ae_action_taken", "dropdown", "Action taken with the study treatment",
+           choices=_numbered([_sentence(a) for a in ACTIONS_TAKEN]), value_choices=_numbered(ACTIONS_TAKEN),
+           note="After a single CAR-T infusion given before the event: 'Not applicable'.")  # fmt: skip
+
+    eos = form("end_of_study")
+    eos.add("disposition", "dropdown", "Status at the end of participation",
+            choices=_numbered([_sentence(d) for d in DISPOSITIONS]), value_choices=_numbered(DISPOSITIONS),
+            note="CDISC NCOMPLT. Leave empty while the patient is in follow-up.")  # fmt: skip
+    eos.add("disposition_date", "text", "Date of completion or discontinuation", validation="date_ymd")
+    eos.add("disposition_reason", "text", "Reason as given (e.g. the patient's words)")
 
     fields = tuple(f for fm in forms for f in fm.fields)
     repeated = sorted({f.name for f in fields if sum(g.name == f.name for g in fields) > 1})
@@ -771,6 +812,7 @@ def build_template(
         "lymphodepletion": [infusion_event], "infusion": [infusion_event], "visit": every, "laboratory": every,
         "sle_activity": every, "ssc_assessment": every, "iim_assessment": every, "cell_kinetics": every,
         "daily_crs_icans": [infusion_event], "medications": [first], "adverse_events": [first],
+        "end_of_study": [every[-1]],
         **{a.prefix: every for a in vocabulary.ASSESSMENTS},
     }  # fmt: skip
     form_events = tuple((event, fm.name) for event in every for fm in forms if event in where[fm.name])
@@ -783,7 +825,15 @@ def build_template(
     repeating = tuple(
         (event, form_name, repeat_labels[form_name]) for event, form_name in form_events if form_name in repeat_labels
     )
-    mapping = _mapping(fields, events, sites, study_code, study_name)
+    if design is not None and not design.visits:
+        planned = [
+            PlannedVisitRecord(
+                label=e.label, day=e.day, visitnum=Decimal(i), window_before=e.window, window_after=e.window
+            )
+            for i, e in enumerate(events, start=1)
+        ]
+        design = design.model_copy(update={"visits": planned})
+    mapping = _mapping(fields, events, sites, study_code, study_name, countries or {}, design)
     return RedcapTemplate(
         forms=form_labels,
         fields=fields,
@@ -795,14 +845,25 @@ def build_template(
     )
 
 
+def _sentence(term: str) -> str:
+    """A CDISC submission value as a form label: ``"NOT HISPANIC OR LATINO"`` -> ``"Not hispanic or latino"``."""
+    return term[:1].upper() + term[1:].lower()
+
+
 def _code_of(disease: str) -> str:
     return next(code for code, _label, d in DISEASES if d == disease)
 
 
+def visit_window(day: int) -> int:
+    """Days a visit on study ``day`` may be done early or late: none within two weeks of the infusion, then
+    2 days to day 60, 7 days to day 180 and 14 days after (the template's REDCap offsets; a protocol
+    convention, not a published rule)."""
+    return 0 if abs(day) <= 14 else 2 if day <= 60 else 7 if day <= 180 else 14
+
+
 def _event(day: int) -> TemplateEvent:
     name = f"Day minus {-day}" if day < 0 else ("Day 0 (infusion)" if day == 0 else f"Day {day}")
-    window = 0 if abs(day) <= 14 else 2 if day <= 60 else 7 if day <= 180 else 14
-    return TemplateEvent(day, name, unique_event_name(name), f"day {day}", window)
+    return TemplateEvent(day, name, unique_event_name(name), f"day {day}", visit_window(day))
 
 
 def _ref(f: TemplateField) -> FieldRef:
@@ -815,6 +876,8 @@ def _mapping(
     sites: Sequence[tuple[str, str]],
     study_code: str,
     study_name: str,
+    countries: Mapping[str, str],
+    design: StudyDesignRecord | None,
 ) -> RedcapMapping:
     by = {f.name: f for f in fields}
     observations: dict[str, ObservationMap] = {}
@@ -842,8 +905,11 @@ def _mapping(
         for agent, short in (("fludarabine", "flu"), ("cyclophosphamide", "cy"), ("bendamustine", "benda"))
     ]
     return RedcapMapping(
-        study=StudyMap(code=study_code, name=study_name),
-        sites=[SiteMap(code=code, name=name, dag=unique_group_name(name or code)) for code, name in sites],
+        study=StudyMap(code=study_code, name=study_name, design=design),
+        sites=[
+            SiteMap(code=code, name=name, dag=unique_group_name(name or code), country=countries.get(code))
+            for code, name in sites
+        ],
         record_id_field="record_id",
         patient=PatientMap(
             site=_ref(by["site"]),
@@ -852,6 +918,13 @@ def _mapping(
             birth_year=_ref(by["birth_year"]),
             weight_kg=_ref(by["weight_kg"]),
             height_cm=_ref(by["height_cm"]),
+            race=_ref(by["race"]),
+            ethnicity=_ref(by["ethnicity"]),
+            age_years=_ref(by["age_years"]),
+            consent_date=_ref(by["consent_date"]),
+            disposition=_ref(by["disposition"]),
+            disposition_date=_ref(by["disposition_date"]),
+            disposition_reason=_ref(by["disposition_reason"]),
         ),
         infusion=InfusionMap(
             product=_ref(by["cart_product"]),
@@ -886,6 +959,9 @@ def _mapping(
             onset_date=_ref(by["ae_onset_date"]),
             resolution_date=_ref(by["ae_resolution_date"]),
             serious=_ref(by["ae_serious"]),
+            serious_criteria=_ref(by["ae_serious_criteria"]),
+            relationship=_ref(by["ae_relationship"]),
+            action_taken=_ref(by["ae_action_taken"]),
             astct_terms=["Cytokine release syndrome", "Immune effector cell-associated neurotoxicity syndrome"],
         ),
         ignore=[],

@@ -248,8 +248,11 @@ class _Writer:
             row = self.new_row(p.code, event.unique_name)
             if event.unique_name == first:
                 self.enrolment(row, p)
+                self.consent_and_disposition(row, p, infusion, end=False)
             if event.unique_name == infusion_event:
                 self.infusion(row, p, infusion)
+            if event.unique_name == t.events[-1].unique_name:
+                self.end_of_study(row, p, infusion)
             samples: list[ObservationRecord] = []
             if visit is not None:
                 day = visit.study_day if visit.study_day is not None else event.day
@@ -280,11 +283,36 @@ class _Writer:
 
     def enrolment(self, row: list[str], p: PatientRecord) -> None:
         pm = self.m.patient
-        for attr in ("site", "disease", "sex", "birth_year", "weight_kg", "height_cm"):
+        for attr in (
+            "site",
+            "disease",
+            "sex",
+            "birth_year",
+            "weight_kg",
+            "height_cm",
+            "race",
+            "ethnicity",
+            "age_years",
+        ):
             ref = getattr(pm, attr)
             value = getattr(p, attr)
             if ref is not None and value is not None:
                 self.put_value(row, ref.field, value, f"patient {p.code} {attr}")
+
+    def consent_and_disposition(self, row: list[str], p: PatientRecord, infusion: dt.date, *, end: bool) -> None:
+        pm = self.m.patient
+        if not end and pm.consent_date is not None and (p.consent_day is not None or p.consent_date is not None):
+            self.put(row, pm.consent_date.field, self._date(p.consent_day, p.consent_date, infusion))
+        if end and p.disposition is not None:
+            if pm.disposition is not None:
+                self.put_value(row, pm.disposition.field, p.disposition, f"patient {p.code} disposition")
+            if pm.disposition_date is not None:
+                self.put(row, pm.disposition_date.field, self._date(p.disposition_day, p.disposition_date, infusion))
+            if pm.disposition_reason is not None and p.disposition_reason:
+                self.put(row, pm.disposition_reason.field, p.disposition_reason)
+
+    def end_of_study(self, row: list[str], p: PatientRecord, infusion: dt.date) -> None:
+        self.consent_and_disposition(row, p, infusion, end=True)
 
     def infusion(self, row: list[str], p: PatientRecord, infusion: dt.date) -> None:
         im = self.m.infusion
@@ -419,4 +447,14 @@ class _Writer:
             self.put(row, am.resolution_date.field, self._date(ae.resolution_day, ae.resolution_date, infusion))
         if am.serious is not None and ae.serious is not None:
             self.put(row, am.serious.field, "1" if ae.serious else "0")
+        if am.serious_criteria is not None:
+            f = self.t.template_field(am.serious_criteria.field)
+            for criterion in ae.serious_criteria:
+                code_ = self.choice_code(f, criterion, f"patient {p.code} adverse event {ae.key} serious_criteria")
+                if code_ is not None:
+                    self.put(row, f"{f.name}___{code_}", "1")
+        for attr in ("relationship", "action_taken"):
+            ref, value = getattr(am, attr), getattr(ae, attr)
+            if ref is not None and value is not None:
+                self.put_value(row, ref.field, value, f"patient {p.code} adverse event {ae.key} {attr}")
         self.finish(row, [am.instrument])

@@ -93,6 +93,7 @@ class Study(Base):
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     source: Mapped[str] = mapped_column(String(40), default="trial")  # "trial" or "simulation"
+    design: Mapped[str | None] = mapped_column(Text)  # StudyDesignRecord as canonical JSON (revision 0004)
 
 
 class Site(Base):
@@ -102,6 +103,7 @@ class Site(Base):
     study_id: Mapped[int] = mapped_column(ForeignKey("study.id"))
     code: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(200))
+    country: Mapped[str | None] = mapped_column(String(3))  # ISO 3166-1 alpha-3 (revision 0004)
 
 
 class AppUser(Base):
@@ -132,6 +134,16 @@ class Patient(Base):
     birth_year: Mapped[int | None] = mapped_column(Integer)
     weight_kg: Mapped[Decimal | None] = mapped_column(DecimalText)
     height_cm: Mapped[Decimal | None] = mapped_column(DecimalText)
+    # revision 0004: demographics and disposition for SDTM DM/DS (CDISC submission values)
+    race: Mapped[str | None] = mapped_column(String(60))
+    ethnicity: Mapped[str | None] = mapped_column(String(40))
+    age_years: Mapped[int | None] = mapped_column(Integer)
+    consent_day: Mapped[int | None] = mapped_column(Integer)
+    consent_date: Mapped[dt.date | None] = mapped_column(Date)
+    disposition: Mapped[str | None] = mapped_column(String(40))
+    disposition_day: Mapped[int | None] = mapped_column(Integer)
+    disposition_date: Mapped[dt.date | None] = mapped_column(Date)
+    disposition_reason: Mapped[str | None] = mapped_column(String(200))
 
 
 class Infusion(Base):
@@ -214,6 +226,10 @@ class AdverseEvent(Base):
     onset_date: Mapped[dt.date | None] = mapped_column(Date)
     resolution_date: Mapped[dt.date | None] = mapped_column(Date)
     serious: Mapped[bool | None] = mapped_column(Boolean)
+    # revision 0004: seriousness criteria (comma-separated), causality and action taken (SDTM AE)
+    serious_criteria: Mapped[str | None] = mapped_column(String(200))
+    relationship: Mapped[str | None] = mapped_column(String(20))
+    action_taken: Mapped[str | None] = mapped_column(String(20))
 
 
 class AuditLog(Base):

@@ -78,6 +78,7 @@ from immunoreset.registry.records import (
     ObservationRecord,
     PatientRecord,
     SiteRecord,
+    StudyDesignRecord,
     StudyRecord,
     VisitRecord,
 )
@@ -298,7 +299,30 @@ def _patient_values(p: PatientRecord) -> dict[str, Any]:
         "birth_year": p.birth_year,
         "weight_kg": p.weight_kg,
         "height_cm": p.height_cm,
+        **{name: getattr(p, name) for name in _PATIENT_SDTM_FIELDS},
     }
+
+
+_PATIENT_SDTM_FIELDS = (
+    "race",
+    "ethnicity",
+    "age_years",
+    "consent_day",
+    "consent_date",
+    "disposition",
+    "disposition_day",
+    "disposition_date",
+    "disposition_reason",
+)
+
+
+def _design_text(design: StudyDesignRecord | None) -> str | None:
+    """The study design as canonical JSON (sorted keys), so an unchanged design compares equal."""
+    return None if design is None else json.dumps(design.model_dump(mode="json"), sort_keys=True)
+
+
+def _design_record(text: str | None) -> StudyDesignRecord | None:
+    return None if text is None else StudyDesignRecord.model_validate_json(text)
 
 
 def _infusion_values(i: InfusionRecord) -> dict[str, Any]:
@@ -358,6 +382,9 @@ def _ae_values(a: AdverseEventRecord) -> dict[str, Any]:
         "onset_date": a.onset_date,
         "resolution_date": a.resolution_date,
         "serious": a.serious,
+        "serious_criteria": ",".join(a.serious_criteria) or None,
+        "relationship": a.relationship,
+        "action_taken": a.action_taken,
     }
 
 
@@ -574,14 +601,18 @@ class Registry:
 
     def _load_study(self, conn: Connection, writer: _Writer, study: StudyRecord) -> int:
         row = conn.execute(select(T["study"]).where(T["study"].c.code == study.code)).first()
-        values = {"code": study.code, "name": study.name, "source": study.source}
+        values = {"code": study.code, "name": study.name, "source": study.source, "design": _design_text(study.design)}
         if row is None:
             self._require_all_sites_admin(f"create study {study.code}")
             return writer.insert_many("study", [values], None)[0]
         if row.source != study.source:
             raise InvalidInput("study source", study.source, f"{row.source!r} (study {study.code} already holds it)")
-        if study.name and study.name != row.name:
-            self._require_all_sites_admin(f"rename study {study.code}")
+        renamed = bool(study.name) and study.name != row.name
+        redesigned = study.design is not None and values["design"] != row.design
+        if renamed or redesigned:
+            self._require_all_sites_admin(f"{'rename' if renamed else 'change the design of'} study {study.code}")
+            if not study.name:
+                values["name"] = row.name
             writer.update_row("study", row, values, None)
         return int(row.id)
 
@@ -594,13 +625,15 @@ class Registry:
         }
         ids = {code: int(r.id) for code, r in existing.items()}
         for site in sites:
-            values = {"study_id": study_id, "code": site.code, "name": site.name}
+            values = {"study_id": study_id, "code": site.code, "name": site.name, "country": site.country}
             row = existing.get(site.code)
             if row is None:
                 self._require_all_sites_admin(f"write site {site.code}")
                 ids[site.code] = writer.insert_many("site", [values], None)[0]
-            elif site.name and site.name != row.name:
-                self._require_all_sites_admin(f"rename site {site.code}")
+            elif (site.name and site.name != row.name) or (site.country is not None and site.country != row.country):
+                self._require_all_sites_admin(f"change site {site.code}")
+                values["name"] = site.name or row.name
+                values["country"] = site.country if site.country is not None else row.country
                 writer.update_row("site", row, values, None)
         return ids
 
@@ -834,6 +867,7 @@ class Registry:
                     birth_year=r.birth_year,
                     weight_kg=r.weight_kg,
                     height_cm=r.height_cm,
+                    **{name: r._mapping[name] for name in _PATIENT_SDTM_FIELDS},
                     infusion=_from_row(InfusionRecord, inf[0]) if inf else None,
                     lymphodepletion=[
                         _from_row(LymphodepletionRecord, x) for x in children["lymphodepletion"].get(r.id, [])
@@ -850,7 +884,12 @@ class Registry:
                         _from_row(MedicationRecord, m, key=m.source_key) for m in children["medication"].get(r.id, [])
                     ],
                     adverse_events=[
-                        _from_row(AdverseEventRecord, a, key=a.source_key)
+                        _from_row(
+                            AdverseEventRecord,
+                            a,
+                            key=a.source_key,
+                            serious_criteria=a.serious_criteria.split(",") if a.serious_criteria else [],
+                        )
                         for a in children["adverse_event"].get(r.id, [])
                     ],
                 )
@@ -859,7 +898,8 @@ class Registry:
             code=srow.code,
             name=srow.name,
             source=srow.source,
-            sites=[SiteRecord.model_construct(code=s.code, name=s.name) for s in sites],
+            design=_design_record(srow.design),
+            sites=[SiteRecord.model_construct(code=s.code, name=s.name, country=s.country) for s in sites],
             patients=records,
         )
 

@@ -6,8 +6,11 @@ column reference is in ``docs/registry.md``, section "Tidy CSV format"):
 ================== ==========================================================================
 file               one row per
 ================== ==========================================================================
-study.csv          the study (exactly one row): ``study, name``
-sites.csv          site: ``site, name``
+study.csv          the study (exactly one row): ``study, name`` and the protocol metadata
+                   (``title, phase, sponsor, indication`` ...; see :data:`COLUMNS`)
+planned_visits.csv visit of the protocol's schedule (``label, day, visitnum, window_before/after``)
+criteria.csv       inclusion/exclusion criterion (``code, text, category``)
+sites.csv          site: ``site, name, country`` (ISO 3166-1 alpha-3)
 patients.csv       patient, with the CAR-T infusion
 lymphodepletion.csv lymphodepleting agent of a patient
 observations.csv   observation (patient, visit, code, value, unit); a row with an empty ``code``
@@ -44,12 +47,15 @@ from immunoreset.inputs import bounded_decimal, check_csv, read_text_file
 from immunoreset.registry import vocabulary
 from immunoreset.registry.records import (
     AdverseEventRecord,
+    EligibilityCriterionRecord,
     InfusionRecord,
     LymphodepletionRecord,
     MedicationRecord,
     ObservationRecord,
     PatientRecord,
+    PlannedVisitRecord,
     SiteRecord,
+    StudyDesignRecord,
     StudyRecord,
     VisitRecord,
 )
@@ -57,8 +63,26 @@ from immunoreset.registry.records import (
 __all__ = ["COLUMNS", "REQUIRED", "read_tidy_csv", "write_tidy_csv"]
 
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "study": ("study", "name"),
-    "sites": ("site", "name"),
+    "study": (
+        "study",
+        "name",
+        "title",
+        "phase",
+        "sponsor",
+        "indication",
+        "registration_id",
+        "planned_subjects",
+        "start_date",
+        "end_date",
+        "age_min_years",
+        "age_max_years",
+        "sexes",
+        "primary_objective",
+        "primary_outcome",
+    ),
+    "planned_visits": ("label", "day", "visitnum", "window_before", "window_after"),
+    "criteria": ("code", "text", "category"),
+    "sites": ("site", "name", "country"),
     "patients": (
         "patient",
         "site",
@@ -72,6 +96,15 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "dose_cells_per_kg",
         "dose_cells_total",
         "infusion_date",
+        "race",
+        "ethnicity",
+        "age_years",
+        "consent_day",
+        "consent_date",
+        "disposition",
+        "disposition_day",
+        "disposition_date",
+        "disposition_reason",
     ),
     "lymphodepletion": ("patient", "agent", "dose_mg_per_m2", "first_day", "last_day"),
     "observations": (
@@ -112,12 +145,17 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "onset_date",
         "resolution_date",
         "serious",
+        "serious_criteria",
+        "relationship",
+        "action_taken",
     ),
 }
 """Columns of each file, in the order written."""
 
 REQUIRED: dict[str, tuple[str, ...]] = {
     "study": ("study",),
+    "planned_visits": ("label", "day"),
+    "criteria": ("code", "text", "category"),
     "sites": ("site",),
     "patients": ("patient", "site", "disease"),
     "lymphodepletion": ("patient", "agent", "first_day"),
@@ -342,7 +380,14 @@ def read_tidy_csv(path_or_paths: str | Path | Iterable[str | Path]) -> StudyReco
             r.problem(row, "site", f"each site once (also at {r.where(seen_sites[code_])})")
             continue
         seen_sites[code_] = row
-        site = r.build(SiteRecord, row, {"code": "site", "name": "name"}, code=code_, name=r.text(row, "name") or "")
+        site = r.build(
+            SiteRecord,
+            row,
+            {"code": "site", "name": "name", "country": "country"},
+            code=code_,
+            name=r.text(row, "name") or "",
+            country=r.text(row, "country"),
+        )
         if site is not None:
             sites.append(site)
 
@@ -378,6 +423,8 @@ def read_tidy_csv(path_or_paths: str | Path | Iterable[str | Path]) -> StudyReco
                 date=date,
             )
         infusion_dates[code_] = date
+        consent_day, consent_date, _ = r.day_vs_date(row, "consent_day", "consent_date", date)
+        disposition_day, disposition_date, _ = r.day_vs_date(row, "disposition_day", "disposition_date", date)
         patients[code_] = {
             "row": row,
             "code": code_,
@@ -387,6 +434,15 @@ def read_tidy_csv(path_or_paths: str | Path | Iterable[str | Path]) -> StudyReco
             "birth_year": r.integer(row, "birth_year"),
             "weight_kg": r.number(row, "weight_kg"),
             "height_cm": r.number(row, "height_cm"),
+            "race": r.text(row, "race"),
+            "ethnicity": r.text(row, "ethnicity"),
+            "age_years": r.integer(row, "age_years"),
+            "consent_day": consent_day,
+            "consent_date": consent_date,
+            "disposition": r.text(row, "disposition"),
+            "disposition_day": disposition_day,
+            "disposition_date": disposition_date,
+            "disposition_reason": r.text(row, "disposition_reason"),
             "infusion": infusion,
             "lymphodepletion": [],
             "visits": {},
@@ -448,6 +504,7 @@ def read_tidy_csv(path_or_paths: str | Path | Iterable[str | Path]) -> StudyReco
         {"code": "study", "name": "name"},
         code=study_row.values["study"],
         name=r.text(study_row, "name") or "",
+        design=_design(r, study_row, rows.get("planned_visits", []), rows.get("criteria", [])),
         sites=sites,
         patients=built,
     )
@@ -541,6 +598,59 @@ def _observations(r: _Reader, rows: Sequence[_Row], owner: _Owner, infusion: dic
         visit["observations"].append(obs)
 
 
+_DESIGN_COLUMNS = COLUMNS["study"][2:]
+
+
+def _design(
+    r: _Reader, study_row: _Row, visit_rows: Sequence[_Row], criterion_rows: Sequence[_Row]
+) -> StudyDesignRecord | None:
+    """The protocol metadata of study.csv, planned_visits.csv and criteria.csv; None when none is given."""
+    given = {c: r.text(study_row, c) for c in _DESIGN_COLUMNS}
+    if not any(given.values()) and not visit_rows and not criterion_rows:
+        return None
+    visits = [
+        r.build(
+            PlannedVisitRecord,
+            row,
+            {c: c for c in COLUMNS["planned_visits"]},
+            label=row.values["label"],
+            day=r.integer(row, "day"),
+            visitnum=r.number(row, "visitnum"),
+            window_before=r.integer(row, "window_before") or 0,
+            window_after=r.integer(row, "window_after") or 0,
+        )
+        for row in visit_rows
+    ]
+    criteria = [
+        r.build(
+            EligibilityCriterionRecord,
+            row,
+            {c: c for c in COLUMNS["criteria"]},
+            code=row.values["code"],
+            text=row.values["text"],
+            category=row.values["category"],
+        )
+        for row in criterion_rows
+    ]
+    for column in ("title", "phase", "sponsor", "indication"):
+        if given[column] is None:
+            r.problem(study_row, column, "the protocol's " + column + " (study.csv) when the study has a design")
+    if r.problems:
+        return None
+    values: dict[str, Any] = dict(given)
+    values.update({c: r.integer(study_row, c) for c in ("planned_subjects", "age_min_years", "age_max_years")})
+    values.update({c: r.date(study_row, c) for c in ("start_date", "end_date")})
+    design: StudyDesignRecord | None = r.build(
+        StudyDesignRecord,
+        study_row,
+        {c: c for c in _DESIGN_COLUMNS},
+        **values,
+        visits=[v for v in visits if v is not None],
+        criteria=[c for c in criteria if c is not None],
+    )
+    return design
+
+
 def _medications(r: _Reader, rows: Sequence[_Row], owner: _Owner, infusion: dict[str, dt.date | None]) -> None:
     for row in rows:
         p = owner(row)
@@ -607,6 +717,9 @@ def _adverse_events(r: _Reader, rows: Sequence[_Row], owner: _Owner, infusion: d
             onset_date=onset_date,
             resolution_date=res_date,
             serious=r.boolean(row, "serious"),
+            serious_criteria=[c.strip() for c in (r.text(row, "serious_criteria") or "").split(";") if c.strip()],
+            relationship=r.text(row, "relationship"),
+            action_taken=r.text(row, "action_taken"),
         )
         if ae is not None and p is not None and ok1 and ok2:
             _append_dated(r, row, p["adverse_events"], ae, "onset", "resolution")
@@ -631,8 +744,18 @@ def write_tidy_csv(study: StudyRecord, directory: str | Path) -> list[Path]:
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     tables: dict[str, list[dict[str, Any]]] = {k: [] for k in COLUMNS}
-    tables["study"].append({"study": study.code, "name": study.name})
-    tables["sites"] = [{"site": s.code, "name": s.name} for s in study.sites]
+    design = study.design
+    tables["study"].append(
+        {
+            "study": study.code,
+            "name": study.name,
+            **(design.model_dump(exclude={"visits", "criteria"}) if design is not None else {}),
+        }
+    )
+    if design is not None:
+        tables["planned_visits"] = [v.model_dump() for v in design.visits]
+        tables["criteria"] = [c.model_dump() for c in design.criteria]
+    tables["sites"] = [{"site": s.code, "name": s.name, "country": s.country} for s in study.sites]
     for p in study.patients:
         inf = p.infusion
         tables["patients"].append(
@@ -649,6 +772,7 @@ def write_tidy_csv(study: StudyRecord, directory: str | Path) -> list[Path]:
                 "dose_cells_per_kg": inf.dose_cells_per_kg if inf else None,
                 "dose_cells_total": inf.dose_cells_total if inf else None,
                 "infusion_date": inf.date if inf else None,
+                **{c: getattr(p, c) for c in COLUMNS["patients"][12:]},
             }
         )
         for ld in p.lymphodepletion:
@@ -678,7 +802,9 @@ def write_tidy_csv(study: StudyRecord, directory: str | Path) -> list[Path]:
         for m in p.medications:
             tables["medications"].append({"patient": p.code, **m.model_dump()})
         for a in p.adverse_events:
-            tables["adverse_events"].append({"patient": p.code, **a.model_dump()})
+            tables["adverse_events"].append(
+                {"patient": p.code, **a.model_dump(), "serious_criteria": "; ".join(a.serious_criteria) or None}
+            )
     written: list[Path] = []
     for kind, columns in COLUMNS.items():
         path = out / f"{kind}.csv"

@@ -406,6 +406,11 @@ class TrialDesign(_Strict):
     source: str = Field(default="", description="Publications the design follows (a template need not replicate one).")
     seed: int = Field(ge=0, description="Random seed: the same seed gives the same patients and records.")
     follow_up_days: int = Field(ge=1, le=3650, description="Days of follow-up after the first infusion.")
+    country: str | None = Field(
+        default=None,
+        description="ISO 3166-1 alpha-3 code of the country the virtual site stands for (SDTM DM.COUNTRY), "
+        "e.g. DEU; an SDTM export of the trial needs it.",
+    )
     visits: list[int] = Field(min_length=1, description="Visit study days (day 0 = infusion).")
     product: Product = Field(description="The CAR-T product.")
     infusions: list[Infusion] = Field(

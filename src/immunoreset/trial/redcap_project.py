@@ -19,6 +19,7 @@ and real-world messiness added on purpose (each listed in the sample's README):
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -30,7 +31,7 @@ from immunoreset.instruments.sle import DORIS_PGA
 from immunoreset.registry.records import ObservationRecord, PatientRecord, SiteRecord, StudyRecord, VisitRecord
 from immunoreset.registry.redcap import DAG_COLUMN
 from immunoreset.registry.redcap_template import RedcapTemplate, build_template
-from immunoreset.registry.redcap_writer import RedcapExport, redcap_export
+from immunoreset.registry.redcap_writer import FIRST_INFUSION, RedcapExport, redcap_export
 from immunoreset.trial.design import TrialDesign, load_design
 from immunoreset.trial.virtual import SITE, simulate_trial
 
@@ -46,6 +47,8 @@ __all__ = [
 
 SAMPLE_STUDY = ("CART-AI-SAMPLE", "CD19 CAR T cells in autoimmune disease (sample project, virtual patients)")
 SAMPLE_SITES: tuple[tuple[str, str], ...] = (("1", "Erlangen"), ("2", "Hamburg"))
+SAMPLE_COUNTRY = "DEU"
+"""Both sample sites are in Germany (ISO 3166-1 alpha-3)."""
 SAMPLE_UNITS = {"2": {"crp_unit": "mg/dL", "complement_unit": "mg/dL", "igg_unit": "mg/dL", "anc_unit": "10*9/L"}}
 """Units in which each sample site reports (unit field -> UCUM); others report in the template's first unit."""
 UPCR_PROTEINURIA = Decimal("0.5")
@@ -66,6 +69,8 @@ def write_redcap_project(
         sites=[(s.code, s.name) for s in study.sites],
         study_code=study.code,
         study_name=study.name,
+        countries={s.code: s.country for s in study.sites if s.country is not None},
+        design=study.design,
     )
     written = template.write(folder)
     export = redcap_export(study, template, site_units=site_units)
@@ -144,6 +149,12 @@ def _at_thresholds(study: StudyRecord) -> list[BoundaryEdit]:
     return edits
 
 
+def _first_consent(patients: list[PatientRecord]) -> dt.date | None:
+    """The sample's first consent: the export dates the first patient's infusion on FIRST_INFUSION."""
+    days = [p.consent_day for p in patients if p.consent_day is not None]
+    return FIRST_INFUSION + dt.timedelta(days=min(days)) if days else None
+
+
 def sample_study(seed: int | None = None) -> tuple[StudyRecord, TrialDesign, list[BoundaryEdit]]:
     """The sample project's study: ``erlangen2024`` simulated, spread over the two sample sites, with
     values set on thresholds (the edits are returned)."""
@@ -154,10 +165,14 @@ def sample_study(seed: int | None = None) -> tuple[StudyRecord, TrialDesign, lis
         for k, p in enumerate(trial.study.patients)
     ]
     assert all(p.site != SITE.code for p in patients)
+    virtual = trial.study.design
+    assert virtual is not None  # a virtual trial always carries its design
     study = StudyRecord(
         code=SAMPLE_STUDY[0],
         name=SAMPLE_STUDY[1],
-        sites=[SiteRecord(code=c, name=n) for c, n in SAMPLE_SITES],
+        # the sample's calendar: the study starts with the first patient's consent (TS SSTDTC)
+        design=virtual.model_copy(update={"title": SAMPLE_STUDY[1], "start_date": _first_consent(patients)}),
+        sites=[SiteRecord(code=c, name=n, country=SAMPLE_COUNTRY) for c, n in SAMPLE_SITES],
         patients=patients,
     )
     edits = _at_thresholds(study)

@@ -44,15 +44,19 @@ from immunoreset.errors import InvalidInput
 from immunoreset.models import ModelSpec, get_model
 from immunoreset.registry.records import (
     AdverseEventRecord,
+    EligibilityCriterionRecord,
     InfusionRecord,
     LymphodepletionRecord,
     MedicationRecord,
     ObservationRecord,
     PatientRecord,
+    PlannedVisitRecord,
     SiteRecord,
+    StudyDesignRecord,
     StudyRecord,
     VisitRecord,
 )
+from immunoreset.registry.redcap_template import visit_window
 from immunoreset.simulate import Population, input_vector, sample_population, simulate_population
 from immunoreset.trial import observation_iim, observation_ssc
 from immunoreset.trial.design import (
@@ -265,7 +269,8 @@ def simulate_trial(
         code=trial_design.name[:40],
         name=f"Virtual trial: {trial_design.name}"[:200],
         source="simulation",
-        sites=[SITE],
+        design=study_design_record(trial_design),
+        sites=[SITE.model_copy(update={"country": trial_design.country})],
         patients=all_patients,
     )
     daily = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
@@ -386,6 +391,63 @@ def _simulate_all(
     return tables
 
 
+_DISEASE_TITLES = {
+    "SLE": "Systemic lupus erythematosus",
+    "SSc": "Systemic sclerosis",
+    "IIM": "Idiopathic inflammatory myopathy",
+}
+_CLASSIFICATION = {
+    "SLE": "the 2019 EULAR/ACR classification criteria",
+    "SSc": "the 2013 ACR/EULAR classification criteria",
+    "IIM": "the 2017 EULAR/ACR classification criteria",
+}
+
+
+def study_design_record(design: TrialDesign) -> StudyDesignRecord:
+    """The registry's study metadata of a virtual trial (SDTM TS, TV): phase "NOT APPLICABLE", the design's
+    visit schedule as planned visits with the REDCap template's windows, and as eligibility the one criterion
+    the simulation represents: each cohort's disease by its classification criteria (virtual patients are
+    sampled from the disease's population, not screened)."""
+    diseases = [c.disease for c in design.cohorts]
+    return StudyDesignRecord(
+        title=f"Virtual trial {design.name}, simulated with immunoreset"[:200],
+        phase="NOT APPLICABLE",
+        sponsor="Not applicable (virtual trial simulated with immunoreset)",
+        indication="; ".join(_DISEASE_TITLES[d] for d in diseases),
+        planned_subjects=sum(c.size for c in design.cohorts),
+        visits=[
+            PlannedVisitRecord(
+                label=_label(d), day=d, visitnum=Decimal(k), window_before=visit_window(d), window_after=visit_window(d)
+            )
+            for k, d in enumerate(design.visits, start=1)
+        ],
+        criteria=[
+            EligibilityCriterionRecord(
+                code=f"INCL{k:02d}",
+                text=f"{_DISEASE_TITLES[d]} fulfilling {_CLASSIFICATION[d]} (virtual cohort)",
+                category="INCLUSION",
+            )
+            for k, d in enumerate(diseases, start=1)
+        ],
+    )
+
+
+def _attributed(event: AdverseEventRecord, design: TrialDesign) -> AdverseEventRecord:
+    """A simulated adverse event with causality and action: CRS and ICANS are caused by the CAR-T cells by
+    definition (ASTCT); the infection model does not attribute infections (left empty). After a single
+    infusion nothing can be done with the product any more (AEACN "NOT APPLICABLE"); with re-dosing the
+    action is not simulated (left empty). A simulated event is serious by the grade >= 3 rule and is then
+    recorded as "medically important" (ICH E2A), the one criterion the simulation can claim."""
+    related = event.grading == "ASTCT"
+    return event.model_copy(
+        update={
+            "relationship": "RELATED" if related else None,
+            "action_taken": "NOT APPLICABLE" if len(design.infusions) == 1 else None,
+            "serious_criteria": ["medically important"] if event.serious else [],
+        }
+    )
+
+
 def _cohort_records(
     design: TrialDesign, cohort: Cohort, ready: _Prepared, table: pd.DataFrame, days: np.ndarray
 ) -> _Arm:
@@ -400,6 +462,8 @@ def _cohort_records(
     product = design.product
 
     records: list[PatientRecord] = []
+    # Virtual patients consent on the first day anything happens to them (a visit or lymphodepletion).
+    consent_day = min([*design.visits, *(day for a in design.lymphodepletion_for(1) for day in a.days)])
     for i, pcode in enumerate(codes):
         own = {name: values[i] for name, values in outputs.items()}
         r = rngs[i]
@@ -421,6 +485,12 @@ def _cohort_records(
                 disease=disease,
                 sex="F" if cov.get("female", 1.0) >= 0.5 else "M",
                 birth_year=REFERENCE_YEAR - int(cov.get("age_years", 40.0)),
+                age_years=int(cov.get("age_years", 40.0)),
+                race="NOT REPORTED",
+                ethnicity="NOT REPORTED",
+                consent_day=consent_day,
+                disposition="COMPLETED",
+                disposition_day=max(v.study_day for v in visits if v.study_day is not None),
                 weight_kg=decimal(cov["weight_kg"], 1),
                 height_cm=decimal(cov["height_cm"], 1) if "height_cm" in cov else None,
                 infusion=InfusionRecord(
@@ -440,7 +510,7 @@ def _cohort_records(
                 ],
                 visits=sorted(visits + daily_visits, key=lambda v: (v.study_day or 0, v.kind != "scheduled")),
                 medications=_reinfusions(design) + _medications(design, cohort, r["medication"]),
-                adverse_events=safety_events + infections,
+                adverse_events=[_attributed(event, design) for event in safety_events + infections],
             )
         )
     daily = pd.DataFrame(
