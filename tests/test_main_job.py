@@ -59,6 +59,24 @@ def test_demo_writes_registry_outcomes_tables_and_report(outputs: tuple[Path, Pa
     )
 
 
+def test_the_demo_registry_exports_a_conformant_sdtm_package(outputs: tuple[Path, Path]) -> None:
+    """The demo's registry (a virtual erlangen2024 trial) as SDTM: trial design, DM with a country for every
+    patient, the subject datasets, and no conformance error."""
+    out = outputs[0] / "sdtm"
+    done = run("export", "sdtm", "--db", f"sqlite:///{outputs[0] / 'registry.db'}", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "conformance: 0 error(s)" in done.stdout
+    assert {"ts", "te", "ta", "tv", "ti", "dm", "se", "sv", "ds", "ex", "ae", "lb", "qs", "pc"} <= {
+        f.stem for f in out.glob("*.csv")
+    }
+    dm = pd.read_csv(out / "dm.csv", dtype=str, keep_default_na=False)
+    assert len(dm) == 6 and (dm["COUNTRY"] == "DEU").all()
+    ti = pd.read_csv(out / "ti.csv", dtype=str, keep_default_na=False)
+    assert sorted(ti["IETEST"].str.split(" fulfilling").str[0]) == [
+        "Idiopathic inflammatory myopathy", "Systemic lupus erythematosus", "Systemic sclerosis"
+    ]  # fmt: skip
+
+
 def test_same_seed_gives_identical_outcome_tables(outputs: tuple[Path, Path]) -> None:
     first, second = outputs
     assert (first / "outcomes.csv").read_bytes() == (second / "outcomes.csv").read_bytes()

@@ -157,14 +157,22 @@ def export_sdtm(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
     user: str | None = typer.Option(None, "--user", help=USER_HELP),
 ) -> None:
-    """Export the study as CDISC SDTM domains (CSV; XPT v5 with --xpt)."""
-    from immunoreset.registry.outcomes import compute_outcomes
+    """Export the study as CDISC SDTM datasets (CSV; XPT v5 with --xpt): trial design, subjects, collected data."""
     from immunoreset.registry.sdtm import write_sdtm
+    from immunoreset.registry.sdtm_conformance import read_conformance
 
     record = open_registry(db, user).read_study(study)
-    written = write_sdtm(record, out, xpt=xpt, scores=compute_outcomes(record))
+    written = write_sdtm(record, out, xpt=xpt)
     for path in written:
         typer.echo(str(path))
+    findings = read_conformance(out / "conformance.csv")
+    errors = [f for f in findings if f.severity == "error"]
+    typer.echo(
+        f"conformance: {len(errors)} error(s), {len(findings) - len(errors)} warning(s) (conformance.csv)",
+        err=bool(errors),
+    )
+    for finding in errors[:10]:
+        typer.echo(f"  {finding}", err=True)
 
 
 def outcomes(

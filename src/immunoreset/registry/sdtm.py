@@ -33,7 +33,7 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
@@ -50,12 +50,12 @@ from immunoreset.registry.vocabulary import (
     ObservationCode,
     all_codes,
     assessment,
+    cdisc_unit,
     code,
 )
 from immunoreset.units import convert
 
 __all__ = [
-    "COURSE_VISIT",
     "DOMAIN_LABELS",
     "DOMAIN_ORDER",
     "DOMAIN_VARIABLES",
@@ -82,92 +82,203 @@ MAX_VALUE_BYTES = 200
 
 @dataclass(frozen=True)
 class Variable:
-    """One SDTM variable: name, SDTMIG label and type (character or numeric)."""
+    """One SDTM variable: name, SDTMIG label, type (character or numeric) and core (Req, Exp or Perm)."""
 
     name: str
     label: str
     numeric: bool = False
+    core: str = "Perm"
 
 
-def _c(name: str, label: str) -> Variable:
-    return Variable(name, label)
+def _c(name: str, label: str, core: str = "Perm") -> Variable:
+    return Variable(name, label, core=core)
 
 
-def _n(name: str, label: str) -> Variable:
-    return Variable(name, label, numeric=True)
+def _n(name: str, label: str, core: str = "Perm") -> Variable:
+    return Variable(name, label, numeric=True, core=core)
 
 
 _ID = (
-    _c("STUDYID", "Study Identifier"),
-    _c("DOMAIN", "Domain Abbreviation"),
-    _c("USUBJID", "Unique Subject Identifier"),
+    _c("STUDYID", "Study Identifier", "Req"),
+    _c("DOMAIN", "Domain Abbreviation", "Req"),
+    _c("USUBJID", "Unique Subject Identifier", "Req"),
 )
-_VISIT = (_n("VISITNUM", "Visit Number"), _c("VISIT", "Visit Name"))
+_VISIT = (_n("VISITNUM", "Visit Number", "Exp"), _c("VISIT", "Visit Name"))
+_EPOCH = _c("EPOCH", "Epoch")
+_TRIAL_ID = (_c("STUDYID", "Study Identifier", "Req"), _c("DOMAIN", "Domain Abbreviation", "Req"))
 
 
 def _results(prefix: str, *, units: bool = True) -> tuple[Variable, ...]:
-    out = [_c(f"{prefix}ORRES", "Result or Finding in Original Units")]
+    out = [_c(f"{prefix}ORRES", "Result or Finding in Original Units", "Exp")]
     if units:
-        out.append(_c(f"{prefix}ORRESU", "Original Units"))
+        out.append(_c(f"{prefix}ORRESU", "Original Units", "Exp"))
     out += [
-        _c(f"{prefix}STRESC", "Character Result/Finding in Std Format"),
-        _n(f"{prefix}STRESN", "Numeric Result/Finding in Standard Units"),
+        _c(f"{prefix}STRESC", "Character Result/Finding in Std Format", "Exp"),
+        _n(f"{prefix}STRESN", "Numeric Result/Finding in Standard Units", "Exp"),
     ]
     if units:
-        out.append(_c(f"{prefix}STRESU", "Standard Units"))
+        out.append(_c(f"{prefix}STRESU", "Standard Units", "Exp"))
     return tuple(out)
 
 
+_SUPP = (
+    _c("STUDYID", "Study Identifier", "Req"),
+    _c("RDOMAIN", "Related Domain Abbreviation", "Req"),
+    _c("USUBJID", "Unique Subject Identifier", "Req"),
+    _c("IDVAR", "Identifying Variable", "Exp"),
+    _c("IDVARVAL", "Identifying Variable Value", "Exp"),
+    _c("QNAM", "Qualifier Variable Name", "Req"),
+    _c("QLABEL", "Qualifier Variable Label", "Req"),
+    _c("QVAL", "Data Value", "Req"),
+    _c("QORIG", "Origin", "Req"),
+    _c("QEVAL", "Evaluator", "Exp"),
+)
+
 DOMAIN_VARIABLES: dict[str, tuple[Variable, ...]] = {
+    "TS": (
+        *_TRIAL_ID,
+        _n("TSSEQ", "Sequence Number", "Req"),
+        _c("TSGRPID", "Group ID"),
+        _c("TSPARMCD", "Trial Summary Parameter Short Name", "Req"),
+        _c("TSPARM", "Trial Summary Parameter", "Req"),
+        _c("TSVAL", "Parameter Value", "Exp"),
+        _c("TSVALNF", "Parameter Null Flavor"),
+        _c("TSVALCD", "Parameter Value Code", "Exp"),
+        _c("TSVCDREF", "Name of the Reference Terminology", "Exp"),
+        _c("TSVCDVER", "Version of the Reference Terminology", "Exp"),
+    ),
+    "TE": (
+        *_TRIAL_ID,
+        _c("ETCD", "Element Code", "Req"),
+        _c("ELEMENT", "Description of Element", "Req"),
+        _c("TESTRL", "Rule for Start of Element", "Req"),
+        _c("TEENRL", "Rule for End of Element"),
+        _c("TEDUR", "Planned Duration of Element"),
+    ),
+    "TA": (
+        *_TRIAL_ID,
+        _c("ARMCD", "Planned Arm Code", "Req"),
+        _c("ARM", "Description of Planned Arm", "Req"),
+        _n("TAETORD", "Planned Order of Element within Arm", "Req"),
+        _c("ETCD", "Element Code", "Req"),
+        _c("ELEMENT", "Description of Element"),
+        _c("TABRANCH", "Branch", "Exp"),
+        _c("TATRANS", "Transition Rule", "Exp"),
+        _c("EPOCH", "Epoch", "Req"),
+    ),
+    "TV": (
+        *_TRIAL_ID,
+        _n("VISITNUM", "Visit Number", "Req"),
+        _c("VISIT", "Visit Name"),
+        _n("VISITDY", "Planned Study Day of Visit"),
+        _c("ARMCD", "Planned Arm Code", "Exp"),
+        _c("TVSTRL", "Visit Start Rule", "Req"),
+        _c("TVENRL", "Visit End Rule"),
+    ),
+    "TI": (
+        *_TRIAL_ID,
+        _c("IETESTCD", "Incl/Excl Criterion Short Name", "Req"),
+        _c("IETEST", "Inclusion/Exclusion Criterion", "Req"),
+        _c("IECAT", "Inclusion/Exclusion Category", "Req"),
+        _c("TIVERS", "Protocol Criteria Versions"),
+    ),
     "DM": (
         *_ID,
-        _c("SUBJID", "Subject Identifier for the Study"),
-        _c("RFSTDTC", "Subject Reference Start Date/Time"),
-        _c("RFENDTC", "Subject Reference End Date/Time"),
-        _c("RFXSTDTC", "Date/Time of First Study Treatment"),
-        _c("RFXENDTC", "Date/Time of Last Study Treatment"),
-        _c("DTHDTC", "Date/Time of Death"),
-        _c("DTHFL", "Subject Death Flag"),
-        _c("SITEID", "Study Site Identifier"),
+        _c("SUBJID", "Subject Identifier for the Study", "Req"),
+        _c("RFSTDTC", "Subject Reference Start Date/Time", "Exp"),
+        _c("RFENDTC", "Subject Reference End Date/Time", "Exp"),
+        _c("RFXSTDTC", "Date/Time of First Study Treatment", "Exp"),
+        _c("RFXENDTC", "Date/Time of Last Study Treatment", "Exp"),
+        _c("RFICDTC", "Date/Time of Informed Consent", "Exp"),
+        _c("RFPENDTC", "Date/Time of End of Participation", "Exp"),
+        _c("DTHDTC", "Date/Time of Death", "Exp"),
+        _c("DTHFL", "Subject Death Flag", "Exp"),
+        _c("SITEID", "Study Site Identifier", "Req"),
         _c("BRTHDTC", "Date/Time of Birth"),
-        _n("AGE", "Age"),
-        _c("AGEU", "Age Units"),
-        _c("SEX", "Sex"),
-        _c("RACE", "Race"),
-        _c("ARMCD", "Planned Arm Code"),
-        _c("ARM", "Description of Planned Arm"),
-        _c("ACTARMCD", "Actual Arm Code"),
-        _c("ACTARM", "Description of Actual Arm"),
-        _c("ARMNRS", "Reason Arm and/or Actual Arm is Null"),
-        _c("COUNTRY", "Country"),
+        _n("AGE", "Age", "Exp"),
+        _c("AGEU", "Age Units", "Exp"),
+        _c("SEX", "Sex", "Req"),
+        _c("RACE", "Race", "Exp"),
+        _c("ETHNIC", "Ethnicity"),
+        _c("ARMCD", "Planned Arm Code", "Exp"),
+        _c("ARM", "Description of Planned Arm", "Exp"),
+        _c("ACTARMCD", "Actual Arm Code", "Exp"),
+        _c("ACTARM", "Description of Actual Arm", "Exp"),
+        _c("ARMNRS", "Reason Arm and/or Actual Arm is Null", "Exp"),
+        _c("ACTARMUD", "Description of Unplanned Actual Arm", "Exp"),
+        _c("COUNTRY", "Country", "Req"),
+    ),
+    "SE": (
+        *_ID,
+        _n("SESEQ", "Sequence Number", "Req"),
+        _c("ETCD", "Element Code", "Req"),
+        _c("ELEMENT", "Description of Element"),
+        _n("TAETORD", "Planned Order of Element within Arm", "Exp"),
+        _c("EPOCH", "Epoch", "Exp"),
+        _c("SESTDTC", "Start Date/Time of Element", "Req"),
+        _c("SEENDTC", "End Date/Time of Element", "Exp"),
+        _n("SESTDY", "Study Day of Start of Element"),
+        _n("SEENDY", "Study Day of End of Element"),
+    ),
+    "SV": (
+        *_ID,
+        _n("VISITNUM", "Visit Number", "Req"),
+        _c("VISIT", "Visit Name"),
+        _n("VISITDY", "Planned Study Day of Visit"),
+        _EPOCH,
+        _c("SVSTDTC", "Start Date/Time of Observation", "Exp"),
+        _c("SVENDTC", "End Date/Time of Observation"),
+        _n("SVSTDY", "Study Day of Start of Observation"),
+        _n("SVENDY", "Study Day of End of Observation"),
+        _c("SVUPDES", "Description of Unplanned Visit"),
+    ),
+    "DS": (
+        *_ID,
+        _n("DSSEQ", "Sequence Number", "Req"),
+        _c("DSTERM", "Reported Term for the Disposition Event", "Req"),
+        _c("DSDECOD", "Standardized Disposition Term", "Req"),
+        _c("DSCAT", "Category for Disposition Event", "Exp"),
+        _EPOCH,
+        _c("DSSTDTC", "Start Date/Time of Disposition Event", "Exp"),
+        _n("DSSTDY", "Study Day of Start of Disposition Event"),
     ),
     "EX": (
         *_ID,
-        _n("EXSEQ", "Sequence Number"),
-        _c("EXTRT", "Name of Treatment"),
+        _n("EXSEQ", "Sequence Number", "Req"),
+        _c("EXTRT", "Name of Treatment", "Req"),
         _c("EXCAT", "Category of Treatment"),
-        _n("EXDOSE", "Dose"),
-        _c("EXDOSU", "Dose Units"),
-        _c("EXDOSFRM", "Dose Form"),
+        _n("EXDOSE", "Dose", "Exp"),
+        _c("EXDOSU", "Dose Units", "Exp"),
+        _c("EXDOSFRM", "Dose Form", "Exp"),
         _c("EXDOSFRQ", "Dosing Frequency per Interval"),
         _c("EXROUTE", "Route of Administration"),
         *_VISIT,
-        _c("EXSTDTC", "Start Date/Time of Treatment"),
-        _c("EXENDTC", "End Date/Time of Treatment"),
+        _EPOCH,
+        _c("EXSTDTC", "Start Date/Time of Treatment", "Exp"),
+        _c("EXENDTC", "End Date/Time of Treatment", "Exp"),
         _n("EXSTDY", "Study Day of Start of Treatment"),
         _n("EXENDY", "Study Day of End of Treatment"),
     ),
     "AE": (
         *_ID,
-        _n("AESEQ", "Sequence Number"),
+        _n("AESEQ", "Sequence Number", "Req"),
         _c("AESPID", "Sponsor-Defined Identifier"),
-        _c("AETERM", "Reported Term for the Adverse Event"),
-        _c("AEDECOD", "Dictionary-Derived Term"),
-        _c("AESER", "Serious Event"),
+        _c("AETERM", "Reported Term for the Adverse Event", "Req"),
+        _c("AEDECOD", "Dictionary-Derived Term", "Req"),
+        _c("AESER", "Serious Event", "Exp"),
+        _c("AEACN", "Action Taken with Study Treatment", "Exp"),
+        _c("AEREL", "Causality", "Exp"),
+        _c("AESCONG", "Congenital Anomaly or Birth Defect"),
+        _c("AESDISAB", "Persist or Signif Disability/Incapacity"),
+        _c("AESDTH", "Results in Death"),
+        _c("AESHOSP", "Requires or Prolongs Hospitalization"),
+        _c("AESLIFE", "Is Life Threatening"),
+        _c("AESMIE", "Other Medically Important Serious Event"),
         _c("AETOXGR", "Standard Toxicity Grade"),
         *_VISIT,
-        _c("AESTDTC", "Start Date/Time of Adverse Event"),
-        _c("AEENDTC", "End Date/Time of Adverse Event"),
+        _EPOCH,
+        _c("AESTDTC", "Start Date/Time of Adverse Event", "Exp"),
+        _c("AEENDTC", "End Date/Time of Adverse Event", "Exp"),
         _n("AESTDY", "Study Day of Start of Adverse Event"),
         _n("AEENDY", "Study Day of End of Adverse Event"),
         _c("AEENRTPT", "End Relative to Reference Time Point"),
@@ -175,15 +286,16 @@ DOMAIN_VARIABLES: dict[str, tuple[Variable, ...]] = {
     ),
     "CM": (
         *_ID,
-        _n("CMSEQ", "Sequence Number"),
+        _n("CMSEQ", "Sequence Number", "Req"),
         _c("CMSPID", "Sponsor-Defined Identifier"),
-        _c("CMTRT", "Reported Name of Drug, Med, or Therapy"),
+        _c("CMTRT", "Reported Name of Drug, Med, or Therapy", "Req"),
         _c("CMINDC", "Indication"),
         _n("CMDOSE", "Dose per Administration"),
         _c("CMDOSU", "Dose Units"),
         _c("CMDOSFRQ", "Dosing Frequency per Interval"),
         _c("CMROUTE", "Route of Administration"),
         *_VISIT,
+        _EPOCH,
         _c("CMSTDTC", "Start Date/Time of Medication"),
         _c("CMENDTC", "End Date/Time of Medication"),
         _n("CMSTDY", "Study Day of Start of Medication"),
@@ -193,93 +305,117 @@ DOMAIN_VARIABLES: dict[str, tuple[Variable, ...]] = {
     ),
     "LB": (
         *_ID,
-        _n("LBSEQ", "Sequence Number"),
-        _c("LBTESTCD", "Lab Test or Examination Short Name"),
-        _c("LBTEST", "Lab Test or Examination Name"),
-        _c("LBCAT", "Category for Lab Test"),
+        _n("LBSEQ", "Sequence Number", "Req"),
+        _c("LBTESTCD", "Lab Test or Examination Short Name", "Req"),
+        _c("LBTEST", "Lab Test or Examination Name", "Req"),
+        _c("LBCAT", "Category for Lab Test", "Exp"),
         *_results("LB"),
-        _c("LBORNRLO", "Reference Range Lower Limit in Orig Unit"),
-        _c("LBORNRHI", "Reference Range Upper Limit in Orig Unit"),
-        _n("LBSTNRLO", "Reference Range Lower Limit-Std Units"),
-        _n("LBSTNRHI", "Reference Range Upper Limit-Std Units"),
-        _c("LBNRIND", "Reference Range Indicator"),
+        _c("LBORNRLO", "Reference Range Lower Limit in Orig Unit", "Exp"),
+        _c("LBORNRHI", "Reference Range Upper Limit in Orig Unit", "Exp"),
+        _n("LBSTNRLO", "Reference Range Lower Limit-Std Units", "Exp"),
+        _n("LBSTNRHI", "Reference Range Upper Limit-Std Units", "Exp"),
+        _c("LBNRIND", "Reference Range Indicator", "Exp"),
         _c("LBSPEC", "Specimen Type"),
         _c("LBMETHOD", "Method of Test or Examination"),
+        _c("LBLOBXFL", "Last Observation Before Exposure Flag", "Exp"),
         _c("LBLOINC", "LOINC Code"),
         *_VISIT,
-        _c("LBDTC", "Date/Time of Specimen Collection"),
+        _EPOCH,
+        _c("LBDTC", "Date/Time of Specimen Collection", "Exp"),
         _n("LBDY", "Study Day of Specimen Collection"),
     ),
     "VS": (
         *_ID,
-        _n("VSSEQ", "Sequence Number"),
-        _c("VSTESTCD", "Vital Signs Test Short Name"),
-        _c("VSTEST", "Vital Signs Test Name"),
+        _n("VSSEQ", "Sequence Number", "Req"),
+        _c("VSTESTCD", "Vital Signs Test Short Name", "Req"),
+        _c("VSTEST", "Vital Signs Test Name", "Req"),
         *_results("VS"),
+        _c("VSLOBXFL", "Last Observation Before Exposure Flag", "Exp"),
         _c("VSLOINC", "LOINC Code"),
         *_VISIT,
-        _c("VSDTC", "Date/Time of Measurements"),
+        _EPOCH,
+        _c("VSDTC", "Date/Time of Measurements", "Exp"),
         _n("VSDY", "Study Day of Vital Signs"),
     ),
     "RE": (
         *_ID,
-        _n("RESEQ", "Sequence Number"),
-        _c("RETESTCD", "Short Name of Respiratory Test"),
-        _c("RETEST", "Name of Respiratory Test"),
+        _n("RESEQ", "Sequence Number", "Req"),
+        _c("RETESTCD", "Short Name of Respiratory Test", "Req"),
+        _c("RETEST", "Name of Respiratory Test", "Req"),
         *_results("RE"),
+        _c("RELOBXFL", "Last Observation Before Exposure Flag", "Exp"),
         _c("RELOINC", "LOINC Code"),
         *_VISIT,
-        _c("REDTC", "Date/Time of Collection"),
+        _EPOCH,
+        _c("REDTC", "Date/Time of Collection", "Exp"),
         _n("REDY", "Study Day of Collection"),
     ),
     "QS": (
         *_ID,
-        _n("QSSEQ", "Sequence Number"),
-        _c("QSTESTCD", "Question Short Name"),
-        _c("QSTEST", "Question Name"),
-        _c("QSCAT", "Category of Question"),
+        _n("QSSEQ", "Sequence Number", "Req"),
+        _c("QSTESTCD", "Question Short Name", "Req"),
+        _c("QSTEST", "Question Name", "Req"),
+        _c("QSCAT", "Category of Question", "Req"),
         *_results("QS"),
-        _c("QSSTAT", "Completion Status"),
-        _c("QSREASND", "Reason Not Performed"),
-        _c("QSDRVFL", "Derived Flag"),
+        _c("QSLOBXFL", "Last Observation Before Exposure Flag", "Exp"),
         *_VISIT,
-        _c("QSDTC", "Date/Time of Finding"),
+        _EPOCH,
+        _c("QSDTC", "Date/Time of Finding", "Exp"),
         _n("QSDY", "Study Day of Finding"),
     ),
     "PC": (
         *_ID,
-        _n("PCSEQ", "Sequence Number"),
-        _c("PCTESTCD", "Pharmacokinetic Test Short Name"),
-        _c("PCTEST", "Pharmacokinetic Test Name"),
+        _n("PCSEQ", "Sequence Number", "Req"),
+        _c("PCTESTCD", "Pharmacokinetic Test Short Name", "Req"),
+        _c("PCTEST", "Pharmacokinetic Test Name", "Req"),
         _c("PCCAT", "Test Category"),
         *_results("PC"),
-        _c("PCSPEC", "Specimen Material Type"),
+        _c("PCSPEC", "Specimen Material Type", "Exp"),
         _c("PCMETHOD", "Method of Test or Examination"),
+        _c("PCLOBXFL", "Last Observation Before Exposure Flag"),
         *_VISIT,
-        _c("PCDTC", "Date/Time of Specimen Collection"),
+        _EPOCH,
+        _c("PCDTC", "Date/Time of Specimen Collection", "Exp"),
         _n("PCDY", "Actual Study Day of Specimen Collection"),
     ),
-    "SUPPDM": (
-        _c("STUDYID", "Study Identifier"),
-        _c("RDOMAIN", "Related Domain Abbreviation"),
-        _c("USUBJID", "Unique Subject Identifier"),
-        _c("IDVAR", "Identifying Variable"),
-        _c("IDVARVAL", "Identifying Variable Value"),
-        _c("QNAM", "Qualifier Variable Name"),
-        _c("QLABEL", "Qualifier Variable Label"),
-        _c("QVAL", "Data Value"),
-        _c("QORIG", "Origin"),
-        _c("QEVAL", "Evaluator"),
-    ),
+    "SUPPDM": _SUPP,
+    "SUPPAE": _SUPP,
 }
-DOMAIN_VARIABLES["SUPPAE"] = DOMAIN_VARIABLES["SUPPDM"]
+"""Every variable of every dataset, in SDTMIG order, with its label, type and core (Req/Exp/Perm)."""
 
-DOMAIN_ORDER: tuple[str, ...] = ("DM", "SUPPDM", "EX", "AE", "SUPPAE", "CM", "LB", "VS", "RE", "QS", "PC")
+TRIAL_DESIGN_DOMAINS: tuple[str, ...] = ("TS", "TE", "TA", "TV", "TI")
+"""The trial-design datasets: one set per study, written even when empty of subjects."""
+
+DOMAIN_ORDER: tuple[str, ...] = (
+    *TRIAL_DESIGN_DOMAINS,
+    "DM",
+    "SUPPDM",
+    "SE",
+    "SV",
+    "DS",
+    "EX",
+    "AE",
+    "SUPPAE",
+    "CM",
+    "LB",
+    "VS",
+    "RE",
+    "QS",
+    "PC",
+)
 """Domains in the order they are built and written."""
 
 DOMAIN_LABELS: dict[str, str] = {
+    "TS": "Trial Summary",
+    "TE": "Trial Elements",
+    "TA": "Trial Arms",
+    "TV": "Trial Visits",
+    "TI": "Trial Inclusion/Exclusion Criteria",
     "DM": "Demographics",
     "SUPPDM": "Supplemental Qualifiers for DM",
+    "SE": "Subject Elements",
+    "SV": "Subject Visits",
+    "DS": "Disposition",
     "EX": "Exposure",
     "AE": "Adverse Events",
     "SUPPAE": "Supplemental Qualifiers for AE",
@@ -290,6 +426,7 @@ DOMAIN_LABELS: dict[str, str] = {
     "QS": "Questionnaires",
     "PC": "Pharmacokinetics Concentrations",
 }
+
 
 _DISEASE_NAMES = {
     "SLE": "Systemic lupus erythematosus",
@@ -366,18 +503,6 @@ def sdtm_test_name(entry: ObservationCode) -> str:
     if len(name) > MAX_LABEL:
         raise InvalidInput(f"SDTM test name of {entry.code}", name, f"at most {MAX_LABEL} characters")
     return name
-
-
-def _short_reason(reason: str, limit: int = 200) -> str:
-    """A derived result's not-evaluable reason cut to ``limit`` UTF-8 bytes for QSREASND (ending in "...").
-
-    The full reason stays in the outcome table; the 200-byte limit of SAS XPORT v5 character values is
-    enforced as an error for recorded data, but a generated explanation is shortened, not refused.
-    """
-    if len(reason.encode("utf-8")) <= limit:
-        return reason
-    cut = reason.encode("utf-8")[: limit - 3].decode("utf-8", errors="ignore")
-    return cut.rstrip() + "..."
 
 
 def _qs_category(entry: ObservationCode) -> str:
@@ -492,17 +617,60 @@ class _Subject:
     def ids(self, domain: str) -> dict[str, Any]:
         return {"STUDYID": self.study, "DOMAIN": domain, "USUBJID": self.usubjid}
 
+    @property
+    def treatment_start(self) -> int | None:
+        """Study day of the first study treatment: lymphodepletion's first day, else the infusion (day 0)."""
+        p = self.patient
+        if p.infusion is None and not p.lymphodepletion:
+            return None
+        return min([ld.first_day for ld in p.lymphodepletion] + ([0] if p.infusion is not None else []))
+
+    @property
+    def treatment_end(self) -> int | None:
+        """Study day of the last study treatment (the infusion, day 0; else the last lymphodepletion day)."""
+        p = self.patient
+        if p.infusion is not None:
+            return 0
+        return max((ld.last_day for ld in p.lymphodepletion), default=None)
+
+    def epoch(self, day: int | None) -> str:
+        """EPOCH of a study day: SCREENING before the first study treatment (from consent), TREATMENT from
+        lymphodepletion to the infusion day, FOLLOW-UP after it; blank before consent or without a day."""
+        p = self.patient
+        if day is None or (p.consent_day is not None and day < p.consent_day):
+            return ""
+        start = self.treatment_start
+        if start is None or day < start:
+            return "SCREENING"
+        return "TREATMENT" if day <= 0 else "FOLLOW-UP"
+
+    @property
+    def last_day(self) -> int | None:
+        """The subject's last study day on record: disposition, else the latest visit, event or medication."""
+        p = self.patient
+        if p.disposition_day is not None:
+            return p.disposition_day
+        days = [v.study_day for v in p.visits if v.study_day is not None]
+        days += [d for ae in p.adverse_events for d in (ae.onset_day, ae.resolution_day) if d is not None]
+        days += [0] if p.infusion is not None else []
+        return max(days, default=None)
+
 
 def _visit_numbers(study: StudyRecord) -> dict[str, Decimal]:
     """VISITNUM for visit labels without one: a study-wide number per label, after every given number.
 
-    A label given one VISITNUM anywhere in the study keeps it for visits that lack it; the remaining
+    The design's planned visits count as visits of the study (so TV and SV number a label alike). A label
+    given one VISITNUM anywhere in the study keeps it for visits that lack it; the remaining
     labels are numbered in the order of their earliest study day (then label), starting at the next
     whole number above the largest given VISITNUM, so numbers never collide and are the same for every
     subject.
     """
     given: dict[str, set[Decimal]] = {}
     first_day: dict[str, int] = {}
+    for planned in study.design.visits if study.design is not None else ():
+        if planned.visitnum is not None:
+            given.setdefault(planned.label, set()).add(planned.visitnum)
+        first_day[planned.label] = min(first_day.get(planned.label, planned.day), planned.day)
     for patient in study.patients:
         for visit in patient.visits:
             if visit.visitnum is not None:
@@ -521,12 +689,13 @@ def _visit_numbers(study: StudyRecord) -> dict[str, Decimal]:
 # --------------------------------------------------------------------------------------------- domains
 
 
-def _dm(subject: _Subject, source: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _dm(subject: _Subject, source: str, country: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     p = subject.patient
     infusion = p.infusion
     rfst = subject.rfstdtc.isoformat() if subject.rfstdtc else ""
     dates = [subject.dtc(v.date, v.study_day) for v in p.visits]
     last = max((d for d in [rfst, *dates] if d), default="")
+    start, end = subject.treatment_start, subject.treatment_end
     if infusion is not None:
         antigen = infusion.target_antigen or "CD19"
         arm = f"{antigen} CAR-T"
@@ -535,28 +704,33 @@ def _dm(subject: _Subject, source: str) -> tuple[dict[str, Any], list[dict[str, 
     else:
         arm = armcd = ""
         armnrs = "NOT ASSIGNED"
-    died = any(ae.grade == 5 for ae in p.adverse_events)
+    died = p.disposition == "DEATH" or any(ae.grade == 5 for ae in p.adverse_events)
+    death_day = p.disposition_day if p.disposition == "DEATH" else None
     row = {
         **subject.ids("DM"),
         "SUBJID": p.code,
         "RFSTDTC": rfst,
         "RFENDTC": last,
-        "RFXSTDTC": rfst,
-        "RFXENDTC": rfst,
-        "DTHDTC": "",
+        "RFXSTDTC": subject.dtc(None, start) if start is not None else "",
+        "RFXENDTC": subject.dtc(None, end) if end is not None else "",
+        "RFICDTC": subject.dtc(p.consent_date, p.consent_day),
+        "RFPENDTC": subject.dtc(p.disposition_date, subject.last_day),
+        "DTHDTC": subject.dtc(p.disposition_date, death_day) if death_day is not None else "",
         "DTHFL": "Y" if died else "",
         "SITEID": p.site,
         "BRTHDTC": str(p.birth_year) if p.birth_year is not None else "",
-        "AGE": math.nan,
-        "AGEU": "",
+        "AGE": float(p.age_years) if p.age_years is not None else math.nan,
+        "AGEU": "YEARS" if p.age_years is not None else "",
         "SEX": p.sex or "U",
-        "RACE": "",
+        "RACE": p.race or "",
+        "ETHNIC": p.ethnicity or "",
         "ARMCD": armcd,
         "ARM": arm,
         "ACTARMCD": armcd,
         "ACTARM": arm,
         "ARMNRS": armnrs,
-        "COUNTRY": "",
+        "ACTARMUD": "",
+        "COUNTRY": country,
     }
     supp = [
         {
@@ -573,6 +747,16 @@ def _dm(subject: _Subject, source: str) -> tuple[dict[str, Any], list[dict[str, 
         }
     ]
     return row, supp
+
+
+_LYMPHODEPLETION_ADMINISTRATION: dict[str, tuple[str, str]] = {
+    "fludarabine": ("INTRAVENOUS", "INJECTION"),
+    "cyclophosphamide": ("INTRAVENOUS", "INJECTION"),
+    "bendamustine": ("INTRAVENOUS", "INJECTION"),
+}
+"""EXROUTE and EXDOSFRM (CDISC ROUTE and FRM terms) of the lymphodepleting agents the registry knows: all three
+are given as intravenous infusions in CAR-T protocols (Müller 2024, fludarabine 25 mg/m² and cyclophosphamide
+1000 mg/m² i.v.). Another agent is exported with both blank and reported by :func:`sdtm_conformance`."""
 
 
 def _ex(subject: _Subject) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
@@ -599,6 +783,7 @@ def _ex(subject: _Subject) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
                     "EXDOSFRQ": "ONCE",
                     "EXROUTE": "INTRAVENOUS",
                     **subject.visit_on_day(0),
+                    "EPOCH": subject.epoch(0),
                     "EXSTDTC": subject.dtc(p.infusion.date, 0),
                     "EXENDTC": subject.dtc(p.infusion.date, 0),
                     "EXSTDY": study_day_to_dy(0),
@@ -607,6 +792,7 @@ def _ex(subject: _Subject) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
             )
         )
     for ld in p.lymphodepletion:
+        route, form = _LYMPHODEPLETION_ADMINISTRATION.get(ld.agent.strip().lower(), ("", ""))
         rows.append(
             (
                 (ld.first_day, ld.agent),
@@ -616,10 +802,11 @@ def _ex(subject: _Subject) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
                     "EXCAT": "LYMPHODEPLETION",
                     "EXDOSE": float(ld.dose_mg_per_m2) if ld.dose_mg_per_m2 is not None else math.nan,
                     "EXDOSU": "mg/m2" if ld.dose_mg_per_m2 is not None else "",
-                    "EXDOSFRM": "",
+                    "EXDOSFRM": form,
                     "EXDOSFRQ": "QD",
-                    "EXROUTE": "",
+                    "EXROUTE": route,
                     **subject.visit_on_day(ld.first_day),
+                    "EPOCH": subject.epoch(ld.first_day),
                     "EXSTDTC": subject.dtc(None, ld.first_day),
                     "EXENDTC": subject.dtc(None, ld.last_day),
                     "EXSTDY": study_day_to_dy(ld.first_day),
@@ -628,6 +815,17 @@ def _ex(subject: _Subject) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
             )
         )
     return rows
+
+
+_SERIOUSNESS_VARIABLES = {
+    "AESCONG": "congenital anomaly",
+    "AESDISAB": "disability",
+    "AESDTH": "death",
+    "AESHOSP": "hospitalisation",
+    "AESLIFE": "life-threatening",
+    "AESMIE": "medically important",
+}
+"""The SDTM seriousness flags (Y/N on serious events, blank otherwise) and the registry's criteria."""
 
 
 def _ae(subject: _Subject) -> list[tuple[tuple[Any, ...], dict[str, Any], dict[str, Any]]]:
@@ -640,9 +838,16 @@ def _ae(subject: _Subject) -> list[tuple[tuple[Any, ...], dict[str, Any], dict[s
             "AETERM": ae.term,
             "AEDECOD": ae.term,
             "AESER": "" if ae.serious is None else ("Y" if ae.serious else "N"),
+            "AEACN": ae.action_taken or "",
+            "AEREL": ae.relationship or "",
+            **{
+                variable: ("Y" if criterion in ae.serious_criteria else "N") if ae.serious else ""
+                for variable, criterion in _SERIOUSNESS_VARIABLES.items()
+            },
             "AETOXGR": str(ae.grade) if ae.grade is not None else "",
             "VISITNUM": math.nan,
             "VISIT": "",
+            "EPOCH": subject.epoch(ae.onset_day),
             "AESTDTC": subject.dtc(ae.onset_date, ae.onset_day),
             "AEENDTC": subject.dtc(ae.resolution_date, ae.resolution_day),
             "AESTDY": study_day_to_dy(ae.onset_day),
@@ -672,6 +877,7 @@ def _cm(subject: _Subject) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
             "CMROUTE": _upper_words(med.route),
             "VISITNUM": math.nan,
             "VISIT": "",
+            "EPOCH": subject.epoch(med.start_day),
             "CMSTDTC": subject.dtc(med.start_date, med.start_day),
             "CMENDTC": subject.dtc(med.stop_date, med.stop_day),
             "CMSTDY": study_day_to_dy(med.start_day),
@@ -713,10 +919,10 @@ def _result(
     unitless = entry.unit == "1" and obs_unit == "1"
     return {
         f"{prefix}ORRES": _plain(obs_value),
-        f"{prefix}ORRESU": "" if unitless else obs_unit,
+        f"{prefix}ORRESU": "" if unitless else cdisc_unit(obs_unit),
         f"{prefix}STRESC": _standard(standard),
         f"{prefix}STRESN": float(standard),
-        f"{prefix}STRESU": "" if unitless else entry.unit,
+        f"{prefix}STRESU": "" if unitless else cdisc_unit(entry.unit),
     }
 
 
@@ -760,6 +966,7 @@ def _findings(subject: _Subject) -> dict[str, list[tuple[tuple[Any, ...], dict[s
                 f"{prefix}TEST": sdtm_test_name(entry),
                 **_result(prefix, obs.value, obs.unit, obs.value_text, entry),
                 **subject.visit_timing(visit, prefix),
+                "EPOCH": subject.epoch(visit.study_day),
             }
             method = _upper_words(obs.method or entry.method)
             if domain == "LB":
@@ -771,7 +978,7 @@ def _findings(subject: _Subject) -> dict[str, list[tuple[tuple[Any, ...], dict[s
             elif domain in ("VS", "RE"):
                 row[f"{prefix}LOINC"] = entry.loinc or ""
             elif domain == "QS":
-                row.update({"QSCAT": _qs_category(entry), "QSSTAT": "", "QSREASND": "", "QSDRVFL": ""})
+                row["QSCAT"] = _qs_category(entry)
             elif domain == "PC":
                 row.update({"PCCAT": "CAR-T CELLULAR KINETICS", "PCSPEC": "BLOOD", "PCMETHOD": method})
             else:  # pragma: no cover - the vocabulary only names the domains above
@@ -808,129 +1015,297 @@ def _reference_range(
     return out
 
 
-# --------------------------------------------------------------------------------------------- scores
+# --------------------------------------------------------------------------------------------- trial design
+
+SDTM_VERSION = "2.0"
+"""The SDTM model version that SDTMIG 3.4 implements (TS SDTMVER)."""
+
+_ELEMENTS: dict[str, tuple[str, str, str, str]] = {
+    # ETCD: (ELEMENT, TESTRL, TEENRL, TEDUR)
+    "SCRN": ("Screening", "Informed consent", "First dose of lymphodepletion, or the CAR-T infusion without it", ""),
+    "LD": ("Lymphodepletion", "First dose of lymphodepleting chemotherapy", "Start of the CAR-T infusion", ""),
+    "CART": ("CAR-T cell infusion", "Start of the CAR-T infusion", "End of the infusion day", "P1D"),
+    "FU": ("Follow-up", "Day after the CAR-T infusion", "End of participation", ""),
+}
+_ELEMENT_EPOCH = {"SCRN": "SCREENING", "LD": "TREATMENT", "CART": "TREATMENT", "FU": "FOLLOW-UP"}
 
 
-_SCORE_COLUMNS = ("patient", "visit", "instrument", "result", "value")
-COURSE_VISIT = "(course)"
-"""Visit of patient-level results in a scores table (as :data:`immunoreset.registry.outcomes.COURSE_VISIT`)."""
+def _arm(patient: PatientRecord) -> tuple[str, str]:
+    """(ARMCD, ARM) of a treated patient: the product's target antigen; ("", "") when not treated."""
+    if patient.infusion is None:
+        return "", ""
+    antigen = patient.infusion.target_antigen or "CD19"
+    return re.sub(r"[^A-Z0-9]", "", f"{antigen}CART".upper())[:20], f"{antigen} CAR-T"
 
 
-def _abbreviation(instrument: str, result: str) -> str:
-    """QSTESTCD base of a total: up to 4 characters of the instrument, then the result (one word: its first
-    4 letters; several words: their initials), e.g. ``sledai2k total`` -> ``SLEDTOTA``,
-    ``drug_free glucocorticoid_free_since`` -> ``DRUGGFS``."""
-    head = re.sub(r"[^A-Z0-9]", "", instrument.upper())[:4]
-    words = [w for w in re.split(r"[^A-Za-z0-9]+", result.upper()) if w]
-    tail = (words[0][:4] if len(words) == 1 else "".join(w[0] for w in words)[:4]) if words else ""
-    base = head + tail or "SCORE"
-    return base if base[0].isalpha() else "S" + base[: MAX_NAME - 1]
+def _arm_elements(study: StudyRecord, armcd: str) -> list[str]:
+    """The elements of an arm in order: lymphodepletion only when a patient of the arm had it."""
+    with_ld = any(_arm(p)[0] == armcd and p.lymphodepletion for p in study.patients)
+    return ["SCRN", *(["LD"] if with_ld else []), "CART", "FU"]
 
 
-def _score_testcds(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
-    reserved = {e.sdtm_testcd for e in all_codes() if e.sdtm_domain == "QS"}
-    testcds: dict[tuple[str, str], str] = {}
-    for instrument, result in sorted(set(pairs)):
-        base = _abbreviation(instrument, result)
-        candidate, n = base[:MAX_NAME], 1
-        while candidate in reserved:
-            suffix = str(n)
-            candidate, n = base[: MAX_NAME - len(suffix)] + suffix, n + 1
-        reserved.add(candidate)
-        testcds[(instrument, result)] = candidate
-    return testcds
+def _ts_rows(study: StudyRecord, countries: Sequence[str], arms: Mapping[str, str]) -> list[dict[str, Any]]:
+    """TS: one row per parameter value; a parameter the study does not record gets TSVALNF "NI"."""
+    design = study.design
+    products = sorted({p.infusion.product for p in study.patients if p.infusion is not None})
+
+    def get(attr: str) -> Any:
+        return getattr(design, attr) if design is not None else None
+
+    def years(value: int | None) -> str | None:
+        return None if value is None else f"P{value}Y"
+
+    def date(value: dt.date | None) -> str | None:
+        return None if value is None else value.isoformat()
+
+    parameters: list[tuple[str, str, list[str | None], str]] = [
+        # (TSPARMCD, TSPARM, values, TSVCDREF)
+        ("TITLE", "Trial Title", [get("title")], ""),
+        ("TPHASE", "Trial Phase Classification", [get("phase")], "CDISC CT"),
+        ("SPONSOR", "Clinical Study Sponsor", [get("sponsor")], ""),
+        ("INDIC", "Trial Disease/Condition Indication", [get("indication")], ""),
+        ("REGID", "Registry Identifier", [get("registration_id")], ""),
+        ("STYPE", "Study Type", ["INTERVENTIONAL"], "CDISC CT"),
+        ("INTTYPE", "Intervention Type", ["BIOLOGIC"], "CDISC CT"),
+        ("TRT", "Investigational Therapy or Treatment", list(products) or [None], ""),
+        ("NARMS", "Planned Number of Arms", [str(len(arms))], ""),
+        ("INTMODEL", "Intervention Model", ["SINGLE GROUP" if len(arms) == 1 else "PARALLEL"], "CDISC CT"),
+        ("RANDOM", "Trial is Randomized", ["N"], "CDISC CT"),
+        ("TBLIND", "Trial Blinding Schema", ["OPEN LABEL"], "CDISC CT"),
+        ("TCNTRL", "Control Type", ["NONE"], "CDISC CT"),
+        ("HLTSUBJI", "Healthy Subject Indicator", ["N"], "CDISC CT"),
+        (
+            "PLANSUB",
+            "Planned Number of Subjects",
+            [str(get("planned_subjects")) if get("planned_subjects") else None],
+            "",
+        ),
+        ("ACTSUB", "Actual Number of Subjects", [str(sum(p.infusion is not None for p in study.patients))], ""),
+        ("AGEMIN", "Planned Minimum Age of Subjects", [years(get("age_min_years"))], "ISO 8601"),
+        ("AGEMAX", "Planned Maximum Age of Subjects", [years(get("age_max_years"))], "ISO 8601"),
+        ("SEXPOP", "Sex of Participants", [get("sexes")], "CDISC CT"),
+        ("SSTDTC", "Study Start Date", [date(get("start_date"))], "ISO 8601"),
+        ("SENDTC", "Study End Date", [date(get("end_date"))], "ISO 8601"),
+        ("OBJPRIM", "Trial Primary Objective", [get("primary_objective")], ""),
+        ("OUTMSPRI", "Primary Outcome Measure", [get("primary_outcome")], ""),
+        ("FCNTRY", "Planned Country of Investigational Sites", list(countries) or [None], "ISO 3166-1 Alpha-3"),
+        ("SDTMVER", "SDTM Version", [SDTM_VERSION], ""),
+        ("SDTIGVER", "SDTM IG Version", [SDTMIG_VERSION], ""),
+    ]
+    rows = []
+    for parmcd, parm, values, reference in parameters:
+        for group, value in enumerate(values, start=1):
+            rows.append(
+                {
+                    "STUDYID": study.code,
+                    "DOMAIN": "TS",
+                    "TSSEQ": float(group),
+                    "TSGRPID": "",
+                    "TSPARMCD": parmcd,
+                    "TSPARM": parm,
+                    "TSVAL": value or "",
+                    "TSVALNF": "" if value else "NI",
+                    "TSVALCD": "",
+                    "TSVCDREF": reference if value else "",
+                    "TSVCDVER": "",
+                }
+            )
+    return rows
 
 
-def _score_rows(
-    scores: pd.DataFrame, subjects: Mapping[str, _Subject]
-) -> dict[str, list[tuple[tuple[Any, ...], dict[str, Any]]]]:
-    """QS rows (QSDRVFL = Y) for instrument totals: a tidy table [patient, visit, instrument, result, value].
-
-    Optional columns: ``value_num`` (the numeric value, preferred for QSSTRESN) and ``reason`` (QSREASND
-    of a missing value) -- the table of :func:`immunoreset.registry.outcomes.compute_outcomes` fits as
-    it is. A ``visit`` of ``(course)`` or blank is a patient-level result (no visit, date or day).
-    """
-    missing = [c for c in _SCORE_COLUMNS if c not in scores.columns]
-    if missing:
-        raise InvalidInput("scores columns", list(scores.columns), "columns " + ", ".join(_SCORE_COLUMNS))
-    records = scores.to_dict(orient="records")
-    testcds = _score_testcds((str(r["instrument"]), str(r["result"])) for r in records)
-    out: dict[str, list[tuple[tuple[Any, ...], dict[str, Any]]]] = {}
-    problems: list[Problem] = []
-    for index, fields in enumerate(records):
-        where = f"scores row {index + 1}"
-        patient = str(fields["patient"])
-        label = str(fields["visit"]) if _present(fields["visit"]) else ""
-        instrument, result = str(fields["instrument"]), str(fields["result"])
-        subject = subjects.get(patient)
-        if subject is None:
-            problems.append(Problem("patient", patient, "a patient of the study", where))
-            continue
-        timing: dict[str, Any] = {"VISITNUM": math.nan, "VISIT": "", "QSDTC": "", "QSDY": math.nan}
-        day: int | None = None
-        if label not in ("", COURSE_VISIT):
-            try:
-                visit = subject.patient.visit(label)
-            except KeyError:
-                problems.append(Problem("visit", label, f"a visit of patient {patient} or {COURSE_VISIT!r}", where))
-                continue
-            timing, day = subject.visit_timing(visit, "QS"), visit.study_day
-        name = f"{instrument} {result}"
-        if len(name) > MAX_LABEL:
-            problems.append(Problem("instrument/result", name, f"at most {MAX_LABEL} characters (QSTEST)", where))
-            continue
-        value = fields["value"]
-        row = {
-            **subject.ids("QS"),
-            "QSTESTCD": testcds[(instrument, result)],
-            "QSTEST": name,
-            "QSCAT": instrument,
-            **_score_value(value, fields.get("value_num")),
-            "QSDRVFL": "Y",
-            **timing,
+def _te_rows(study: StudyRecord, used: set[str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "STUDYID": study.code,
+            "DOMAIN": "TE",
+            "ETCD": etcd,
+            "ELEMENT": e,
+            "TESTRL": start,
+            "TEENRL": end,
+            "TEDUR": dur,
         }
-        if not _present(value):
-            row["QSSTAT"] = "NOT DONE"
-            row["QSREASND"] = _short_reason(str(fields["reason"])) if _present(fields.get("reason")) else ""
-        key = (_day_key(day), row["QSTESTCD"], row["VISITNUM"], label)
-        out.setdefault(subject.usubjid, []).append((key, row))
-    if problems:
-        raise InvalidInput(problems=problems)
-    return out
+        for etcd, (e, start, end, dur) in _ELEMENTS.items()
+        if etcd in used
+    ]
 
 
-def _present(value: Any) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return False
-    if isinstance(value, float) and math.isnan(value):
-        return False
-    return not (isinstance(value, str) and value.strip() == "")
+def _ta_rows(study: StudyRecord, arms: Mapping[str, str]) -> list[dict[str, Any]]:
+    rows = []
+    for armcd, arm in sorted(arms.items()):
+        for order, etcd in enumerate(_arm_elements(study, armcd), start=1):
+            rows.append(
+                {
+                    "STUDYID": study.code,
+                    "DOMAIN": "TA",
+                    "ARMCD": armcd,
+                    "ARM": arm,
+                    "TAETORD": float(order),
+                    "ETCD": etcd,
+                    "ELEMENT": _ELEMENTS[etcd][0],
+                    "TABRANCH": "",
+                    "TATRANS": "",
+                    "EPOCH": _ELEMENT_EPOCH[etcd],
+                }
+            )
+    return rows
 
 
-def _score_value(value: Any, number: Any = None) -> dict[str, Any]:
-    """QSORRES/QSSTRESC/QSSTRESN of a total: booleans (and "true"/"false") as Y/N, numbers exact."""
-    out: dict[str, Any] = {
-        "QSORRES": "",
-        "QSORRESU": "",
-        "QSSTRESC": "",
-        "QSSTRESN": math.nan,
-        "QSSTRESU": "",
-        "QSSTAT": "",
-        "QSREASND": "",
-    }
-    if not _present(value):
-        return out
-    if isinstance(value, bool) or type(value).__name__ == "bool_" or str(value).lower() in ("true", "false"):
-        text = "Y" if str(value).lower() == "true" else "N"
-        return {**out, "QSORRES": text, "QSSTRESC": text}
-    if isinstance(value, str):
-        out.update(QSORRES=value, QSSTRESC=value)
-        if _present(number):
-            standard = Decimal(str(number))
-            out.update(QSSTRESC=_standard(standard), QSSTRESN=float(standard))
-        return out
-    standard = value if isinstance(value, Decimal) else Decimal(str(value))
-    return {**out, "QSORRES": _standard(standard), "QSSTRESC": _standard(standard), "QSSTRESN": float(standard)}
+def _tv_rows(study: StudyRecord, visitnums: Mapping[str, Decimal]) -> list[dict[str, Any]]:
+    """TV from the design's planned visits (their VISITNUM, else the study-wide number of the label)."""
+    if study.design is None:
+        return []
+    rows = []
+    for visit in study.design.visits:
+        number = visit.visitnum if visit.visitnum is not None else visitnums[visit.label]
+        window = (
+            f", window -{visit.window_before}/+{visit.window_after} days"
+            if visit.window_before or visit.window_after
+            else ""
+        )
+        rows.append(
+            {
+                "STUDYID": study.code,
+                "DOMAIN": "TV",
+                "VISITNUM": float(number),
+                "VISIT": visit.label,
+                "VISITDY": study_day_to_dy(visit.day),
+                "ARMCD": "",
+                "TVSTRL": f"Study day {visit.day} after the CAR-T infusion (day 0){window}",
+                "TVENRL": "",
+            }
+        )
+    return rows
+
+
+def _ti_rows(study: StudyRecord) -> list[dict[str, Any]]:
+    if study.design is None:
+        return []
+    return [
+        {
+            "STUDYID": study.code,
+            "DOMAIN": "TI",
+            "IETESTCD": c.code,
+            "IETEST": c.text,
+            "IECAT": c.category,
+            "TIVERS": "1",
+        }
+        for c in study.design.criteria
+    ]
+
+
+def _se(subject: _Subject) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
+    """The subject's elements: screening from consent (or the first record), lymphodepletion, the infusion
+    day and follow-up to the end of participation; an element ends where the next starts (SDTMIG)."""
+    p = subject.patient
+    if p.infusion is None:
+        return []
+    ld_start = min((ld.first_day for ld in p.lymphodepletion), default=None)
+    first_record = min([v.study_day for v in p.visits if v.study_day is not None] + [ld_start or 0])
+    screening = p.consent_day if p.consent_day is not None else first_record
+    end = subject.last_day if subject.last_day is not None else 0
+    spans: list[tuple[str, int, int]] = []
+    if ld_start is not None:
+        spans += [("SCRN", screening, ld_start), ("LD", ld_start, 0)]
+    else:
+        spans.append(("SCRN", screening, 0))
+    spans += [("CART", 0, 1), ("FU", 1, max(end, 1))]
+    rows = []
+    for order, (etcd, start, stop) in enumerate(spans, start=1):
+        if stop < start:
+            continue
+        rows.append(
+            (
+                (start, order),
+                {
+                    **subject.ids("SE"),
+                    "ETCD": etcd,
+                    "ELEMENT": _ELEMENTS[etcd][0],
+                    "TAETORD": float(order),
+                    "EPOCH": _ELEMENT_EPOCH[etcd],
+                    "SESTDTC": subject.dtc(p.consent_date if etcd == "SCRN" else None, start),
+                    "SEENDTC": subject.dtc(p.disposition_date if etcd == "FU" else None, stop),
+                    "SESTDY": study_day_to_dy(start),
+                    "SEENDY": study_day_to_dy(stop),
+                },
+            )
+        )
+    return rows
+
+
+def _sv(subject: _Subject, planned: Mapping[str, int]) -> list[dict[str, Any]]:
+    rows = []
+    for visit in subject.patient.visits:
+        timing = subject.visit_timing(visit, "SV")
+        rows.append(
+            {
+                **subject.ids("SV"),
+                "VISITNUM": timing["VISITNUM"],
+                "VISIT": visit.label,
+                "VISITDY": study_day_to_dy(planned[visit.label]) if visit.label in planned else math.nan,
+                "EPOCH": subject.epoch(visit.study_day),
+                "SVSTDTC": timing["SVDTC"],
+                "SVENDTC": timing["SVDTC"],
+                "SVSTDY": timing["SVDY"],
+                "SVENDY": timing["SVDY"],
+                "SVUPDES": "Unscheduled visit" if visit.kind == "unscheduled" else "",
+            }
+        )
+    return sorted(rows, key=lambda r: (r["VISITNUM"], r["SVSTDY"] if not math.isnan(r["SVSTDY"]) else 0.0))
+
+
+def _ds(subject: _Subject) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
+    p = subject.patient
+    rows = []
+    if p.consent_day is not None:
+        rows.append(
+            (
+                (p.consent_day, 0),
+                {
+                    **subject.ids("DS"),
+                    "DSTERM": "INFORMED CONSENT OBTAINED",
+                    "DSDECOD": "INFORMED CONSENT OBTAINED",
+                    "DSCAT": "PROTOCOL MILESTONE",
+                    "EPOCH": "SCREENING",
+                    "DSSTDTC": subject.dtc(p.consent_date, p.consent_day),
+                    "DSSTDY": study_day_to_dy(p.consent_day),
+                },
+            )
+        )
+    if p.disposition is not None and p.disposition_day is not None:
+        rows.append(
+            (
+                (p.disposition_day, 1),
+                {
+                    **subject.ids("DS"),
+                    "DSTERM": (p.disposition_reason or p.disposition).upper(),
+                    "DSDECOD": p.disposition,
+                    "DSCAT": "DISPOSITION EVENT",
+                    "EPOCH": subject.epoch(p.disposition_day),
+                    "DSSTDTC": subject.dtc(p.disposition_date, p.disposition_day),
+                    "DSSTDY": study_day_to_dy(p.disposition_day),
+                },
+            )
+        )
+    return rows
+
+
+def _flag_last_before_exposure(domain: str, rows: list[dict[str, Any]], starts: Mapping[str, float]) -> None:
+    """--LOBXFL = "Y" on each subject's last non-missing result per test on or before the first study
+    treatment's day (RFXSTDTC; dates only, so a same-day sample counts as before treatment, as collected
+    pre-dose)."""
+    best: dict[tuple[str, str], int] = {}
+    for index, row in enumerate(rows):
+        start = starts.get(row["USUBJID"], math.nan)
+        day = row[f"{domain}DY"]
+        if math.isnan(start) or math.isnan(day) or day > start or not row[f"{domain}ORRES"]:
+            continue
+        key = (row["USUBJID"], row[f"{domain}TESTCD"])
+        if key not in best or day >= rows[best[key]][f"{domain}DY"]:
+            best[key] = index
+    for row in rows:
+        row[f"{domain}LOBXFL"] = ""
+    for index in best.values():
+        rows[index][f"{domain}LOBXFL"] = "Y"
 
 
 # --------------------------------------------------------------------------------------------- assembly
@@ -967,32 +1342,47 @@ def _sort_key(key: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple((1, 0.0) if isinstance(k, float) and math.isnan(k) else (0, k) for k in key)
 
 
-def sdtm_domains(study: StudyRecord, *, scores: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
-    """The SDTM datasets of ``study``: ``{"DM": ..., "EX": ..., ...}`` in :data:`DOMAIN_ORDER`.
+def sdtm_domains(study: StudyRecord) -> dict[str, pd.DataFrame]:
+    """The SDTM datasets of ``study``: ``{"TS": ..., "DM": ..., ...}`` in :data:`DOMAIN_ORDER`.
 
-    DM is always present; other domains only when they have rows. ``scores`` optionally adds
-    instrument totals to QS: a tidy table with columns ``patient, visit, instrument, result, value``
-    (value numeric or text; an optional ``reason`` column fills QSREASND when the value is missing).
-    Every dataset satisfies the SAS XPORT v5 limits (:func:`check_xpt_limits`).
+    The trial-design datasets (TS, TE, TA, TV, TI) and DM are always present; other domains only when they
+    have rows. QS holds collected items only: derived results (scores, remission, grades) belong to ADaM.
+    Every site of a patient needs a country (DM.COUNTRY is required). Every dataset satisfies the SAS
+    XPORT v5 limits (:func:`check_xpt_limits`).
     """
     visitnums = _visit_numbers(study)
     source = "Collected" if study.source == "trial" else "Derived"
+    country_of = {site.code: site.country for site in study.sites}
+    without = sorted({p.site for p in study.patients if not country_of.get(p.site)})
+    if without:
+        raise InvalidInput(
+            "site country",
+            ", ".join(without),
+            "an ISO 3166-1 alpha-3 country for every site with patients (SDTM DM.COUNTRY is required): "
+            "set `country` of the site in the REDCap mapping, sites.csv or the trial design",
+        )
     subjects: dict[str, _Subject] = {}
     for patient in study.patients:
         usubjid = f"{study.code}-{patient.site}-{patient.code}"
         subjects[patient.code] = _Subject(study.code, usubjid, patient, visitnums)
     ordered = sorted(subjects.values(), key=lambda s: s.usubjid)
+    arms = dict(_arm(p) for p in study.patients if p.infusion is not None)
+    planned = {v.label: v.day for v in study.design.visits} if study.design is not None else {}
 
     dm_rows: list[dict[str, Any]] = []
     supp_dm: list[dict[str, Any]] = []
+    sv_rows: list[dict[str, Any]] = []
     events: dict[str, dict[str, list[tuple[tuple[Any, ...], dict[str, Any]]]]] = {
-        d: {} for d in ("EX", "AE", "CM", "LB", "VS", "RE", "QS", "PC")
+        d: {} for d in ("SE", "DS", "EX", "AE", "CM", "LB", "VS", "RE", "QS", "PC")
     }
     ae_supp: dict[tuple[str, str], dict[str, Any]] = {}
     for subject in ordered:
-        row, supp = _dm(subject, source)
+        row, supp = _dm(subject, source, country_of[subject.patient.site] or "")
         dm_rows.append(row)
         supp_dm.extend(supp)
+        sv_rows.extend(_sv(subject, planned))
+        events["SE"][subject.usubjid] = _se(subject)
+        events["DS"][subject.usubjid] = _ds(subject)
         events["EX"][subject.usubjid] = _ex(subject)
         ae_rows = _ae(subject)
         events["AE"][subject.usubjid] = [(key, row) for key, row, _ in ae_rows]
@@ -1001,14 +1391,24 @@ def sdtm_domains(study: StudyRecord, *, scores: pd.DataFrame | None = None) -> d
         events["CM"][subject.usubjid] = _cm(subject)
         for domain, found in _findings(subject).items():
             events[domain][subject.usubjid] = found
-    if scores is not None and len(scores):
-        for usubjid, totals in _score_rows(scores, subjects).items():
-            events["QS"].setdefault(usubjid, []).extend(totals)
 
-    frames: dict[str, pd.DataFrame] = {"DM": _frame("DM", dm_rows)}
-    frames["SUPPDM"] = _frame("SUPPDM", supp_dm)
-    for domain in ("EX", "AE", "CM", "LB", "VS", "RE", "QS", "PC"):
+    used_elements = {etcd for armcd in arms for etcd in _arm_elements(study, armcd)}
+    countries = sorted({c for c in country_of.values() if c})
+    frames: dict[str, pd.DataFrame] = {
+        "TS": _frame("TS", _ts_rows(study, countries, arms)),
+        "TE": _frame("TE", _te_rows(study, used_elements)),
+        "TA": _frame("TA", _ta_rows(study, arms)),
+        "TV": _frame("TV", _tv_rows(study, visitnums)),
+        "TI": _frame("TI", _ti_rows(study)),
+        "DM": _frame("DM", dm_rows),
+        "SUPPDM": _frame("SUPPDM", supp_dm),
+        "SV": _frame("SV", sv_rows),
+    }
+    exposure_start = {s.usubjid: study_day_to_dy(s.treatment_start) for s in ordered}
+    for domain in ("SE", "DS", "EX", "AE", "CM", "LB", "VS", "RE", "QS", "PC"):
         rows = _sequence(domain, events[domain])
+        if domain in ("LB", "VS", "RE", "QS", "PC"):
+            _flag_last_before_exposure(domain, rows, exposure_start)
         frames[domain] = _frame(domain, rows)
         if domain == "AE":
             supp_ae = [
@@ -1025,7 +1425,8 @@ def sdtm_domains(study: StudyRecord, *, scores: pd.DataFrame | None = None) -> d
                 for row in rows
             ]
             frames["SUPPAE"] = _frame("SUPPAE", supp_ae)
-    result = {d: frames[d] for d in DOMAIN_ORDER if d == "DM" or len(frames[d])}
+    always = {*TRIAL_DESIGN_DOMAINS, "DM"}
+    result = {d: frames[d] for d in DOMAIN_ORDER if d in always or len(frames[d])}
     for domain, frame in result.items():
         check_xpt_limits(domain, frame)
     return result
@@ -1066,8 +1467,8 @@ def check_xpt_limits(domain: str, frame: pd.DataFrame) -> None:
         limit = MAX_VALUE_BYTES
         if name.endswith("TESTCD") or name == "QNAM":
             limit = MAX_NAME
-        elif name.endswith("TEST") or name == "QLABEL":
-            limit = MAX_LABEL
+        elif (name.endswith("TEST") and name != "IETEST") or name == "QLABEL":
+            limit = MAX_LABEL  # IETEST holds the criterion's text (up to 200 characters, SDTMIG TI)
         for row, value in enumerate(column, start=1):
             if not isinstance(value, str):
                 problems.append(Problem(f"{domain}.{name}", value, "text ('' when missing)", f"{where}, row {row}"))
@@ -1132,7 +1533,6 @@ def write_sdtm(
     out_dir: str | os.PathLike[str],
     *,
     xpt: bool = False,
-    scores: pd.DataFrame | None = None,
     created: dt.datetime | None = None,
 ) -> list[Path]:
     """Write the SDTM datasets of ``study`` into ``out_dir`` (created if needed); returns the files.
@@ -1143,7 +1543,7 @@ def write_sdtm(
     same folder and this one does not are removed. ``created`` is the timestamp written into
         the XPT headers (default :data:`XPT_TIMESTAMP`, so that identical data give identical files).
     """
-    frames = sdtm_domains(study, scores=scores)
+    frames = sdtm_domains(study)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     moment = created or XPT_TIMESTAMP
@@ -1154,6 +1554,8 @@ def write_sdtm(
             stale = out / f"{domain.lower()}{suffix}"
             if stale.exists() and (domain not in frames or (suffix == ".xpt" and not xpt)):
                 stale.unlink()
+    from immunoreset.registry.sdtm_conformance import write_conformance
+
     written: list[Path] = []
     for domain, frame in frames.items():
         csv_path = out / f"{domain.lower()}.csv"
@@ -1163,4 +1565,5 @@ def write_sdtm(
             xpt_path = out / f"{domain.lower()}.xpt"
             _write_xpt(domain, frame, xpt_path, moment)
             written.append(xpt_path)
+    written.append(write_conformance(frames, out / "conformance.csv"))
     return written

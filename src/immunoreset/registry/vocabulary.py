@@ -41,6 +41,7 @@ from immunoreset.units import canonical_unit, convert
 __all__ = [
     "ASSESSMENTS",
     "CATEGORIES",
+    "CDISC_UNITS",
     "CLASSIFICATION_CRITERIA",
     "MMT8_GROUPS",
     "MRSS_AREAS",
@@ -50,6 +51,7 @@ __all__ = [
     "all_codes",
     "assessment",
     "assessment_items",
+    "cdisc_unit",
     "code",
     "normalise_value",
     "short_name",
@@ -734,3 +736,71 @@ def normalise_value(
     if (entry.low is not None and canonical < entry.low) or (entry.high is not None and canonical > entry.high):
         raise InvalidInput(name, f"{value} {stored_unit}", f"a value in [{entry.low}, {entry.high}] {entry.unit}")
     return number, stored_unit, None
+
+
+# ------------------------------------------------------------------------------------------------ CDISC units
+
+CDISC_UNITS: dict[str, str] = {
+    # haematology and immunophenotyping
+    "/uL": "/uL",
+    "10*3/uL": "10^3/uL",
+    "10*6/L": "10^6/L",
+    "10*9/L": "10^9/L",
+    "%": "%",
+    # chemistry, complement, immunoglobulins, autoantibodies
+    "g/L": "g/L",
+    "g/dL": "g/dL",
+    "mg/L": "mg/L",
+    "mg/dL": "mg/dL",
+    "ug/L": "ug/L",
+    "ng/mL": "ng/mL",
+    "umol/L": "umol/L",
+    "mmol/L": "mmol/L",
+    "U/L": "U/L",
+    "U/mL": "U/mL",
+    "[IU]/mL": "IU/mL",
+    "[IU]/L": "IU/L",
+    "mL/min/{1.73_m2}": "mL/min/1.73m2",
+    # urine
+    "g/(24.h)": "g/day",
+    "mg/(24.h)": "mg/day",
+    "g/g": "g/g",
+    "mg/g": "mg/g",
+    "mg/mmol": "mg/mmol",
+    "/[HPF]": "/HPF",
+    # vital signs, respiratory, body size
+    "Cel": "C",
+    "kg": "kg",
+    "cm": "cm",
+    "L/min": "L/min",
+    # cellular kinetics (qPCR)
+    "{copies}/ug": "copies/ug",
+    # doses
+    "mg": "mg",
+    "g": "g",
+    "ug": "ug",
+    "mg/kg": "mg/kg",
+    "g/kg": "g/kg",
+    "mg/m2": "mg/m2",
+    "[IU]": "IU",
+    "mL": "mL",
+}
+"""UCUM (the registry's internal unit) -> CDISC SDTM Controlled Terminology UNIT (codelist C71620) submission
+value, for every unit the vocabulary, the REDCap template and the medication form use. One table, read by the
+SDTM export and its conformance check; docs/registry_sdtm.md lists it."""
+
+
+def cdisc_unit(ucum: str) -> str:
+    """The CDISC UNIT submission value of a UCUM unit (``10*9/L`` -> ``10^9/L``, ``Cel`` -> ``C``); ``1`` and
+    an empty unit are unitless (``""``).
+
+    A unit outside :data:`CDISC_UNITS` (any convertible UCUM unit may be reported) is written by the same
+    rules -- ``10*n`` as ``10^n``, annotations and brackets dropped (``[degF]`` -> ``F``, ``{cells}/uL`` ->
+    ``cells/uL``) -- and :func:`immunoreset.registry.sdtm.sdtm_conformance` reports it for review against the
+    CDISC terminology."""
+    if ucum in ("", "1"):
+        return ""
+    if ucum in CDISC_UNITS:
+        return CDISC_UNITS[ucum]
+    text = ucum.replace("10*", "10^").replace("[degF]", "F").replace("Cel", "C")
+    return re.sub(r"[\[\]{}]", "", text).replace(".", "*")
