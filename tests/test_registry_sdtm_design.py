@@ -130,10 +130,12 @@ def test_new_record_fields_refuse_bad_values_with_their_name() -> None:
     assert SiteRecord(code="1", country="deu").country == "DEU"
     with pytest.raises(ValueError, match="race"):
         _patient(race="caucasian")
-    with pytest.raises(ValueError, match="disposition_day"):
-        _patient(disposition="COMPLETED", disposition_day=None)
-    with pytest.raises(ValueError, match="a disposition when its day or reason is given"):
+    with pytest.raises(ValueError, match="a disposition when its day, date or reason is given"):
         _patient(disposition=None, disposition_day=30)
+    undated = _patient(disposition="LOST TO FOLLOW-UP", disposition_day=None)  # SDTM DSSTDTC may be blank
+    ds = sdtm_domains(_study(undated))["DS"]
+    event = ds[ds["DSCAT"] == "DISPOSITION EVENT"].iloc[0]
+    assert event[["DSDECOD", "DSSTDTC", "EPOCH"]].tolist() == ["LOST TO FOLLOW-UP", "", ""]
     with pytest.raises(ValueError, match="serious is false but seriousness criteria"):
         AdverseEventRecord(key="a", term="x", serious=False, serious_criteria=["death"])
     assert AdverseEventRecord(key="a", term="x", serious_criteria=["death"]).serious is True
@@ -382,3 +384,51 @@ def test_new_fields_round_trip_through_the_store(registry_url: str) -> None:
     assert back.sites[0].country == "DEU"
     assert back.patient("P1") == study.patient("P1") and back.patient("P2") == study.patient("P2")
     assert registry.verify_audit().ok
+
+
+# ------------------------------------------------------------------------------------------ review findings
+
+
+def test_se_uses_the_arms_element_order_for_a_patient_without_lymphodepletion() -> None:
+    frames = sdtm_domains(_study(_patient("P1"), _patient("P2", lymphodepletion=[])))
+    ta = dict(zip(frames["TA"]["ETCD"], frames["TA"]["TAETORD"], strict=True))
+    se = frames["SE"]
+    p2 = se[se["USUBJID"] == "S1-1-P2"]
+    assert list(p2["ETCD"]) == ["SCRN", "CART", "FU"]
+    assert list(p2["TAETORD"]) == [ta["SCRN"], ta["CART"], ta["FU"]] == [1.0, 3.0, 4.0]
+
+
+def test_consent_after_the_infusion_keeps_the_epochs() -> None:
+    """A registry may consent a patient after the infusion: the treatment records keep their epochs."""
+    frames = sdtm_domains(_study(_patient(consent_day=30)))
+    assert set(frames["EX"]["EPOCH"]) == {"TREATMENT"}
+    assert "" not in set(frames["LB"]["EPOCH"])
+    consent = frames["DS"].iloc[0]
+    assert (consent["DSDECOD"], consent["EPOCH"]) == ("INFORMED CONSENT OBTAINED", "FOLLOW-UP")
+
+
+def test_seriousness_flags_are_never_invented() -> None:
+    events = [
+        AdverseEventRecord(key="a", term="Sepsis", grade=5, onset_day=20, serious=True),
+        AdverseEventRecord(key="b", term="Pneumonia", grade=3, onset_day=40, serious=True),
+    ]
+    ae = sdtm_domains(_study(_patient(adverse_events=events)))["AE"].set_index("AESPID")
+    assert (ae.loc["a", "AESDTH"], ae.loc["a", "AESHOSP"]) == ("Y", "N")  # grade 5 is a death by definition
+    assert ae.loc["b", ["AESDTH", "AESHOSP", "AESMIE"]].tolist() == ["", "", ""]  # no criterion recorded
+
+
+def test_medication_units_leave_in_cdisc_terminology() -> None:
+    meds = [MedicationRecord(key="i", drug="immunoglobulin", dose=Decimal(30), unit="g", start_day=60),
+            MedicationRecord(key="v", drug="vitamin D", dose=Decimal(20000), unit="[IU]", start_day=-30)]  # fmt: skip
+    cm = sdtm_domains(_study(_patient(medications=meds)))["CM"].set_index("CMSPID")
+    assert (cm.loc["i", "CMDOSU"], cm.loc["v", "CMDOSU"]) == ("g", "IU")
+
+
+def test_a_load_without_a_design_keeps_the_stored_one(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    initialise(url)
+    registry = Registry.open(url)
+    registry.load(_study())
+    registry.load(_study().model_copy(update={"design": None, "name": "renamed"}))
+    back = registry.read_study("S1")
+    assert back.name == "renamed" and back.design == _study().design

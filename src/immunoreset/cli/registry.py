@@ -175,6 +175,22 @@ def export_sdtm(
         typer.echo(f"  {finding}", err=True)
 
 
+@export_app.command("adam")
+def export_adam(
+    out: Path = typer.Option(..., "--out", file_okay=False, help="Output folder."),
+    xpt: bool = typer.Option(False, "--xpt", help="Also write SAS XPORT v5 files."),
+    study: str | None = typer.Option(None, "--study", help="Study code (default: the only one)."),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    user: str | None = typer.Option(None, "--user", help=USER_HELP),
+) -> None:
+    """Export the study's CDISC ADaM datasets (ADSL, ADTTE; CSV, XPT v5 with --xpt), traceable to SDTM."""
+    from immunoreset.analysis.adam import write_adam
+
+    record = open_registry(db, user).read_study(study)
+    for path in write_adam(record, out, xpt=xpt):
+        typer.echo(str(path))
+
+
 def outcomes(
     out: Path | None = typer.Option(None, "--out", help="Write the table to FILE (.csv or .parquet)."),
     study: str | None = typer.Option(None, "--study", help="Study code (default: the only one)."),

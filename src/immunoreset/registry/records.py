@@ -442,13 +442,11 @@ class PatientRecord(_Record):
         """Fill study days from dates (infusion = day 0) and refuse days that contradict their dates."""
         self.consent_day = self._day(self.consent_date, self.consent_day, "consent_day")
         self.disposition_day = self._day(self.disposition_date, self.disposition_day, "disposition_day")
-        if self.disposition is None and (self.disposition_day is not None or self.disposition_reason):
+        if self.disposition is None and (
+            self.disposition_day is not None or self.disposition_date is not None or self.disposition_reason
+        ):
             raise InvalidInput(
-                f"patient {self.code} disposition", None, "a disposition when its day or reason is given"
-            )
-        if self.disposition is not None and self.disposition_day is None:
-            raise InvalidInput(
-                f"patient {self.code} disposition_day", None, f"the day (or date) of {self.disposition.lower()}"
+                f"patient {self.code} disposition", None, "a disposition when its day, date or reason is given"
             )
         for visit in self.visits:
             visit.study_day = self._day(visit.date, visit.study_day, f"visit {visit.label} study_day")

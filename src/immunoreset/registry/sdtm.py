@@ -43,7 +43,7 @@ from typing import Any
 import pandas as pd
 
 from immunoreset.errors import InvalidInput, Problem
-from immunoreset.registry.records import PatientRecord, StudyRecord, VisitRecord
+from immunoreset.registry.records import AdverseEventRecord, PatientRecord, StudyRecord, VisitRecord
 from immunoreset.registry.vocabulary import (
     ASSESSMENTS,
     CLASSIFICATION_CRITERIA,
@@ -62,11 +62,13 @@ __all__ = [
     "SDTMIG_VERSION",
     "XPT_TIMESTAMP",
     "Variable",
+    "check_dataset_limits",
     "check_xpt_limits",
     "sdtm_domains",
     "sdtm_test_name",
     "study_day_to_dy",
     "write_sdtm",
+    "write_xpt_dataset",
 ]
 
 SDTMIG_VERSION = "3.4"
@@ -635,11 +637,13 @@ class _Subject:
 
     def epoch(self, day: int | None) -> str:
         """EPOCH of a study day: SCREENING before the first study treatment (from consent), TREATMENT from
-        lymphodepletion to the infusion day, FOLLOW-UP after it; blank before consent or without a day."""
+        lymphodepletion to the infusion day, FOLLOW-UP after it; blank without a day, and before consent when
+        consent came first (a registry may consent a patient after the infusion: then the epochs stand)."""
         p = self.patient
-        if day is None or (p.consent_day is not None and day < p.consent_day):
-            return ""
         start = self.treatment_start
+        consent_first = p.consent_day is not None and (start is None or p.consent_day <= start)
+        if day is None or (consent_first and p.consent_day is not None and day < p.consent_day):
+            return ""
         if start is None or day < start:
             return "SCREENING"
         return "TREATMENT" if day <= 0 else "FOLLOW-UP"
@@ -652,7 +656,8 @@ class _Subject:
             return p.disposition_day
         days = [v.study_day for v in p.visits if v.study_day is not None]
         days += [d for ae in p.adverse_events for d in (ae.onset_day, ae.resolution_day) if d is not None]
-        days += [0] if p.infusion is not None else []
+        days += [d for m in p.medications for d in (m.start_day, m.stop_day) if d is not None]
+        days += [ld.last_day for ld in p.lymphodepletion] + ([0] if p.infusion is not None else [])
         return max(days, default=None)
 
 
@@ -828,6 +833,15 @@ _SERIOUSNESS_VARIABLES = {
 """The SDTM seriousness flags (Y/N on serious events, blank otherwise) and the registry's criteria."""
 
 
+def _seriousness_flags(ae: AdverseEventRecord) -> dict[str, str]:
+    """Y/N per criterion on a serious event whose criteria were recorded; blank otherwise (no criterion is
+    invented). A grade 5 event is a death by the definition of the grade: AESDTH = Y."""
+    criteria = set(ae.serious_criteria) | ({"death"} if ae.grade == 5 else set())
+    if not ae.serious or not criteria:
+        return dict.fromkeys(_SERIOUSNESS_VARIABLES, "")
+    return {variable: "Y" if criterion in criteria else "N" for variable, criterion in _SERIOUSNESS_VARIABLES.items()}
+
+
 def _ae(subject: _Subject) -> list[tuple[tuple[Any, ...], dict[str, Any], dict[str, Any]]]:
     rows = []
     for ae in subject.patient.adverse_events:
@@ -840,10 +854,7 @@ def _ae(subject: _Subject) -> list[tuple[tuple[Any, ...], dict[str, Any], dict[s
             "AESER": "" if ae.serious is None else ("Y" if ae.serious else "N"),
             "AEACN": ae.action_taken or "",
             "AEREL": ae.relationship or "",
-            **{
-                variable: ("Y" if criterion in ae.serious_criteria else "N") if ae.serious else ""
-                for variable, criterion in _SERIOUSNESS_VARIABLES.items()
-            },
+            **_seriousness_flags(ae),
             "AETOXGR": str(ae.grade) if ae.grade is not None else "",
             "VISITNUM": math.nan,
             "VISIT": "",
@@ -872,7 +883,7 @@ def _cm(subject: _Subject) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
             "CMTRT": med.drug,
             "CMINDC": med.indication or "",
             "CMDOSE": float(med.dose) if med.dose is not None else math.nan,
-            "CMDOSU": med.unit or "",
+            "CMDOSU": cdisc_unit(med.unit) if med.unit else "",
             "CMDOSFRQ": frequency,
             "CMROUTE": _upper_words(med.route),
             "VISITNUM": math.nan,
@@ -1069,7 +1080,7 @@ def _ts_rows(study: StudyRecord, countries: Sequence[str], arms: Mapping[str, st
         ("INTTYPE", "Intervention Type", ["BIOLOGIC"], "CDISC CT"),
         ("TRT", "Investigational Therapy or Treatment", list(products) or [None], ""),
         ("NARMS", "Planned Number of Arms", [str(len(arms))], ""),
-        ("INTMODEL", "Intervention Model", ["SINGLE GROUP" if len(arms) == 1 else "PARALLEL"], "CDISC CT"),
+        ("INTMODEL", "Intervention Model", ["SINGLE GROUP" if len(arms) <= 1 else "PARALLEL"], "CDISC CT"),
         ("RANDOM", "Trial is Randomized", ["N"], "CDISC CT"),
         ("TBLIND", "Trial Blinding Schema", ["OPEN LABEL"], "CDISC CT"),
         ("TCNTRL", "Control Type", ["NONE"], "CDISC CT"),
@@ -1193,7 +1204,7 @@ def _ti_rows(study: StudyRecord) -> list[dict[str, Any]]:
     ]
 
 
-def _se(subject: _Subject) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
+def _se(subject: _Subject, arm_elements: Mapping[str, list[str]]) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
     """The subject's elements: screening from consent (or the first record), lymphodepletion, the infusion
     day and follow-up to the end of participation; an element ends where the next starts (SDTMIG)."""
     p = subject.patient
@@ -1209,10 +1220,12 @@ def _se(subject: _Subject) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
     else:
         spans.append(("SCRN", screening, 0))
     spans += [("CART", 0, 1), ("FU", 1, max(end, 1))]
+    planned = arm_elements[_arm(p)[0]]  # TAETORD as in TA: the arm's order, not the patient's
     rows = []
-    for order, (etcd, start, stop) in enumerate(spans, start=1):
+    for etcd, start, stop in spans:
         if stop < start:
             continue
+        order = planned.index(etcd) + 1 if etcd in planned else len(planned) + 1
         rows.append(
             (
                 (start, order),
@@ -1256,25 +1269,25 @@ def _sv(subject: _Subject, planned: Mapping[str, int]) -> list[dict[str, Any]]:
 def _ds(subject: _Subject) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
     p = subject.patient
     rows = []
-    if p.consent_day is not None:
+    if p.consent_day is not None or p.consent_date is not None:
         rows.append(
             (
-                (p.consent_day, 0),
+                (_day_key(p.consent_day), 0),
                 {
                     **subject.ids("DS"),
                     "DSTERM": "INFORMED CONSENT OBTAINED",
                     "DSDECOD": "INFORMED CONSENT OBTAINED",
                     "DSCAT": "PROTOCOL MILESTONE",
-                    "EPOCH": "SCREENING",
+                    "EPOCH": subject.epoch(p.consent_day),
                     "DSSTDTC": subject.dtc(p.consent_date, p.consent_day),
                     "DSSTDY": study_day_to_dy(p.consent_day),
                 },
             )
         )
-    if p.disposition is not None and p.disposition_day is not None:
+    if p.disposition is not None:
         rows.append(
             (
-                (p.disposition_day, 1),
+                (_day_key(p.disposition_day), 1),
                 {
                     **subject.ids("DS"),
                     "DSTERM": (p.disposition_reason or p.disposition).upper(),
@@ -1367,6 +1380,7 @@ def sdtm_domains(study: StudyRecord) -> dict[str, pd.DataFrame]:
         subjects[patient.code] = _Subject(study.code, usubjid, patient, visitnums)
     ordered = sorted(subjects.values(), key=lambda s: s.usubjid)
     arms = dict(_arm(p) for p in study.patients if p.infusion is not None)
+    arm_elements = {armcd: _arm_elements(study, armcd) for armcd in arms}
     planned = {v.label: v.day for v in study.design.visits} if study.design is not None else {}
 
     dm_rows: list[dict[str, Any]] = []
@@ -1381,7 +1395,7 @@ def sdtm_domains(study: StudyRecord) -> dict[str, pd.DataFrame]:
         dm_rows.append(row)
         supp_dm.extend(supp)
         sv_rows.extend(_sv(subject, planned))
-        events["SE"][subject.usubjid] = _se(subject)
+        events["SE"][subject.usubjid] = _se(subject, arm_elements)
         events["DS"][subject.usubjid] = _ds(subject)
         events["EX"][subject.usubjid] = _ex(subject)
         ae_rows = _ae(subject)
@@ -1392,7 +1406,7 @@ def sdtm_domains(study: StudyRecord) -> dict[str, pd.DataFrame]:
         for domain, found in _findings(subject).items():
             events[domain][subject.usubjid] = found
 
-    used_elements = {etcd for armcd in arms for etcd in _arm_elements(study, armcd)}
+    used_elements = {etcd for elements in arm_elements.values() for etcd in elements}
     countries = sorted({c for c in country_of.values() if c})
     frames: dict[str, pd.DataFrame] = {
         "TS": _frame("TS", _ts_rows(study, countries, arms)),
@@ -1439,7 +1453,12 @@ _NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,7}$")
 
 
 def check_xpt_limits(domain: str, frame: pd.DataFrame) -> None:
-    """Refuse a dataset that SAS XPORT v5 (or SDTM) cannot hold; every problem is listed.
+    """:func:`check_dataset_limits` of an SDTM dataset (its variables from :data:`DOMAIN_VARIABLES`)."""
+    check_dataset_limits(domain, frame, DOMAIN_VARIABLES.get(domain, ()))
+
+
+def check_dataset_limits(domain: str, frame: pd.DataFrame, variables: Iterable[Variable]) -> None:
+    """Refuse a dataset that SAS XPORT v5 (or SDTM/ADaM) cannot hold; every problem is listed.
 
     Dataset and variable names: <= 8 characters, upper case, starting with a letter; variable labels
     <= 40 characters; ``--TESTCD``/``QNAM`` values <= 8 characters and ``--TEST``/``QLABEL`` <= 40
@@ -1448,7 +1467,7 @@ def check_xpt_limits(domain: str, frame: pd.DataFrame) -> None:
     problems: list[Problem] = []
     if not _NAME.match(domain):
         problems.append(Problem("dataset name", domain, "at most 8 characters, upper case, starting with a letter"))
-    labels = {v.name: v for v in DOMAIN_VARIABLES.get(domain, ())}
+    labels = {v.name: v for v in variables}
     for name in frame.columns:
         where = f"domain {domain}"
         if not _NAME.match(str(name)):
@@ -1510,19 +1529,31 @@ def _fix_timestamps(data: bytes, moment: dt.datetime) -> bytes:
     return bytes(head) + data[end:]
 
 
-def _write_xpt(domain: str, frame: pd.DataFrame, path: Path, created: dt.datetime) -> None:
+def write_xpt_dataset(
+    frame: pd.DataFrame,
+    path: Path,
+    *,
+    name: str,
+    label: str,
+    variables: Iterable[Variable],
+    formats: Mapping[str, str] | None = None,
+    created: dt.datetime = XPT_TIMESTAMP,
+) -> None:
+    """One dataset as a SAS XPORT v5 file: variable labels, SAS formats (e.g. ``DATE9.``) and a fixed header
+    timestamp (``created``), so identical data give identical bytes."""
     import pyreadstat
 
-    labels = {v.name: v.label for v in DOMAIN_VARIABLES[domain]}
+    labels = {v.name: v.label for v in variables}
     with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
         scratch = Path(tmp) / path.name
         pyreadstat.write_xport(
             frame,
             str(scratch),
-            file_label=DOMAIN_LABELS[domain],
+            file_label=label,
             column_labels=[labels[str(c)] for c in frame.columns],
-            table_name=domain,
+            table_name=name,
             file_format_version=5,
+            variable_format=dict(formats) if formats else None,
         )
         data = _fix_timestamps(scratch.read_bytes(), created)
     path.write_bytes(data)
@@ -1563,7 +1594,14 @@ def write_sdtm(
         written.append(csv_path)
         if xpt:
             xpt_path = out / f"{domain.lower()}.xpt"
-            _write_xpt(domain, frame, xpt_path, moment)
+            write_xpt_dataset(
+                frame,
+                xpt_path,
+                name=domain,
+                label=DOMAIN_LABELS[domain],
+                variables=DOMAIN_VARIABLES[domain],
+                created=moment,
+            )
             written.append(xpt_path)
     written.append(write_conformance(frames, out / "conformance.csv"))
     return written

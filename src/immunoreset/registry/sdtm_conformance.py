@@ -11,11 +11,13 @@ checks first, by SDTMIG 3.4 and the FDA technical-rejection criteria:
 * **controlled terminology** -- SEX, RACE, ETHNIC, COUNTRY (ISO 3166-1 alpha-3), AGEU, EPOCH, the Y/N flags,
   AEACN, DSDECOD/DSCAT, TSVALNF and every unit variable against :data:`~immunoreset.registry.vocabulary.
   CDISC_UNITS`;
-* **timing** -- every ``--DTC`` ISO 8601 (a date or a date and time), and every ``--DY`` equal to the day
+* **timing** -- every ``--DTC`` ISO 8601 (a date or a date and time, and a real calendar date), and every
+  ``--DY`` equal to the day
   computed from its ``--DTC`` and DM.RFSTDTC (no day 0);
-* **cross-dataset** -- every subject in DM, DM.ARMCD in TA, every EPOCH in TA, RFXSTDTC the first EXSTDTC,
-  the TS parameters FDA requires present (SSTDTC among them), and a serious adverse event with at least one
-  seriousness criterion.
+* **cross-dataset** -- every subject in DM, DM.ARMCD in TA, every EPOCH in TA, each SE element with the
+  order and epoch TA gives it in the subject's arm, RFXSTDTC the first EXSTDTC, the TS parameters FDA
+  requires present (SSTDTC among them), a serious adverse event with at least one seriousness criterion; and,
+  as warnings, an exposure without route or dose form and an empty TV or TI.
 
 Each finding is ``error`` (the package would be rejected or is wrong) or ``warning`` (a value to review, e.g.
 a unit outside the table or an expected value not collected).
@@ -95,6 +97,18 @@ class ConformanceFinding:
 
 def _blank(value: object) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value)) or value == ""
+
+
+def _iso8601(text: str) -> bool:
+    """An ISO 8601 date or date-time of SDTM's forms, and a real calendar date (2024-02-30 is not)."""
+    if not _ISO8601.match(text):
+        return False
+    if len(text) >= 10:
+        try:
+            dt.date.fromisoformat(text[:10])
+        except ValueError:
+            return False
+    return True
 
 
 def _sdtm_day(date: str, reference: str) -> int | None:
@@ -208,8 +222,8 @@ def _timing(frames: Mapping[str, pd.DataFrame], add: _Add) -> None:
             if not name.endswith("DTC"):
                 continue
             for index, value in enumerate(frame[name], start=1):
-                if not _blank(value) and not _ISO8601.match(str(value)):
-                    add("error", domain, name, index, f"{value!r} is not ISO 8601")
+                if not _blank(value) and not _iso8601(str(value)):
+                    add("error", domain, name, index, f"{value!r} is not an ISO 8601 date (or date and time)")
             day_column = name[:-3] + "DY"
             if day_column not in frame.columns or "USUBJID" not in frame.columns:
                 continue
@@ -257,10 +271,32 @@ def _cross_dataset(frames: Mapping[str, pd.DataFrame], add: _Add) -> None:
             if parameter in REQUIRED_TS_PARAMETERS and not _blank(flavour):
                 add("warning", "TS", "TSVAL", index, f"{parameter} not recorded (TSVALNF {flavour})")
     if dm is not None and ex is not None and len(ex):
-        first = ex.groupby("USUBJID")["EXSTDTC"].min()
+        dated = ex[ex["EXSTDTC"] != ""]
+        first = dated.groupby("USUBJID")["EXSTDTC"].min()
         for index, (subject, start) in enumerate(zip(dm["USUBJID"], dm["RFXSTDTC"], strict=True), start=1):
             if subject in first.index and not _blank(first[subject]) and start != first[subject]:
                 add("error", "DM", "RFXSTDTC", index, f"{start!r}, but the first EXSTDTC is {first[subject]}")
+    if ex is not None:
+        for index, (treatment, route, form) in enumerate(
+            zip(ex["EXTRT"], ex["EXROUTE"], ex["EXDOSFRM"], strict=True), start=1
+        ):
+            if _blank(route) or _blank(form):
+                add("warning", "EX", "EXROUTE", index, f"route or dose form of {treatment} not known")
+    for design in ("TV", "TI"):
+        if design in frames and not len(frames[design]):
+            add("warning", design, "", None, "no rows: the study records no visit schedule / eligibility criteria")
+    se = frames.get("SE")
+    if se is not None and ta is not None and dm is not None and len(se):
+        arm_of = dict(zip(dm["USUBJID"], dm["ACTARMCD"], strict=True))
+        planned = {
+            (a, e): (o, ep) for a, e, o, ep in zip(ta["ARMCD"], ta["ETCD"], ta["TAETORD"], ta["EPOCH"], strict=True)
+        }
+        for index, (subject, etcd, order, epoch) in enumerate(
+            zip(se["USUBJID"], se["ETCD"], se["TAETORD"], se["EPOCH"], strict=True), start=1
+        ):
+            expected = planned.get((arm_of.get(subject, ""), etcd))
+            if expected is None or expected != (order, epoch):
+                add("error", "SE", "ETCD", index, f"{etcd} (TAETORD {order}, {epoch}) is not so in TA for the arm")
     if ae is not None:
         criteria = [c for c in ("AESCONG", "AESDISAB", "AESDTH", "AESHOSP", "AESLIFE", "AESMIE") if c in ae.columns]
         for index, record in enumerate(ae.to_dict(orient="records"), start=1):

@@ -613,6 +613,8 @@ class Registry:
             self._require_all_sites_admin(f"{'rename' if renamed else 'change the design of'} study {study.code}")
             if not study.name:
                 values["name"] = row.name
+            if study.design is None:  # a load without a design keeps the stored one
+                values["design"] = row.design
             writer.update_row("study", row, values, None)
         return int(row.id)
 

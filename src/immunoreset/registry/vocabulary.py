@@ -796,8 +796,8 @@ def cdisc_unit(ucum: str) -> str:
 
     A unit outside :data:`CDISC_UNITS` (any convertible UCUM unit may be reported) is written by the same
     rules -- ``10*n`` as ``10^n``, annotations and brackets dropped (``[degF]`` -> ``F``, ``{cells}/uL`` ->
-    ``cells/uL``) -- and :func:`immunoreset.registry.sdtm.sdtm_conformance` reports it for review against the
-    CDISC terminology."""
+    ``cells/uL``) -- and :func:`immunoreset.registry.sdtm_conformance.sdtm_conformance` reports it for review
+    against the CDISC terminology."""
     if ucum in ("", "1"):
         return ""
     if ucum in CDISC_UNITS:

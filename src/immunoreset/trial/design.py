@@ -7,6 +7,7 @@ edit it to design another trial.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import tomllib
 from importlib import resources
@@ -406,6 +407,12 @@ class TrialDesign(_Strict):
     source: str = Field(default="", description="Publications the design follows (a template need not replicate one).")
     seed: int = Field(ge=0, description="Random seed: the same seed gives the same patients and records.")
     follow_up_days: int = Field(ge=1, le=3650, description="Days of follow-up after the first infusion.")
+    first_infusion_date: dt.date | None = Field(
+        default=None,
+        description="Nominal calendar: the first virtual patient is infused on this date and each next one "
+        "11 days later (the REDCap sample's enrolment pace); without it the records carry study days only "
+        "and an SDTM export has no dates.",
+    )
     country: str | None = Field(
         default=None,
         description="ISO 3166-1 alpha-3 code of the country the virtual site stands for (SDTM DM.COUNTRY), "

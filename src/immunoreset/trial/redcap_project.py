@@ -19,7 +19,6 @@ and real-world messiness added on purpose (each listed in the sample's README):
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -31,7 +30,7 @@ from immunoreset.instruments.sle import DORIS_PGA
 from immunoreset.registry.records import ObservationRecord, PatientRecord, SiteRecord, StudyRecord, VisitRecord
 from immunoreset.registry.redcap import DAG_COLUMN
 from immunoreset.registry.redcap_template import RedcapTemplate, build_template
-from immunoreset.registry.redcap_writer import FIRST_INFUSION, RedcapExport, redcap_export
+from immunoreset.registry.redcap_writer import RedcapExport, redcap_export
 from immunoreset.trial.design import TrialDesign, load_design
 from immunoreset.trial.virtual import SITE, simulate_trial
 
@@ -149,12 +148,6 @@ def _at_thresholds(study: StudyRecord) -> list[BoundaryEdit]:
     return edits
 
 
-def _first_consent(patients: list[PatientRecord]) -> dt.date | None:
-    """The sample's first consent: the export dates the first patient's infusion on FIRST_INFUSION."""
-    days = [p.consent_day for p in patients if p.consent_day is not None]
-    return FIRST_INFUSION + dt.timedelta(days=min(days)) if days else None
-
-
 def sample_study(seed: int | None = None) -> tuple[StudyRecord, TrialDesign, list[BoundaryEdit]]:
     """The sample project's study: ``erlangen2024`` simulated, spread over the two sample sites, with
     values set on thresholds (the edits are returned)."""
@@ -170,8 +163,7 @@ def sample_study(seed: int | None = None) -> tuple[StudyRecord, TrialDesign, lis
     study = StudyRecord(
         code=SAMPLE_STUDY[0],
         name=SAMPLE_STUDY[1],
-        # the sample's calendar: the study starts with the first patient's consent (TS SSTDTC)
-        design=virtual.model_copy(update={"title": SAMPLE_STUDY[1], "start_date": _first_consent(patients)}),
+        design=virtual.model_copy(update={"title": SAMPLE_STUDY[1]}),
         sites=[SiteRecord(code=c, name=n, country=SAMPLE_COUNTRY) for c, n in SAMPLE_SITES],
         patients=patients,
     )

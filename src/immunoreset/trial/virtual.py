@@ -26,6 +26,7 @@ seed gives identical records and a patient's draws do not depend on the cohort s
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import math
 import os
@@ -57,6 +58,7 @@ from immunoreset.registry.records import (
     VisitRecord,
 )
 from immunoreset.registry.redcap_template import visit_window
+from immunoreset.registry.redcap_writer import ENROLMENT_INTERVAL_DAYS
 from immunoreset.simulate import Population, input_vector, sample_population, simulate_population
 from immunoreset.trial import observation_iim, observation_ssc
 from immunoreset.trial.design import (
@@ -265,6 +267,7 @@ def simulate_trial(
             "omega": {p.name: p.omega for p in spec.iiv_parameters()},
         }
         individual.update(arm.individual)
+    all_patients = _on_the_calendar(all_patients, trial_design.first_infusion_date)
     study = StudyRecord(
         code=trial_design.name[:40],
         name=f"Virtual trial: {trial_design.name}"[:200],
@@ -403,14 +406,36 @@ _CLASSIFICATION = {
 }
 
 
+def _consent_day(design: TrialDesign) -> int:
+    """Virtual patients consent on the first day anything happens to them: a visit or lymphodepletion."""
+    return min([*design.visits, *(day for a in design.lymphodepletion_for(1) for day in a.days)])
+
+
+def _on_the_calendar(patients: list[PatientRecord], first: dt.date | None) -> list[PatientRecord]:
+    """Patients with nominal infusion dates (the first on ``first``, then one every
+    :data:`~immunoreset.registry.redcap_writer.ENROLMENT_INTERVAL_DAYS` days, in record order); every other
+    date follows from the study days. Without ``first`` the patients are returned as they are."""
+    if first is None:
+        return patients
+    dated = []
+    for k, p in enumerate(patients):
+        assert p.infusion is not None  # every virtual patient is infused
+        infusion = p.infusion.model_copy(update={"date": first + dt.timedelta(days=k * ENROLMENT_INTERVAL_DAYS)})
+        dated.append(p.model_copy(update={"infusion": infusion}))
+    return dated
+
+
 def study_design_record(design: TrialDesign) -> StudyDesignRecord:
     """The registry's study metadata of a virtual trial (SDTM TS, TV): phase "NOT APPLICABLE", the design's
     visit schedule as planned visits with the REDCap template's windows, and as eligibility the one criterion
     the simulation represents: each cohort's disease by its classification criteria (virtual patients are
     sampled from the disease's population, not screened)."""
     diseases = [c.disease for c in design.cohorts]
+    first = design.first_infusion_date
+    start = first + dt.timedelta(days=_consent_day(design)) if first is not None else None
     return StudyDesignRecord(
         title=f"Virtual trial {design.name}, simulated with immunoreset"[:200],
+        start_date=start,
         phase="NOT APPLICABLE",
         sponsor="Not applicable (virtual trial simulated with immunoreset)",
         indication="; ".join(_DISEASE_TITLES[d] for d in diseases),
@@ -462,8 +487,7 @@ def _cohort_records(
     product = design.product
 
     records: list[PatientRecord] = []
-    # Virtual patients consent on the first day anything happens to them (a visit or lymphodepletion).
-    consent_day = min([*design.visits, *(day for a in design.lymphodepletion_for(1) for day in a.days)])
+    consent_day = _consent_day(design)
     for i, pcode in enumerate(codes):
         own = {name: values[i] for name, values in outputs.items()}
         r = rngs[i]

@@ -1,0 +1,295 @@
+"""CDISC ADaM datasets of a study (ADaMIG 1.3): ADSL and ADTTE, traceable to the SDTM package.
+
+:func:`adam_datasets` derives the analysis datasets from the same records every other analysis reads, and
+from the SDTM datasets of :func:`immunoreset.registry.sdtm.sdtm_domains`, so every ADaM row can point to
+the SDTM record it came from. :func:`write_adam` writes them as CSV and, optionally, SAS XPORT v5. The
+derivations are the cohort analysis's own functions -- the time to B-cell reconstitution in ADTTE is
+:func:`immunoreset.analysis.survival.reconstitution_times` of the cohort analysis's B-cell table -- so the
+export and the report cannot disagree. Decisions are in ``docs/adam.md``.
+
+* **ADSL** -- one row per subject: demographics and the arm from DM, the primary disease (SUPPDM PRIMDIAG),
+  treatment dates (``TRTSDT`` the first study treatment = RFXSTDTC, ``TRTEDT`` the infusion), informed
+  consent, end-of-study status from DS, baseline weight and height, the CAR-T dose, and the population flags
+  ``ENRLFL`` (every subject recorded) and ``SAFFL`` (CAR-T infused).
+* **ADTTE** -- one row per subject and parameter: ``BCELLREC`` (time from the infusion to B-cell
+  reconstitution, study days) and ``APLDUR`` (duration of B-cell aplasia, days), for every subject who
+  reached aplasia. An observed return is an event (``CNSR = 0``) at the middle of the sampling interval that
+  brackets it (the last aplastic and the first reconstituted sample: interval-censored data, midpoint
+  imputation as in the cohort analysis); a subject still aplastic at the last sample is censored
+  (``CNSR = 1``) at that sample. ``SRCDOM``/``SRCVAR``/``SRCSEQ`` name the LB record (CD19 count) that
+  proves the event or the censoring.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from immunoreset.analysis.cohort import CohortAnalysis, analyse_cohort
+from immunoreset.analysis.survival import aplasia_durations, reconstitution_times
+from immunoreset.registry.records import StudyRecord
+from immunoreset.registry.sdtm import Variable, check_dataset_limits, sdtm_domains, write_xpt_dataset
+
+__all__ = [
+    "ADAMIG_VERSION",
+    "ADAM_LABELS",
+    "ADAM_VARIABLES",
+    "SAS_EPOCH",
+    "adam_datasets",
+    "write_adam",
+]
+
+ADAMIG_VERSION = "1.3"
+SAS_EPOCH = dt.date(1960, 1, 1)
+"""Numeric ADaM dates (``*DT``) are SAS dates: days since 1960-01-01, written with the DATE9. format."""
+
+
+def _c(name: str, label: str, core: str = "Perm") -> Variable:
+    return Variable(name, label, core=core)
+
+
+def _n(name: str, label: str, core: str = "Perm") -> Variable:
+    return Variable(name, label, numeric=True, core=core)
+
+
+ADAM_VARIABLES: dict[str, tuple[Variable, ...]] = {
+    "ADSL": (
+        _c("STUDYID", "Study Identifier", "Req"),
+        _c("USUBJID", "Unique Subject Identifier", "Req"),
+        _c("SUBJID", "Subject Identifier for the Study", "Req"),
+        _c("SITEID", "Study Site Identifier", "Req"),
+        _c("COUNTRY", "Country"),
+        _n("AGE", "Age", "Req"),
+        _c("AGEU", "Age Units", "Req"),
+        _c("SEX", "Sex", "Req"),
+        _c("RACE", "Race", "Req"),
+        _c("ETHNIC", "Ethnicity"),
+        _c("DISEASE", "Primary Autoimmune Disease"),
+        _c("ARM", "Description of Planned Arm", "Req"),
+        _c("ARMCD", "Planned Arm Code"),
+        _c("ACTARM", "Description of Actual Arm", "Req"),
+        _c("ACTARMCD", "Actual Arm Code"),
+        _c("TRT01P", "Planned Treatment for Period 01", "Req"),
+        _c("TRT01A", "Actual Treatment for Period 01", "Req"),
+        _n("DOSEKG", "CAR+ Cells per kg (10^6)"),
+        _n("DOSETOT", "CAR+ Cells Total, Flat Dose (10^6)"),
+        _n("RFICDT", "Date of Informed Consent"),
+        _n("TRTSDT", "Date of First Exposure to Treatment", "Cond"),
+        _n("TRTEDT", "Date of Last Exposure to Treatment", "Cond"),
+        _n("INFSDY", "Study Day of CAR-T Infusion"),
+        _c("EOSSTT", "End of Study Status"),
+        _n("EOSDT", "End of Study Date"),
+        _n("EOSDY", "End of Study Relative Day"),
+        _c("DCSREAS", "Reason for Discontinuation from Study"),
+        _c("DTHFL", "Subject Death Flag"),
+        _n("WEIGHTBL", "Weight (kg) at Baseline"),
+        _n("HEIGHTBL", "Height (cm) at Baseline"),
+        _c("ENRLFL", "Enrolled Population Flag"),
+        _c("SAFFL", "Safety Population Flag", "Cond"),
+    ),
+    "ADTTE": (
+        _c("STUDYID", "Study Identifier", "Req"),
+        _c("USUBJID", "Unique Subject Identifier", "Req"),
+        _c("SITEID", "Study Site Identifier"),
+        _c("DISEASE", "Primary Autoimmune Disease"),
+        _c("TRTP", "Planned Treatment", "Cond"),
+        _c("TRTA", "Actual Treatment", "Cond"),
+        _c("PARAMCD", "Parameter Code", "Req"),
+        _c("PARAM", "Parameter", "Req"),
+        _n("AVAL", "Analysis Value", "Cond"),
+        _n("STARTDT", "Time-to-Event Origin Date for Subject", "Cond"),
+        _n("ADT", "Analysis Date", "Cond"),
+        _n("ADY", "Analysis Relative Day"),
+        _n("CNSR", "Censor", "Cond"),
+        _c("EVNTDESC", "Event or Censoring Description"),
+        _c("CNSDTDSC", "Censor Date Description"),
+        _c("SRCDOM", "Source Data"),
+        _c("SRCVAR", "Source Variable"),
+        _n("SRCSEQ", "Source Sequence Number"),
+        _c("SAFFL", "Safety Population Flag"),
+    ),
+}
+"""Every variable of every ADaM dataset, in order, with its label, type and core (ADaMIG 1.3)."""
+
+ADAM_LABELS = {"ADSL": "Subject-Level Analysis Dataset", "ADTTE": "Time-to-Event Analysis Dataset"}
+
+_PARAMETERS = {
+    "BCELLREC": "Time to B-cell Reconstitution (days)",
+    "APLDUR": "Duration of B-cell Aplasia (days)",
+}
+
+
+def _sas_date(text: str) -> float:
+    """An ISO 8601 date (``--DTC``) as a SAS date; missing when blank or partial."""
+    if len(text) < 10:
+        return math.nan
+    return float((dt.date.fromisoformat(text[:10]) - SAS_EPOCH).days)
+
+
+def _adsl(study: StudyRecord, sdtm: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    dm = sdtm["DM"].set_index("USUBJID", drop=False)
+    supp = sdtm["SUPPDM"]
+    disease = dict(zip(supp["USUBJID"], supp["QVAL"], strict=True))
+    ds = sdtm.get("DS")
+    ends: dict[str, dict[str, Any]] = {}
+    if ds is not None:
+        for event in ds[ds["DSCAT"] == "DISPOSITION EVENT"].to_dict(orient="records"):
+            ends[str(event["USUBJID"])] = {str(k): v for k, v in event.items()}
+    by_code = {p.code: p for p in study.patients}
+    rows = []
+    for usubjid, r in dm.iterrows():
+        patient = by_code[r["SUBJID"]]
+        infusion = patient.infusion
+        end = ends.get(str(usubjid))
+        status = "ONGOING" if end is None else "COMPLETED" if end["DSDECOD"] == "COMPLETED" else "DISCONTINUED"
+        rows.append(
+            {
+                "STUDYID": r["STUDYID"],
+                "USUBJID": usubjid,
+                "SUBJID": r["SUBJID"],
+                "SITEID": r["SITEID"],
+                "COUNTRY": r["COUNTRY"],
+                "AGE": r["AGE"],
+                "AGEU": r["AGEU"],
+                "SEX": r["SEX"],
+                "RACE": r["RACE"],
+                "ETHNIC": r["ETHNIC"],
+                "DISEASE": disease.get(str(usubjid), ""),
+                "ARM": r["ARM"],
+                "ARMCD": r["ARMCD"],
+                "ACTARM": r["ACTARM"],
+                "ACTARMCD": r["ACTARMCD"],
+                "TRT01P": r["ARM"],
+                "TRT01A": r["ACTARM"],
+                "DOSEKG": float(infusion.dose_cells_per_kg) / 1e6
+                if infusion and infusion.dose_cells_per_kg is not None
+                else math.nan,
+                "DOSETOT": float(infusion.dose_cells_total) / 1e6
+                if infusion and infusion.dose_cells_total is not None
+                else math.nan,
+                "RFICDT": _sas_date(r["RFICDTC"]),
+                "TRTSDT": _sas_date(r["RFXSTDTC"]),
+                "TRTEDT": _sas_date(r["RFXENDTC"]),
+                "INFSDY": 1.0 if infusion is not None else math.nan,
+                "EOSSTT": status,
+                "EOSDT": _sas_date(end["DSSTDTC"]) if end else math.nan,
+                "EOSDY": float(end["DSSTDY"]) if end else math.nan,
+                "DCSREAS": end["DSDECOD"] if end and status == "DISCONTINUED" else "",
+                "DTHFL": r["DTHFL"],
+                "WEIGHTBL": float(patient.weight_kg) if patient.weight_kg is not None else math.nan,
+                "HEIGHTBL": float(patient.height_cm) if patient.height_cm is not None else math.nan,
+                "ENRLFL": "Y",
+                "SAFFL": "Y" if infusion is not None else "N",
+            }
+        )
+    return _frame("ADSL", rows)
+
+
+def _adtte(analysis: CohortAnalysis, sdtm: Mapping[str, pd.DataFrame], adsl: pd.DataFrame) -> pd.DataFrame:
+    bcells = analysis.bcells
+    if bcells.empty:
+        return _frame("ADTTE", [])
+    subjects = adsl.set_index("SUBJID")
+    lb = sdtm.get("LB")
+    cd19 = lb[lb["LBTESTCD"] == "CD19"] if lb is not None else pd.DataFrame(columns=["USUBJID", "LBDY", "LBSEQ"])
+    source = {(u, float(d)): s for u, d, s in zip(cd19["USUBJID"], cd19["LBDY"], cd19["LBSEQ"], strict=True)}
+    intervals = bcells.set_index("patient")
+    rows = []
+    for paramcd, table in (("BCELLREC", reconstitution_times(bcells)), ("APLDUR", aplasia_durations(bcells))):
+        for r in table.to_dict(orient="records"):
+            subject = subjects.loc[r["patient"]]
+            usubjid = subject["USUBJID"]
+            found = intervals.loc[r["patient"]]
+            # the sample that proves the event (first reconstituted) or the censoring (last sample)
+            day = float(found["reconstitution_upper"]) if r["event"] else float(found["censored_at"])
+            sdtm_day = day + 1 if day >= 0 else day
+            start = subject["TRTEDT"]
+            rows.append(
+                {
+                    "STUDYID": subject["STUDYID"],
+                    "USUBJID": usubjid,
+                    "SITEID": subject["SITEID"],
+                    "DISEASE": subject["DISEASE"],
+                    "TRTP": subject["TRT01P"],
+                    "TRTA": subject["TRT01A"],
+                    "PARAMCD": paramcd,
+                    "PARAM": _PARAMETERS[paramcd],
+                    "AVAL": float(r["time"]),
+                    "STARTDT": start,
+                    "ADT": start + day if not math.isnan(start) else math.nan,
+                    "ADY": sdtm_day,
+                    "CNSR": 0.0 if r["event"] else 1.0,
+                    "EVNTDESC": "B-CELL RECONSTITUTION" if r["event"] else "",
+                    "CNSDTDSC": "" if r["event"] else "LAST B-CELL COUNT, STILL IN APLASIA",
+                    "SRCDOM": "LB",
+                    "SRCVAR": "LBSTRESN",
+                    "SRCSEQ": float(source.get((usubjid, sdtm_day), math.nan)),
+                    "SAFFL": subject["SAFFL"],
+                }
+            )
+    return _frame("ADTTE", sorted(rows, key=lambda row: (row["USUBJID"], row["PARAMCD"])))
+
+
+def _frame(dataset: str, rows: list[dict[str, Any]]) -> pd.DataFrame:
+    data: dict[str, Any] = {}
+    for var in ADAM_VARIABLES[dataset]:
+        column = [row.get(var.name) for row in rows]
+        if var.numeric:
+            data[var.name] = pd.Series([math.nan if v is None else float(v) for v in column], dtype="float64")
+        else:
+            data[var.name] = pd.Series(["" if v is None else str(v) for v in column], dtype=object)
+    return pd.DataFrame(data, columns=[v.name for v in ADAM_VARIABLES[dataset]])
+
+
+def adam_datasets(
+    study: StudyRecord,
+    *,
+    sdtm: Mapping[str, pd.DataFrame] | None = None,
+    analysis: CohortAnalysis | None = None,
+) -> dict[str, pd.DataFrame]:
+    """ADSL and ADTTE of ``study``. ``sdtm`` (default: :func:`sdtm_domains`) and ``analysis`` (default:
+    :func:`analyse_cohort` of the study's outcomes) are computed when not given."""
+    if sdtm is None:
+        sdtm = sdtm_domains(study)
+    if analysis is None:
+        from immunoreset.registry.outcomes import compute_outcomes
+
+        analysis = analyse_cohort(study, compute_outcomes(study))
+    adsl = _adsl(study, sdtm)
+    datasets = {"ADSL": adsl, "ADTTE": _adtte(analysis, sdtm, adsl)}
+    for name, frame in datasets.items():
+        check_dataset_limits(name, frame, ADAM_VARIABLES[name])
+    return datasets
+
+
+def write_adam(
+    study: StudyRecord,
+    out_dir: str | os.PathLike[str],
+    *,
+    xpt: bool = False,
+    analysis: CohortAnalysis | None = None,
+) -> list[Path]:
+    """Write ADSL and ADTTE into ``out_dir`` as ``<name>.csv`` and, with ``xpt=True``, SAS XPORT v5 files
+    (numeric dates with the DATE9. format). All datasets are built and checked before anything is written."""
+    datasets = adam_datasets(study, analysis=analysis)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for name, frame in datasets.items():
+        csv_path = out / f"{name.lower()}.csv"
+        csv_path.write_text(frame.to_csv(index=False, lineterminator="\n"), encoding="utf-8")
+        written.append(csv_path)
+        if xpt:
+            dates = {v.name: "DATE9." for v in ADAM_VARIABLES[name] if v.numeric and v.name.endswith("DT")}
+            path = out / f"{name.lower()}.xpt"
+            write_xpt_dataset(
+                frame, path, name=name, label=ADAM_LABELS[name], variables=ADAM_VARIABLES[name], formats=dates
+            )
+            written.append(path)
+    return written

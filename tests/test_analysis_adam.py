@@ -1,0 +1,158 @@
+"""ADaM: ADSL one row per subject, ADTTE's times equal the cohort analysis's (censoring included) and point to
+their SDTM records, XPT v5 with SAS dates, and the `export adam` command on the sample project."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import pyreadstat
+import pytest
+
+from immunoreset.analysis.adam import ADAM_VARIABLES, SAS_EPOCH, adam_datasets, write_adam
+from immunoreset.analysis.cohort import analyse_cohort
+from immunoreset.analysis.survival import aplasia_durations, reconstitution_times
+from immunoreset.registry import redcap
+from immunoreset.registry.outcomes import compute_outcomes
+from immunoreset.registry.records import (
+    InfusionRecord,
+    ObservationRecord,
+    PatientRecord,
+    SiteRecord,
+    StudyRecord,
+    VisitRecord,
+)
+from immunoreset.registry.sdtm import sdtm_domains
+
+INFUSION = dt.date(2024, 5, 6)
+
+
+def _b_cells(code: str, counts: dict[int, str], **extra: object) -> PatientRecord:
+    visits = [
+        VisitRecord(
+            label=f"day {day}",
+            study_day=day,
+            observations=[ObservationRecord(code="cd19_b_cells", value=Decimal(value), unit="/uL")],
+        )
+        for day, value in counts.items()
+    ]
+    return PatientRecord.model_validate(
+        {
+            "code": code,
+            "site": "1",
+            "disease": "SLE",
+            "sex": "F",
+            "age_years": 30,
+            "infusion": InfusionRecord(product="CD19 CAR-T", dose_cells_per_kg=Decimal(1000000), date=INFUSION),
+            "visits": visits,
+            **extra,
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def study() -> StudyRecord:
+    """Three patients: reconstituted between days 90 and 120, still aplastic at day 180 (censored), and one
+    never aplastic (not in ADTTE)."""
+    return StudyRecord(
+        code="ADAM",
+        sites=[SiteRecord(code="1", country="FRA")],
+        patients=[
+            _b_cells(
+                "R1", {-3: "150", 7: "0", 28: "1", 90: "2", 120: "60"}, disposition="COMPLETED", disposition_day=180
+            ),
+            _b_cells(
+                "C1",
+                {-3: "90", 14: "0", 90: "0", 180: "3"},
+                disposition="WITHDRAWAL BY SUBJECT",
+                disposition_day=200,
+                disposition_reason="moved",
+            ),
+            _b_cells("N1", {-3: "200", 14: "40", 90: "180"}),
+        ],
+    )
+
+
+@pytest.fixture(scope="module")
+def datasets(study: StudyRecord) -> dict[str, pd.DataFrame]:
+    return adam_datasets(study)
+
+
+def test_adsl_one_row_per_subject_with_status_and_dates(datasets: dict[str, pd.DataFrame]) -> None:
+    adsl = datasets["ADSL"].set_index("SUBJID")
+    assert list(datasets["ADSL"].columns) == [v.name for v in ADAM_VARIABLES["ADSL"]]
+    assert sorted(adsl.index) == ["C1", "N1", "R1"] and datasets["ADSL"]["USUBJID"].is_unique
+    assert adsl.loc["R1", "EOSSTT"] == "COMPLETED" and adsl.loc["R1", "DCSREAS"] == ""
+    assert (adsl.loc["C1", "EOSSTT"], adsl.loc["C1", "DCSREAS"]) == ("DISCONTINUED", "WITHDRAWAL BY SUBJECT")
+    assert adsl.loc["N1", "EOSSTT"] == "ONGOING" and math.isnan(adsl.loc["N1", "EOSDT"])
+    assert adsl.loc["R1", "TRTEDT"] == (INFUSION - SAS_EPOCH).days and adsl.loc["R1", "EOSDY"] == 181.0
+    assert (adsl.loc["R1", "COUNTRY"], adsl.loc["R1", "DOSEKG"], adsl.loc["R1", "SAFFL"]) == ("FRA", 1.0, "Y")
+    assert adsl.loc["R1", "DISEASE"] == "Systemic lupus erythematosus"
+
+
+def test_adtte_equals_the_cohort_analysis_with_censoring(study: StudyRecord, datasets: dict[str, pd.DataFrame]) -> None:
+    analysis = analyse_cohort(study, compute_outcomes(study))
+    adtte = datasets["ADTTE"]
+    for paramcd, expected in (
+        ("BCELLREC", reconstitution_times(analysis.bcells)),
+        ("APLDUR", aplasia_durations(analysis.bcells)),
+    ):
+        got = adtte[adtte["PARAMCD"] == paramcd].set_index("USUBJID")
+        assert len(got) == len(expected) == 2  # N1 never reached aplasia
+        for r in expected.to_dict(orient="records"):
+            row = got.loc[f"ADAM-1-{r['patient']}"]
+            assert row["AVAL"] == pytest.approx(r["time"]) and row["CNSR"] == (0.0 if r["event"] else 1.0)
+    reconstitution = adtte[adtte["PARAMCD"] == "BCELLREC"].set_index("USUBJID")
+    r1, c1 = reconstitution.loc["ADAM-1-R1"], reconstitution.loc["ADAM-1-C1"]
+    assert (r1["AVAL"], r1["CNSR"], r1["ADY"], r1["EVNTDESC"]) == (105.0, 0.0, 121.0, "B-CELL RECONSTITUTION")
+    assert (c1["AVAL"], c1["CNSR"], c1["ADY"]) == (180.0, 1.0, 181.0) and c1["CNSDTDSC"].startswith("LAST")
+    assert r1["ADT"] - r1["STARTDT"] == 120.0  # the sample that proves the event
+
+
+def test_every_adtte_row_points_to_its_sdtm_record(study: StudyRecord, datasets: dict[str, pd.DataFrame]) -> None:
+    lb = sdtm_domains(study)["LB"].set_index(["USUBJID", "LBSEQ"])
+    for r in datasets["ADTTE"].to_dict(orient="records"):
+        assert (r["SRCDOM"], r["SRCVAR"]) == ("LB", "LBSTRESN")
+        source = lb.loc[(r["USUBJID"], r["SRCSEQ"])]
+        assert source["LBTESTCD"] == "CD19" and source["LBDY"] == r["ADY"]
+
+
+def test_xpt_with_sas_dates_reads_back(tmp_path: Path, study: StudyRecord, datasets: dict[str, pd.DataFrame]) -> None:
+    paths = write_adam(study, tmp_path, xpt=True)
+    assert {p.name for p in paths} == {"adsl.csv", "adsl.xpt", "adtte.csv", "adtte.xpt"}
+    for name, frame in datasets.items():
+        back, meta = pyreadstat.read_xport(str(tmp_path / f"{name.lower()}.xpt"))
+        assert meta.table_name == name and meta.column_labels == [v.label for v in ADAM_VARIABLES[name]]
+        assert meta.original_variable_types.get("TRTEDT" if name == "ADSL" else "ADT", "").startswith("DATE")
+        for column in frame.columns:
+            if frame[column].dtype == object:
+                assert back[column].tolist() == frame[column].tolist(), (name, column)
+    adsl, _ = pyreadstat.read_xport(str(tmp_path / "adsl.xpt"))
+    assert set(adsl["TRTEDT"].dropna()) == {INFUSION}  # DATE9. values come back as calendar dates
+
+
+def test_sample_project_adam_from_the_command_line(tmp_path: Path) -> None:
+    folder = redcap.sample_project_path()
+    db = f"sqlite:///{tmp_path / 'r.db'}"
+    cli = [sys.executable, "-m", "immunoreset"]
+    subprocess.run([*cli, "db", "init", "--db", db], check=True, capture_output=True)
+    subprocess.run(
+        [*cli, "import", "redcap", str(folder / "export.csv"), "--dictionary", str(folder / "data_dictionary.csv"),
+         "--mapping", str(folder / "mapping.yaml"), "--events", str(folder / "events.csv"), "--db", db],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    done = subprocess.run([*cli, "export", "adam", "--db", db, "--out", str(tmp_path / "adam"), "--xpt"],
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    adsl = pd.read_csv(tmp_path / "adam" / "adsl.csv", dtype=str, keep_default_na=False)
+    assert len(adsl) == 15 and adsl["USUBJID"].is_unique and (adsl["SAFFL"] == "Y").all()
+    adtte = pd.read_csv(tmp_path / "adam" / "adtte.csv")
+    assert set(adtte["PARAMCD"]) == {"BCELLREC", "APLDUR"} and adtte["SRCSEQ"].notna().all()
+    missing = subprocess.run([*cli, "export", "adam", "--db", str(tmp_path / "none.db"), "--out", str(tmp_path)],
+                             capture_output=True, text=True)  # fmt: skip
+    assert missing.returncode != 0 and "Traceback" not in missing.stderr and len(missing.stderr.splitlines()) == 1
