@@ -33,18 +33,31 @@ def template(
         "erlangen2024", "--design", help="Design whose visit schedule becomes the events (name or file)."
     ),
     site: list[str] = typer.Option([], "--site", help="A site as CODE=NAME (repeat for each site; default: 1=Site 1)."),
+    country: list[str] = typer.Option(
+        [], "--country", help="A site's country as CODE=ISO3, e.g. ERL=DEU (SDTM DM.COUNTRY; repeat per site)."
+    ),
     study_code: str = typer.Option("CART-AI", "--study-code", help="Registry study code."),
     study_name: str = typer.Option("CD19 CAR T-cell therapy in autoimmune disease", "--study-name"),
 ) -> None:
     """Write the REDCap project: data dictionary, arms and events, instrument-event mapping, repeating
     instruments and the mapping YAML that imports its exports (docs/registry.md)."""
+    from immunoreset.errors import InvalidInput
+    from immunoreset.registry.records import SiteRecord
     from immunoreset.registry.redcap_template import build_template
     from immunoreset.trial import load_design
 
     visits = load_design(design).visits
-    built = build_template(
-        visits, sites=_sites(site) or [("1", "Site 1")], study_code=study_code, study_name=study_name
-    )
+    sites = _sites(site) or [("1", "Site 1")]
+    countries: dict[str, str] = {}
+    for value in country:
+        code, sep, iso = value.partition("=")
+        if not sep or code.strip() not in {c for c, _ in sites}:
+            raise InvalidInput("--country", value, "CODE=ISO3 for a site given with --site, e.g. ERL=DEU")
+        try:
+            countries[code.strip()] = str(SiteRecord(code=code.strip(), country=iso).country)
+        except ValueError:
+            raise InvalidInput("--country", value, "an ISO 3166-1 alpha-3 country code such as DEU") from None
+    built = build_template(visits, sites=sites, study_code=study_code, study_name=study_name, countries=countries)
     for path in built.write(out):
         typer.echo(str(path))
 
