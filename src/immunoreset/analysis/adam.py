@@ -34,7 +34,13 @@ import pandas as pd
 from immunoreset.analysis.cohort import CohortAnalysis, analyse_cohort
 from immunoreset.analysis.survival import aplasia_durations, reconstitution_times
 from immunoreset.registry.records import StudyRecord
-from immunoreset.registry.sdtm import Variable, check_dataset_limits, sdtm_domains, write_xpt_dataset
+from immunoreset.registry.sdtm import (
+    Variable,
+    check_dataset_limits,
+    dataset_frame,
+    sdtm_domains,
+    write_xpt_dataset,
+)
 
 __all__ = [
     "ADAMIG_VERSION",
@@ -237,14 +243,7 @@ def _adtte(analysis: CohortAnalysis, sdtm: Mapping[str, pd.DataFrame], adsl: pd.
 
 
 def _frame(dataset: str, rows: list[dict[str, Any]]) -> pd.DataFrame:
-    data: dict[str, Any] = {}
-    for var in ADAM_VARIABLES[dataset]:
-        column = [row.get(var.name) for row in rows]
-        if var.numeric:
-            data[var.name] = pd.Series([math.nan if v is None else float(v) for v in column], dtype="float64")
-        else:
-            data[var.name] = pd.Series(["" if v is None else str(v) for v in column], dtype=object)
-    return pd.DataFrame(data, columns=[v.name for v in ADAM_VARIABLES[dataset]])
+    return dataset_frame(ADAM_VARIABLES[dataset], rows)
 
 
 def adam_datasets(

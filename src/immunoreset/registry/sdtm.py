@@ -64,6 +64,7 @@ __all__ = [
     "Variable",
     "check_dataset_limits",
     "check_xpt_limits",
+    "dataset_frame",
     "sdtm_domains",
     "sdtm_test_name",
     "study_day_to_dy",
@@ -1325,7 +1326,12 @@ def _flag_last_before_exposure(domain: str, rows: list[dict[str, Any]], starts: 
 
 
 def _frame(domain: str, rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    variables = DOMAIN_VARIABLES[domain]
+    return dataset_frame(DOMAIN_VARIABLES[domain], rows)
+
+
+def dataset_frame(variables: Sequence[Variable], rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """A dataset with exactly ``variables`` as columns, in order: numeric ones float64 (missing: NaN), character
+    ones text (missing: ``""``), as SAS XPORT holds them."""
     records = list(rows)
     data: dict[str, Any] = {}
     for var in variables:
