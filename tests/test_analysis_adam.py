@@ -14,7 +14,7 @@ import pandas as pd
 import pyreadstat
 import pytest
 
-from immunoreset.analysis.adam import ADAM_VARIABLES, SAS_EPOCH, adam_datasets, write_adam
+from immunoreset.analysis.adam import ADAM_VARIABLES, RESPONSE_PARAMETERS, SAS_EPOCH, adam_datasets, write_adam
 from immunoreset.analysis.cohort import analyse_cohort
 from immunoreset.analysis.survival import aplasia_durations, reconstitution_times
 from immunoreset.registry import redcap
@@ -124,7 +124,7 @@ def test_every_adtte_row_points_to_its_sdtm_record(study: StudyRecord, datasets:
 
 def test_xpt_with_sas_dates_reads_back(tmp_path: Path, study: StudyRecord, datasets: dict[str, pd.DataFrame]) -> None:
     paths = write_adam(study, tmp_path, xpt=True)
-    assert {p.name for p in paths} == {"adsl.csv", "adsl.xpt", "adtte.csv", "adtte.xpt"}
+    assert {p.name for p in paths} == {"adsl.csv", "adsl.xpt", "adrs.csv", "adrs.xpt", "adtte.csv", "adtte.xpt"}
     for name, frame in datasets.items():
         back, meta = pyreadstat.read_xport(str(tmp_path / f"{name.lower()}.xpt"))
         assert meta.table_name == name and meta.column_labels == [v.label for v in ADAM_VARIABLES[name]]
@@ -153,6 +153,37 @@ def test_sample_project_adam_from_the_command_line(tmp_path: Path) -> None:
     assert len(adsl) == 15 and adsl["USUBJID"].is_unique and (adsl["SAFFL"] == "Y").all()
     adtte = pd.read_csv(tmp_path / "adam" / "adtte.csv")
     assert set(adtte["PARAMCD"]) == {"BCELLREC", "APLDUR"} and adtte["SRCSEQ"].notna().all()
+    adrs = pd.read_csv(tmp_path / "adam" / "adrs.csv", dtype=str, keep_default_na=False)
+    assert {"DORIS", "LLDAS", "SRI4", "TISLEVEL", "CRISS", "EUSTARAI", "DFDORIS6"} <= set(adrs["PARAMCD"])
+    assert not adrs.duplicated(["USUBJID", "PARAMCD", "AVISIT"]).any()
+    # the published pattern survives the export: every SLE patient in DORIS remission at month 6
+    month6 = adrs[(adrs["PARAMCD"] == "DORIS") & (adrs["AVISIT"] == "day 180")]
+    assert len(month6) == 8 and (month6["AVALC"] == "Y").all()
     missing = subprocess.run([*cli, "export", "adam", "--db", str(tmp_path / "none.db"), "--out", str(tmp_path)],
                              capture_output=True, text=True)  # fmt: skip
     assert missing.returncode != 0 and "Traceback" not in missing.stderr and len(missing.stderr.splitlines()) == 1
+
+
+def test_adrs_is_the_outcome_table_per_visit(tmp_path: Path) -> None:
+    """Each ADRS row is the instrument's own result at that visit (no derivation of its own), with the visit
+    number SV gives the visit and the analysis flag on evaluable rows only."""
+    folder = redcap.sample_project_path()
+    study = redcap.read_redcap_export(
+        folder / "export.csv", folder / "data_dictionary.csv", redcap.sample_mapping_path()
+    )
+    outcomes = compute_outcomes(study)
+    sdtm = sdtm_domains(study)
+    adrs = adam_datasets(study, sdtm=sdtm, outcomes=outcomes)["ADRS"]
+    wanted = outcomes[[k in RESPONSE_PARAMETERS for k in zip(outcomes["instrument"], outcomes["result"], strict=True)]]
+    assert len(adrs) == len(wanted)
+    code_of = {v: k for k, v in zip(sdtm["DM"]["USUBJID"], sdtm["DM"]["SUBJID"], strict=True)}
+    got = adrs.set_index(["USUBJID", "PARAMCD", "AVISIT"])
+    for r in wanted.to_dict(orient="records"):
+        row = got.loc[(code_of[r["patient"]], RESPONSE_PARAMETERS[(r["instrument"], r["result"])][0], r["visit"])]
+        assert row["ANL01FL"] == ("Y" if r["evaluable"] else "")
+        if r["evaluable"] and r["value"] in ("true", "false"):
+            assert row["AVALC"] == ("Y" if r["value"] == "true" else "N") and row["AVAL"] == r["value_num"]
+        assert row["ADY"] == (r["study_day"] + 1 if r["study_day"] >= 0 else r["study_day"])
+    sv = sdtm["SV"].set_index(["USUBJID", "VISIT"])["VISITNUM"]
+    for r in adrs.head(200).to_dict(orient="records"):
+        assert r["AVISITN"] == sv.loc[(r["USUBJID"], r["AVISIT"])]

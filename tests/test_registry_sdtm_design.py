@@ -433,3 +433,22 @@ def test_a_load_without_a_design_keeps_the_stored_one(tmp_path: Path) -> None:
     registry.load(_study().model_copy(update={"design": None, "name": "renamed"}))
     back = registry.read_study("S1")
     assert back.name == "renamed" and back.design == _study().design
+
+
+def test_revision_0004_upgrades_a_0003_registry_on_both_engines(registry_url: str) -> None:
+    """A registry created at revision 0003 (before these fields) upgrades to the head, after which the new
+    fields are stored and the audit trail verifies."""
+    from sqlalchemy import inspect
+
+    from immunoreset.registry.engine import current_revision, head_revision, init_db, make_engine
+
+    engine = make_engine(registry_url, create=True)
+    assert init_db(engine, revision="0003") == "0003"
+    assert "country" not in {c["name"] for c in inspect(engine).get_columns("site")}
+    initialise(registry_url)
+    assert current_revision(engine) == head_revision() == "0004"
+    columns = {c["name"] for c in inspect(engine).get_columns("patient")}
+    assert {"race", "ethnicity", "age_years", "consent_day", "disposition", "disposition_reason"} <= columns
+    registry = Registry.open(registry_url)
+    registry.load(_study())
+    assert registry.read_study("S1") == _study() and registry.verify_audit().ok

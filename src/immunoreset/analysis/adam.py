@@ -1,4 +1,4 @@
-"""CDISC ADaM datasets of a study (ADaMIG 1.3): ADSL and ADTTE, traceable to the SDTM package.
+"""CDISC ADaM datasets of a study (ADaMIG 1.3): ADSL, ADRS and ADTTE, traceable to the SDTM package.
 
 :func:`adam_datasets` derives the analysis datasets from the same records every other analysis reads, and
 from the SDTM datasets of :func:`immunoreset.registry.sdtm.sdtm_domains`, so every ADaM row can point to
@@ -11,6 +11,9 @@ export and the report cannot disagree. Decisions are in ``docs/adam.md``.
   treatment dates (``TRTSDT`` the first study treatment = RFXSTDTC, ``TRTEDT`` the infusion), informed
   consent, end-of-study status from DS, baseline weight and height, the CAR-T dose, and the population flags
   ``ENRLFL`` (every subject recorded) and ``SAFFL`` (CAR-T infused).
+* **ADRS** -- one row per subject, response parameter (:data:`RESPONSE_PARAMETERS`: DORIS, LLDAS, SRI-4, TIS,
+  CRISS, EUSTAR-AI, drug-free DORIS at month 6 ...) and visit, from the outcome table: ``AVALC`` Y/N (or the
+  level), ``AVAL`` the number, ``AVISIT``/``AVISITN`` the visit as in SV, ``ANL01FL = Y`` when evaluable.
 * **ADTTE** -- one row per subject and parameter: ``BCELLREC`` (time from the infusion to B-cell
   reconstitution, study days) and ``APLDUR`` (duration of B-cell aplasia, days), for every subject who
   reached aplasia. An observed return is an event (``CNSR = 0``) at the middle of the sampling interval that
@@ -27,7 +30,7 @@ import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -46,6 +49,7 @@ __all__ = [
     "ADAMIG_VERSION",
     "ADAM_LABELS",
     "ADAM_VARIABLES",
+    "RESPONSE_PARAMETERS",
     "SAS_EPOCH",
     "adam_datasets",
     "write_adam",
@@ -99,6 +103,26 @@ ADAM_VARIABLES: dict[str, tuple[Variable, ...]] = {
         _c("ENRLFL", "Enrolled Population Flag"),
         _c("SAFFL", "Safety Population Flag", "Cond"),
     ),
+    "ADRS": (
+        _c("STUDYID", "Study Identifier", "Req"),
+        _c("USUBJID", "Unique Subject Identifier", "Req"),
+        _c("SITEID", "Study Site Identifier"),
+        _c("DISEASE", "Primary Autoimmune Disease"),
+        _c("TRTP", "Planned Treatment", "Cond"),
+        _c("TRTA", "Actual Treatment", "Cond"),
+        _c("PARAMCD", "Parameter Code", "Req"),
+        _c("PARAM", "Parameter", "Req"),
+        _c("PARCAT1", "Parameter Category 1 (Instrument)"),
+        _n("AVAL", "Analysis Value", "Cond"),
+        _c("AVALC", "Analysis Value (C)", "Cond"),
+        _n("ADT", "Analysis Date"),
+        _n("ADY", "Analysis Relative Day"),
+        _c("AVISIT", "Analysis Visit"),
+        _n("AVISITN", "Analysis Visit (N)"),
+        _c("ANL01FL", "Analysis Flag 01: Evaluable"),
+        _c("REASND", "Reason Not Evaluable"),
+        _c("SAFFL", "Safety Population Flag"),
+    ),
     "ADTTE": (
         _c("STUDYID", "Study Identifier", "Req"),
         _c("USUBJID", "Unique Subject Identifier", "Req"),
@@ -123,7 +147,28 @@ ADAM_VARIABLES: dict[str, tuple[Variable, ...]] = {
 }
 """Every variable of every ADaM dataset, in order, with its label, type and core (ADaMIG 1.3)."""
 
-ADAM_LABELS = {"ADSL": "Subject-Level Analysis Dataset", "ADTTE": "Time-to-Event Analysis Dataset"}
+ADAM_LABELS = {
+    "ADSL": "Subject-Level Analysis Dataset",
+    "ADRS": "Response Analysis Dataset",
+    "ADTTE": "Time-to-Event Analysis Dataset",
+}
+
+RESPONSE_PARAMETERS: dict[tuple[str, str], tuple[str, str]] = {
+    ("doris", "remission"): ("DORIS", "DORIS 2021 Remission"),
+    ("doris", "remission_off_therapy"): ("DORISOFF", "DORIS 2021 Remission off Therapy"),
+    ("drug_free_doris_month6", "met"): ("DFDORIS6", "Drug-free DORIS Remission at Month 6"),
+    ("lldas", "lldas"): ("LLDAS", "Lupus Low Disease Activity State"),
+    ("sri4", "responder"): ("SRI4", "SLE Responder Index-4 Response"),
+    ("myositis_tis", "level"): ("TISLEVEL", "Myositis Total Improvement Score Level"),
+    ("myositis_tis", "total"): ("TIS", "Myositis Total Improvement Score"),
+    ("criss", "improved"): ("CRISS", "Revised CRISS Improvement"),
+    ("criss25", "improved"): ("CRISS25", "CRISS-25 Improvement"),
+    ("eustar_ai", "total"): ("EUSTARAI", "EUSTAR Activity Index"),
+    ("eustar_ai", "active"): ("EUSTARAC", "EUSTAR-AI Active Disease"),
+}
+"""(instrument, result) of the outcome table -> (PARAMCD, PARAM) of ADRS: the responses and activity states
+the trials report per visit. Each value is the instrument's own result (docs/instruments.md); ADRS adds no
+derivation of its own."""
 
 _PARAMETERS = {
     "BCELLREC": "Time to B-cell Reconstitution (days)",
@@ -197,6 +242,53 @@ def _adsl(study: StudyRecord, sdtm: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return _frame("ADSL", rows)
 
 
+def _adrs(outcomes: pd.DataFrame, sdtm: Mapping[str, pd.DataFrame], adsl: pd.DataFrame) -> pd.DataFrame:
+    """One row per subject, response parameter and visit, from the outcome table (the instruments applied to
+    the stored records). ``ANL01FL = Y`` on evaluable rows; a row that could not be scored keeps the reason."""
+    subjects = adsl.set_index("SUBJID")
+    sv = sdtm.get("SV")
+    visitnum = (
+        {} if sv is None else {(u, v): n for u, v, n in zip(sv["USUBJID"], sv["VISIT"], sv["VISITNUM"], strict=True)}
+    )
+    wanted = outcomes[[k in RESPONSE_PARAMETERS for k in zip(outcomes["instrument"], outcomes["result"], strict=True)]]
+    rows = []
+    for r in wanted.to_dict(orient="records"):
+        if str(r["patient"]) not in subjects.index:
+            continue
+        subject = subjects.loc[str(r["patient"])]
+        paramcd, param = RESPONSE_PARAMETERS[(str(r["instrument"]), str(r["result"]))]
+        day = r["study_day"]
+        known_day = day is not None and not (isinstance(day, float) and math.isnan(day))
+        evaluable = bool(r["evaluable"])
+        value, number = r["value"], r["value_num"]
+        text = "" if not evaluable or value is None else {"true": "Y", "false": "N"}.get(str(value), str(value))
+        start = float(cast(float, subject["TRTEDT"]))
+        rows.append(
+            {
+                "STUDYID": subject["STUDYID"],
+                "USUBJID": subject["USUBJID"],
+                "SITEID": subject["SITEID"],
+                "DISEASE": subject["DISEASE"],
+                "TRTP": subject["TRT01P"],
+                "TRTA": subject["TRT01A"],
+                "PARAMCD": paramcd,
+                "PARAM": param,
+                "PARCAT1": str(r["instrument"]).upper(),
+                "AVAL": float(number) if evaluable and number is not None else math.nan,
+                "AVALC": text,
+                "ADT": start + float(day) if known_day and not math.isnan(start) else math.nan,
+                "ADY": (float(day) + 1 if day >= 0 else float(day)) if known_day else math.nan,
+                "AVISIT": str(r["visit"]),
+                "AVISITN": visitnum.get((subject["USUBJID"], str(r["visit"])), math.nan),
+                "ANL01FL": "Y" if evaluable else "",
+                "REASND": "" if evaluable or r["reason"] is None else str(r["reason"])[:200],
+                "SAFFL": subject["SAFFL"],
+            }
+        )
+    rows.sort(key=lambda row: (row["USUBJID"], row["PARAMCD"], row["ADY"] if not math.isnan(row["ADY"]) else -1e9))
+    return _frame("ADRS", rows)
+
+
 def _adtte(analysis: CohortAnalysis, sdtm: Mapping[str, pd.DataFrame], adsl: pd.DataFrame) -> pd.DataFrame:
     bcells = analysis.bcells
     if bcells.empty:
@@ -250,18 +342,22 @@ def adam_datasets(
     study: StudyRecord,
     *,
     sdtm: Mapping[str, pd.DataFrame] | None = None,
+    outcomes: pd.DataFrame | None = None,
     analysis: CohortAnalysis | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """ADSL and ADTTE of ``study``. ``sdtm`` (default: :func:`sdtm_domains`) and ``analysis`` (default:
-    :func:`analyse_cohort` of the study's outcomes) are computed when not given."""
+    """ADSL, ADRS and ADTTE of ``study``. ``sdtm`` (default: :func:`sdtm_domains`), ``outcomes`` (default:
+    :func:`~immunoreset.registry.outcomes.compute_outcomes`) and ``analysis`` (default: :func:`analyse_cohort`)
+    are computed when not given."""
+    from immunoreset.registry.outcomes import compute_outcomes
+
     if sdtm is None:
         sdtm = sdtm_domains(study)
+    if outcomes is None:
+        outcomes = compute_outcomes(study)
     if analysis is None:
-        from immunoreset.registry.outcomes import compute_outcomes
-
-        analysis = analyse_cohort(study, compute_outcomes(study))
+        analysis = analyse_cohort(study, outcomes)
     adsl = _adsl(study, sdtm)
-    datasets = {"ADSL": adsl, "ADTTE": _adtte(analysis, sdtm, adsl)}
+    datasets = {"ADSL": adsl, "ADRS": _adrs(outcomes, sdtm, adsl), "ADTTE": _adtte(analysis, sdtm, adsl)}
     for name, frame in datasets.items():
         check_dataset_limits(name, frame, ADAM_VARIABLES[name])
     return datasets
@@ -274,7 +370,7 @@ def write_adam(
     xpt: bool = False,
     analysis: CohortAnalysis | None = None,
 ) -> list[Path]:
-    """Write ADSL and ADTTE into ``out_dir`` as ``<name>.csv`` and, with ``xpt=True``, SAS XPORT v5 files
+    """Write ADSL, ADRS and ADTTE into ``out_dir`` as ``<name>.csv`` and, with ``xpt=True``, SAS XPORT v5 files
     (numeric dates with the DATE9. format). All datasets are built and checked before anything is written."""
     datasets = adam_datasets(study, analysis=analysis)
     out = Path(out_dir)

@@ -183,7 +183,7 @@ def export_adam(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
     user: str | None = typer.Option(None, "--user", help=USER_HELP),
 ) -> None:
-    """Export the study's CDISC ADaM datasets (ADSL, ADTTE; CSV, XPT v5 with --xpt), traceable to SDTM."""
+    """Export the study's CDISC ADaM datasets (ADSL, ADRS, ADTTE; CSV, XPT v5 with --xpt), traceable to SDTM."""
     from immunoreset.analysis.adam import write_adam
 
     record = open_registry(db, user).read_study(study)
