@@ -16,7 +16,8 @@ import pytest
 
 from immunoreset.analysis.adam import ADAM_VARIABLES, RESPONSE_PARAMETERS, SAS_EPOCH, adam_datasets, write_adam
 from immunoreset.analysis.cohort import analyse_cohort
-from immunoreset.analysis.survival import aplasia_durations, reconstitution_times
+from immunoreset.analysis.survival import reconstitution_times
+from immunoreset.errors import InvalidInput
 from immunoreset.registry import redcap
 from immunoreset.registry.outcomes import compute_outcomes
 from immunoreset.registry.records import (
@@ -97,29 +98,62 @@ def test_adsl_one_row_per_subject_with_status_and_dates(datasets: dict[str, pd.D
 
 def test_adtte_equals_the_cohort_analysis_with_censoring(study: StudyRecord, datasets: dict[str, pd.DataFrame]) -> None:
     analysis = analyse_cohort(study, compute_outcomes(study))
-    adtte = datasets["ADTTE"]
-    for paramcd, expected in (
-        ("BCELLREC", reconstitution_times(analysis.bcells)),
-        ("APLDUR", aplasia_durations(analysis.bcells)),
-    ):
-        got = adtte[adtte["PARAMCD"] == paramcd].set_index("USUBJID")
-        assert len(got) == len(expected) == 2  # N1 never reached aplasia
-        for r in expected.to_dict(orient="records"):
-            row = got.loc[f"ADAM-1-{r['patient']}"]
-            assert row["AVAL"] == pytest.approx(r["time"]) and row["CNSR"] == (0.0 if r["event"] else 1.0)
-    reconstitution = adtte[adtte["PARAMCD"] == "BCELLREC"].set_index("USUBJID")
-    r1, c1 = reconstitution.loc["ADAM-1-R1"], reconstitution.loc["ADAM-1-C1"]
-    assert (r1["AVAL"], r1["CNSR"], r1["ADY"], r1["EVNTDESC"]) == (105.0, 0.0, 121.0, "B-CELL RECONSTITUTION")
-    assert (c1["AVAL"], c1["CNSR"], c1["ADY"]) == (180.0, 1.0, 181.0) and c1["CNSDTDSC"].startswith("LAST")
-    assert r1["ADT"] - r1["STARTDT"] == 120.0  # the sample that proves the event
+    expected = reconstitution_times(analysis.bcells)
+    got = datasets["ADTTE"].set_index("USUBJID")
+    assert set(datasets["ADTTE"]["PARAMCD"]) == {"BCELLREC"}
+    assert len(got) == len(expected) == 2  # N1 never reached aplasia
+    for r in expected.to_dict(orient="records"):
+        row = got.loc[f"ADAM-1-{r['patient']}"]
+        assert row["AVAL"] == pytest.approx(r["time"]) and row["CNSR"] == (0.0 if r["event"] else 1.0)
+    r1, c1 = got.loc["ADAM-1-R1"], got.loc["ADAM-1-C1"]
+    # R1: aplastic on day 90, reconstituted on day 120 -> event at the midpoint, day 105 (date imputed)
+    assert (r1["AVAL"], r1["CNSR"], r1["ADY"], r1["ADTF"], r1["EVNTDESC"]) == (
+        105.0, 0.0, 106.0, "D", "B-CELL RECONSTITUTION"
+    )  # fmt: skip
+    # C1: still below 5/uL on day 180 -> censored there
+    assert (c1["AVAL"], c1["CNSR"], c1["ADY"], c1["ADTF"]) == (180.0, 1.0, 181.0, "")
+    assert c1["CNSDTDSC"].startswith("LAST B-CELL COUNT")
+    for row in (r1, c1):
+        assert row["ADT"] - row["STARTDT"] == math.floor(row["AVAL"])  # AVAL = ADT - STARTDT (whole days)
 
 
-def test_every_adtte_row_points_to_its_sdtm_record(study: StudyRecord, datasets: dict[str, pd.DataFrame]) -> None:
+def test_every_adtte_row_points_to_the_count_that_proves_it(
+    study: StudyRecord, datasets: dict[str, pd.DataFrame]
+) -> None:
     lb = sdtm_domains(study)["LB"].set_index(["USUBJID", "LBSEQ"])
+    proof = {}
     for r in datasets["ADTTE"].to_dict(orient="records"):
         assert (r["SRCDOM"], r["SRCVAR"]) == ("LB", "LBSTRESN")
         source = lb.loc[(r["USUBJID"], r["SRCSEQ"])]
-        assert source["LBTESTCD"] == "CD19" and source["LBDY"] == r["ADY"]
+        assert source["LBTESTCD"] == "CD19"
+        proof[r["USUBJID"]] = (source["LBDY"], source["LBSTRESN"])
+    assert proof == {"ADAM-1-R1": (121.0, 60.0), "ADAM-1-C1": (181.0, 3.0)}
+
+
+def test_adtte_follows_the_b_cell_definition_of_the_report(tmp_path: Path, study: StudyRecord) -> None:
+    """With a stricter reconstitution threshold (>= 100 cells/uL) R1 is censored at its last count below it,
+    as the report with the same option says."""
+    from immunoreset.kinetics.bcells import BCellOptions
+
+    options = BCellOptions(reconstitution_at_least=Decimal(100))
+    write_adam(study, tmp_path, b_cells=options)
+    adtte = pd.read_csv(tmp_path / "adtte.csv").set_index("USUBJID")
+    expected = reconstitution_times(analyse_cohort(study, compute_outcomes(study), b_cells=options).bcells)
+    assert adtte.loc["ADAM-1-R1", "CNSR"] == 1.0 and not expected.set_index("patient").loc["R1", "event"]
+    assert adtte.loc["ADAM-1-R1", "AVAL"] == expected.set_index("patient").loc["R1", "time"] == 120.0
+
+
+def test_an_empty_study_is_a_one_line_error() -> None:
+    with pytest.raises(InvalidInput, match="a study with patients"):
+        adam_datasets(StudyRecord(code="E", sites=[SiteRecord(code="1", country="DEU")]))
+
+
+def test_a_long_reason_is_cut_on_bytes_not_characters() -> None:
+    from immunoreset.analysis.adam import _utf8_prefix
+
+    text = "—" * 100  # 300 bytes
+    cut = _utf8_prefix(text, 200)
+    assert len(cut.encode("utf-8")) <= 200 and cut.endswith("...") and _utf8_prefix("short", 200) == "short"
 
 
 def test_xpt_with_sas_dates_reads_back(tmp_path: Path, study: StudyRecord, datasets: dict[str, pd.DataFrame]) -> None:
@@ -152,7 +186,7 @@ def test_sample_project_adam_from_the_command_line(tmp_path: Path) -> None:
     adsl = pd.read_csv(tmp_path / "adam" / "adsl.csv", dtype=str, keep_default_na=False)
     assert len(adsl) == 15 and adsl["USUBJID"].is_unique and (adsl["SAFFL"] == "Y").all()
     adtte = pd.read_csv(tmp_path / "adam" / "adtte.csv")
-    assert set(adtte["PARAMCD"]) == {"BCELLREC", "APLDUR"} and adtte["SRCSEQ"].notna().all()
+    assert set(adtte["PARAMCD"]) == {"BCELLREC"} and adtte["SRCSEQ"].notna().all()
     adrs = pd.read_csv(tmp_path / "adam" / "adrs.csv", dtype=str, keep_default_na=False)
     assert {"DORIS", "LLDAS", "SRI4", "TISLEVEL", "CRISS", "EUSTARAI", "DFDORIS6"} <= set(adrs["PARAMCD"])
     assert not adrs.duplicated(["USUBJID", "PARAMCD", "AVISIT"]).any()

@@ -14,13 +14,13 @@ export and the report cannot disagree. Decisions are in ``docs/adam.md``.
 * **ADRS** -- one row per subject, response parameter (:data:`RESPONSE_PARAMETERS`: DORIS, LLDAS, SRI-4, TIS,
   CRISS, EUSTAR-AI, drug-free DORIS at month 6 ...) and visit, from the outcome table: ``AVALC`` Y/N (or the
   level), ``AVAL`` the number, ``AVISIT``/``AVISITN`` the visit as in SV, ``ANL01FL = Y`` when evaluable.
-* **ADTTE** -- one row per subject and parameter: ``BCELLREC`` (time from the infusion to B-cell
-  reconstitution, study days) and ``APLDUR`` (duration of B-cell aplasia, days), for every subject who
-  reached aplasia. An observed return is an event (``CNSR = 0``) at the middle of the sampling interval that
-  brackets it (the last aplastic and the first reconstituted sample: interval-censored data, midpoint
-  imputation as in the cohort analysis); a subject still aplastic at the last sample is censored
-  (``CNSR = 1``) at that sample. ``SRCDOM``/``SRCVAR``/``SRCSEQ`` name the LB record (CD19 count) that
-  proves the event or the censoring.
+* **ADTTE** -- ``BCELLREC``, the time from the infusion (``STARTDT``) to B-cell reconstitution, for every
+  infused subject who reached aplasia. An observed return is an event (``CNSR = 0``) at the middle of the
+  sampling interval that brackets it (the last aplastic and the first reconstituted sample: interval-censored
+  data, midpoint imputation as in the cohort analysis); ``ADT`` = ``STARTDT`` + the whole days of ``AVAL``
+  (``ADTF = D`` when that date is imputed). A subject still aplastic at the last count below the
+  reconstitution threshold is censored there (``CNSR = 1``). ``SRCDOM``/``SRCVAR``/``SRCSEQ`` name the LB
+  record (CD19 count) that proves the event (the first count at or above the threshold) or the censoring.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ from typing import Any, cast
 import pandas as pd
 
 from immunoreset.analysis.cohort import CohortAnalysis, analyse_cohort
-from immunoreset.analysis.survival import aplasia_durations, reconstitution_times
+from immunoreset.analysis.survival import reconstitution_times
+from immunoreset.kinetics.bcells import BCellOptions
 from immunoreset.registry.records import StudyRecord
 from immunoreset.registry.sdtm import (
     Variable,
@@ -139,6 +140,7 @@ ADAM_VARIABLES: dict[str, tuple[Variable, ...]] = {
         _n("CNSR", "Censor", "Cond"),
         _c("EVNTDESC", "Event or Censoring Description"),
         _c("CNSDTDSC", "Censor Date Description"),
+        _c("ADTF", "Analysis Date Imputation Flag"),
         _c("SRCDOM", "Source Data"),
         _c("SRCVAR", "Source Variable"),
         _n("SRCSEQ", "Source Sequence Number"),
@@ -170,10 +172,7 @@ RESPONSE_PARAMETERS: dict[tuple[str, str], tuple[str, str]] = {
 the trials report per visit. Each value is the instrument's own result (docs/instruments.md); ADRS adds no
 derivation of its own."""
 
-_PARAMETERS = {
-    "BCELLREC": "Time to B-cell Reconstitution (days)",
-    "APLDUR": "Duration of B-cell Aplasia (days)",
-}
+_PARAMETERS = {"BCELLREC": "Time to B-cell Reconstitution (days)"}
 
 
 def _sas_date(text: str) -> float:
@@ -185,8 +184,8 @@ def _sas_date(text: str) -> float:
 
 def _adsl(study: StudyRecord, sdtm: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     dm = sdtm["DM"].set_index("USUBJID", drop=False)
-    supp = sdtm["SUPPDM"]
-    disease = dict(zip(supp["USUBJID"], supp["QVAL"], strict=True))
+    supp = sdtm.get("SUPPDM")
+    disease = {} if supp is None else dict(zip(supp["USUBJID"], supp["QVAL"], strict=True))
     ds = sdtm.get("DS")
     ends: dict[str, dict[str, Any]] = {}
     if ds is not None:
@@ -242,6 +241,14 @@ def _adsl(study: StudyRecord, sdtm: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return _frame("ADSL", rows)
 
 
+def _utf8_prefix(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` UTF-8 bytes (XPT v5 character values), ending in "..." when cut; the
+    full reason stays in the outcome table."""
+    if len(text.encode("utf-8")) <= limit:
+        return text
+    return text.encode("utf-8")[: limit - 3].decode("utf-8", errors="ignore").rstrip() + "..."
+
+
 def _adrs(outcomes: pd.DataFrame, sdtm: Mapping[str, pd.DataFrame], adsl: pd.DataFrame) -> pd.DataFrame:
     """One row per subject, response parameter and visit, from the outcome table (the instruments applied to
     the stored records). ``ANL01FL = Y`` on evaluable rows; a row that could not be scored keeps the reason."""
@@ -281,7 +288,7 @@ def _adrs(outcomes: pd.DataFrame, sdtm: Mapping[str, pd.DataFrame], adsl: pd.Dat
                 "AVISIT": str(r["visit"]),
                 "AVISITN": visitnum.get((subject["USUBJID"], str(r["visit"])), math.nan),
                 "ANL01FL": "Y" if evaluable else "",
-                "REASND": "" if evaluable or r["reason"] is None else str(r["reason"])[:200],
+                "REASND": "" if evaluable or r["reason"] is None else _utf8_prefix(str(r["reason"]), 200),
                 "SAFFL": subject["SAFFL"],
             }
         )
@@ -296,42 +303,52 @@ def _adtte(analysis: CohortAnalysis, sdtm: Mapping[str, pd.DataFrame], adsl: pd.
     subjects = adsl.set_index("SUBJID")
     lb = sdtm.get("LB")
     cd19 = lb[lb["LBTESTCD"] == "CD19"] if lb is not None else pd.DataFrame(columns=["USUBJID", "LBDY", "LBSEQ"])
-    source = {(u, float(d)): s for u, d, s in zip(cd19["USUBJID"], cd19["LBDY"], cd19["LBSEQ"], strict=True)}
+    samples: dict[tuple[str, float], list[tuple[float, float]]] = {}
+    for u, d, v, q in zip(cd19["USUBJID"], cd19["LBDY"], cd19["LBSTRESN"], cd19["LBSEQ"], strict=True):
+        samples.setdefault((str(u), float(d)), []).append((float(v), float(q)))
     intervals = bcells.set_index("patient")
     rows = []
-    for paramcd, table in (("BCELLREC", reconstitution_times(bcells)), ("APLDUR", aplasia_durations(bcells))):
-        for r in table.to_dict(orient="records"):
-            subject = subjects.loc[r["patient"]]
-            usubjid = subject["USUBJID"]
-            found = intervals.loc[r["patient"]]
-            # the sample that proves the event (first reconstituted) or the censoring (last sample)
-            day = float(found["reconstitution_upper"]) if r["event"] else float(found["censored_at"])
-            sdtm_day = day + 1 if day >= 0 else day
-            start = subject["TRTEDT"]
-            rows.append(
-                {
-                    "STUDYID": subject["STUDYID"],
-                    "USUBJID": usubjid,
-                    "SITEID": subject["SITEID"],
-                    "DISEASE": subject["DISEASE"],
-                    "TRTP": subject["TRT01P"],
-                    "TRTA": subject["TRT01A"],
-                    "PARAMCD": paramcd,
-                    "PARAM": _PARAMETERS[paramcd],
-                    "AVAL": float(r["time"]),
-                    "STARTDT": start,
-                    "ADT": start + day if not math.isnan(start) else math.nan,
-                    "ADY": sdtm_day,
-                    "CNSR": 0.0 if r["event"] else 1.0,
-                    "EVNTDESC": "B-CELL RECONSTITUTION" if r["event"] else "",
-                    "CNSDTDSC": "" if r["event"] else "LAST B-CELL COUNT, STILL IN APLASIA",
-                    "SRCDOM": "LB",
-                    "SRCVAR": "LBSTRESN",
-                    "SRCSEQ": float(source.get((usubjid, sdtm_day), math.nan)),
-                    "SAFFL": subject["SAFFL"],
-                }
-            )
-    return _frame("ADTTE", sorted(rows, key=lambda row: (row["USUBJID"], row["PARAMCD"])))
+    for r in reconstitution_times(bcells).to_dict(orient="records"):
+        subject = subjects.loc[r["patient"]]
+        if subject["SAFFL"] != "Y":
+            continue  # no infusion: no time origin
+        usubjid = str(subject["USUBJID"])
+        found = intervals.loc[r["patient"]]
+        time = float(r["time"])
+        # the sample that proves it: the first count at or above the threshold (an event) or the last count
+        # still below it (censoring, the time itself)
+        proof_day = float(found["reconstitution_upper"]) if r["event"] else time
+        proof_sdtm_day = proof_day + 1 if proof_day >= 0 else proof_day
+        candidates = samples.get((usubjid, proof_sdtm_day), [])
+        proof = (max if r["event"] else min)(candidates, default=(math.nan, math.nan))
+        # ADT = STARTDT + AVAL: an event's date is imputed at the interval's midpoint (whole days, ADTF = D)
+        whole = float(math.floor(time))
+        start = float(cast(float, subject["TRTEDT"]))
+        rows.append(
+            {
+                "STUDYID": subject["STUDYID"],
+                "USUBJID": usubjid,
+                "SITEID": subject["SITEID"],
+                "DISEASE": subject["DISEASE"],
+                "TRTP": subject["TRT01P"],
+                "TRTA": subject["TRT01A"],
+                "PARAMCD": "BCELLREC",
+                "PARAM": _PARAMETERS["BCELLREC"],
+                "AVAL": time,
+                "STARTDT": start,
+                "ADT": start + whole if not math.isnan(start) else math.nan,
+                "ADY": whole + 1 if whole >= 0 else whole,
+                "CNSR": 0.0 if r["event"] else 1.0,
+                "EVNTDESC": "B-CELL RECONSTITUTION" if r["event"] else "STILL IN B-CELL APLASIA AT THE LAST COUNT",
+                "CNSDTDSC": "" if r["event"] else "LAST B-CELL COUNT BELOW THE RECONSTITUTION THRESHOLD",
+                "ADTF": "D" if r["event"] and whole != proof_day else "",
+                "SRCDOM": "LB",
+                "SRCVAR": "LBSTRESN",
+                "SRCSEQ": proof[1],
+                "SAFFL": subject["SAFFL"],
+            }
+        )
+    return _frame("ADTTE", sorted(rows, key=lambda row: str(row["USUBJID"])))
 
 
 def _frame(dataset: str, rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -348,8 +365,11 @@ def adam_datasets(
     """ADSL, ADRS and ADTTE of ``study``. ``sdtm`` (default: :func:`sdtm_domains`), ``outcomes`` (default:
     :func:`~immunoreset.registry.outcomes.compute_outcomes`) and ``analysis`` (default: :func:`analyse_cohort`)
     are computed when not given."""
+    from immunoreset.errors import InvalidInput
     from immunoreset.registry.outcomes import compute_outcomes
 
+    if not study.patients:
+        raise InvalidInput("study", study.code, "a study with patients (ADaM analyses subjects)")
     if sdtm is None:
         sdtm = sdtm_domains(study)
     if outcomes is None:
@@ -368,11 +388,16 @@ def write_adam(
     out_dir: str | os.PathLike[str],
     *,
     xpt: bool = False,
-    analysis: CohortAnalysis | None = None,
+    b_cells: BCellOptions | None = None,
 ) -> list[Path]:
     """Write ADSL, ADRS and ADTTE into ``out_dir`` as ``<name>.csv`` and, with ``xpt=True``, SAS XPORT v5 files
-    (numeric dates with the DATE9. format). All datasets are built and checked before anything is written."""
-    datasets = adam_datasets(study, analysis=analysis)
+    (numeric dates with the DATE9. format). ``b_cells`` sets the aplasia/reconstitution definition, as for the
+    report (so the two agree). All datasets are built and checked before anything is written."""
+    from immunoreset.registry.outcomes import compute_outcomes
+
+    outcomes = compute_outcomes(study)
+    analysis = analyse_cohort(study, outcomes, b_cells=b_cells) if study.patients else None
+    datasets = adam_datasets(study, outcomes=outcomes, analysis=analysis)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []

@@ -19,6 +19,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from immunoreset.cli.kinetics import APLASIA_BELOW_OPTION, CONFIRM_OPTION, RECONSTITUTION_OPTION, b_cell_options
+
 if TYPE_CHECKING:
     from immunoreset.registry.records import StudyRecord
     from immunoreset.registry.store import LoadSummary, Registry
@@ -182,12 +184,17 @@ def export_adam(
     study: str | None = typer.Option(None, "--study", help="Study code (default: the only one)."),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
     user: str | None = typer.Option(None, "--user", help=USER_HELP),
+    aplasia_below: str | None = APLASIA_BELOW_OPTION,
+    reconstitution_at_least: str | None = RECONSTITUTION_OPTION,
+    confirm: int | None = CONFIRM_OPTION,
 ) -> None:
-    """Export the study's CDISC ADaM datasets (ADSL, ADRS, ADTTE; CSV, XPT v5 with --xpt), traceable to SDTM."""
+    """Export the study's CDISC ADaM datasets (ADSL, ADRS, ADTTE; CSV, XPT v5 with --xpt), traceable to SDTM.
+    The B-cell options are those of `report`, so the export and the report agree."""
     from immunoreset.analysis.adam import write_adam
 
+    b_cells = b_cell_options(aplasia_below, reconstitution_at_least, confirm)
     record = open_registry(db, user).read_study(study)
-    for path in write_adam(record, out, xpt=xpt):
+    for path in write_adam(record, out, xpt=xpt, b_cells=b_cells):
         typer.echo(str(path))
 
 
