@@ -100,7 +100,7 @@ def test_adtte_equals_the_cohort_analysis_with_censoring(study: StudyRecord, dat
     analysis = analyse_cohort(study, compute_outcomes(study))
     expected = reconstitution_times(analysis.bcells)
     got = datasets["ADTTE"].set_index("USUBJID")
-    assert set(datasets["ADTTE"]["PARAMCD"]) == {"BCELLREC"}
+    got = got[got["PARAMCD"] == "BCELLREC"]
     assert len(got) == len(expected) == 2  # N1 never reached aplasia
     for r in expected.to_dict(orient="records"):
         row = got.loc[f"ADAM-1-{r['patient']}"]
@@ -122,7 +122,8 @@ def test_every_adtte_row_points_to_the_count_that_proves_it(
 ) -> None:
     lb = sdtm_domains(study)["LB"].set_index(["USUBJID", "LBSEQ"])
     proof = {}
-    for r in datasets["ADTTE"].to_dict(orient="records"):
+    adtte = datasets["ADTTE"]
+    for r in adtte[adtte["PARAMCD"] == "BCELLREC"].to_dict(orient="records"):
         assert (r["SRCDOM"], r["SRCVAR"]) == ("LB", "LBSTRESN")
         source = lb.loc[(r["USUBJID"], r["SRCSEQ"])]
         assert source["LBTESTCD"] == "CD19"
@@ -137,7 +138,8 @@ def test_adtte_follows_the_b_cell_definition_of_the_report(tmp_path: Path, study
 
     options = BCellOptions(reconstitution_at_least=Decimal(100))
     write_adam(study, tmp_path, b_cells=options)
-    adtte = pd.read_csv(tmp_path / "adtte.csv").set_index("USUBJID")
+    adtte = pd.read_csv(tmp_path / "adtte.csv")
+    adtte = adtte[adtte["PARAMCD"] == "BCELLREC"].set_index("USUBJID")
     expected = reconstitution_times(analyse_cohort(study, compute_outcomes(study), b_cells=options).bcells)
     assert adtte.loc["ADAM-1-R1", "CNSR"] == 1.0 and not expected.set_index("patient").loc["R1", "event"]
     assert adtte.loc["ADAM-1-R1", "AVAL"] == expected.set_index("patient").loc["R1", "time"] == 120.0
@@ -186,7 +188,8 @@ def test_sample_project_adam_from_the_command_line(tmp_path: Path) -> None:
     adsl = pd.read_csv(tmp_path / "adam" / "adsl.csv", dtype=str, keep_default_na=False)
     assert len(adsl) == 15 and adsl["USUBJID"].is_unique and (adsl["SAFFL"] == "Y").all()
     adtte = pd.read_csv(tmp_path / "adam" / "adtte.csv")
-    assert set(adtte["PARAMCD"]) == {"BCELLREC"} and adtte["SRCSEQ"].notna().all()
+    assert set(adtte["PARAMCD"]) == {"BCELLREC", "TTDORIS", "TTTISMAJ", "TTEUSTAR", "TTDFRESP"}
+    assert adtte.loc[adtte["PARAMCD"] == "BCELLREC", "SRCSEQ"].notna().all()
     adrs = pd.read_csv(tmp_path / "adam" / "adrs.csv", dtype=str, keep_default_na=False)
     assert {"DORIS", "LLDAS", "SRI4", "TISLEVEL", "CRISS", "EUSTARAI", "DFDORIS6"} <= set(adrs["PARAMCD"])
     assert not adrs.duplicated(["USUBJID", "PARAMCD", "AVISIT"]).any()
@@ -221,3 +224,26 @@ def test_adrs_is_the_outcome_table_per_visit(tmp_path: Path) -> None:
     sv = sdtm["SV"].set_index(["USUBJID", "VISIT"])["VISITNUM"]
     for r in adrs.head(200).to_dict(orient="records"):
         assert r["AVISITN"] == sv.loc[(r["USUBJID"], r["AVISIT"])]
+
+
+def test_response_times_equal_the_cohort_analysis() -> None:
+    """TTDORIS/TTTISMAJ/TTEUSTAR and TTDFRESP on the sample: the cohort analysis's first-response and
+    sustained drug-free response tables, event or censoring, row for row."""
+    folder = redcap.sample_project_path()
+    study = redcap.read_redcap_export(
+        folder / "export.csv", folder / "data_dictionary.csv", redcap.sample_mapping_path()
+    )
+    outcomes = compute_outcomes(study)
+    analysis = analyse_cohort(study, outcomes)
+    adtte = adam_datasets(study, outcomes=outcomes, analysis=analysis)["ADTTE"]
+    codes = {"SLE": "TTDORIS", "IIM": "TTTISMAJ", "SSc": "TTEUSTAR"}
+    for table, fixed in ((analysis.first_response, None), (analysis.sustained, "TTDFRESP")):
+        for r in table.to_dict(orient="records"):
+            paramcd = fixed or codes[r["disease"]]
+            row = adtte[(adtte["PARAMCD"] == paramcd) & adtte["USUBJID"].str.endswith("-" + r["patient"])]
+            assert len(row) == 1, (paramcd, r["patient"])
+            assert row["AVAL"].iloc[0] == r["time"] and row["CNSR"].iloc[0] == (0.0 if r["event"] else 1.0)
+            assert row["ADY"].iloc[0] == r["time"] + 1
+    # the published pattern: every SLE patient reached DORIS remission (by month 6 in this sample)
+    doris = adtte[adtte["PARAMCD"] == "TTDORIS"]
+    assert len(doris) == 8 and (doris["CNSR"] == 0).all() and (doris["AVAL"] <= 180).all()

@@ -21,6 +21,9 @@ export and the report cannot disagree. Decisions are in ``docs/adam.md``.
   (``ADTF = D`` when that date is imputed). A subject still aplastic at the last count below the
   reconstitution threshold is censored there (``CNSR = 1``). ``SRCDOM``/``SRCVAR``/``SRCSEQ`` name the LB
   record (CD19 count) that proves the event (the first count at or above the threshold) or the censoring.
+  ``TTDORIS``/``TTTISMAJ``/``TTEUSTAR`` (time to the first response by the disease's endpoint) and
+  ``TTDFRESP`` (time to the onset of the drug-free response that lasted to the last follow-up) are the cohort
+  analysis's ``first_response`` and ``sustained`` tables: events on visit days, censored at the last visit.
 """
 
 from __future__ import annotations
@@ -172,7 +175,15 @@ RESPONSE_PARAMETERS: dict[tuple[str, str], tuple[str, str]] = {
 the trials report per visit. Each value is the instrument's own result (docs/instruments.md); ADRS adds no
 derivation of its own."""
 
-_PARAMETERS = {"BCELLREC": "Time to B-cell Reconstitution (days)"}
+_PARAMETERS = {
+    "BCELLREC": "Time to B-cell Reconstitution (days)",
+    "TTDORIS": "Time to First DORIS 2021 Remission (days)",
+    "TTTISMAJ": "Time to First Major Clinical Response, TIS>=60 (days)",
+    "TTEUSTAR": "Time to First EUSTAR-AI Below Baseline (days)",
+    "TTDFRESP": "Time to Sustained Drug-free Response (days)",
+}
+_FIRST_RESPONSE = {"SLE": "TTDORIS", "IIM": "TTTISMAJ", "SSc": "TTEUSTAR"}
+"""The disease's response endpoint (the cohort analysis's ``RESPONSE_LABEL``) as an ADTTE parameter."""
 
 
 def _sas_date(text: str) -> float:
@@ -348,7 +359,54 @@ def _adtte(analysis: CohortAnalysis, sdtm: Mapping[str, pd.DataFrame], adsl: pd.
                 "SAFFL": subject["SAFFL"],
             }
         )
-    return _frame("ADTTE", sorted(rows, key=lambda row: str(row["USUBJID"])))
+    rows += _response_times(analysis, subjects)
+    return _frame("ADTTE", sorted(rows, key=lambda row: (str(row["USUBJID"]), str(row["PARAMCD"]))))
+
+
+def _response_times(analysis: CohortAnalysis, subjects: pd.DataFrame) -> list[dict[str, Any]]:
+    """Time to the first response by the disease's endpoint and time to the onset of the drug-free response
+    that lasted to the last follow-up: the cohort analysis's ``first_response`` and ``sustained`` tables, an
+    event on the study day of the visit, censored at the last follow-up (visit days: no imputation)."""
+    rows: list[dict[str, Any]] = []
+    tables = [(analysis.first_response, None), (analysis.sustained, "TTDFRESP")]
+    for table, fixed in tables:
+        for r in table.to_dict(orient="records") if not table.empty else []:
+            paramcd = fixed or _FIRST_RESPONSE.get(str(r["disease"]))
+            if paramcd is None or str(r["patient"]) not in subjects.index:
+                continue
+            subject = subjects.loc[str(r["patient"])]
+            if subject["SAFFL"] != "Y":
+                continue
+            time = float(r["time"])
+            start = float(cast(float, subject["TRTEDT"]))
+            event = bool(r["event"])
+            what = "DRUG-FREE RESPONSE" if paramcd == "TTDFRESP" else "RESPONSE"
+            rows.append(
+                {
+                    "STUDYID": subject["STUDYID"],
+                    "USUBJID": subject["USUBJID"],
+                    "SITEID": subject["SITEID"],
+                    "DISEASE": subject["DISEASE"],
+                    "TRTP": subject["TRT01P"],
+                    "TRTA": subject["TRT01A"],
+                    "PARAMCD": paramcd,
+                    "PARAM": _PARAMETERS[paramcd],
+                    "AVAL": time,
+                    "STARTDT": start,
+                    "ADT": start + time if not math.isnan(start) else math.nan,
+                    "ADY": time + 1 if time >= 0 else time,
+                    "CNSR": 0.0 if event else 1.0,
+                    "EVNTDESC": f"{what} AT A VISIT" if event else f"NO {what} BY THE LAST FOLLOW-UP",
+                    "CNSDTDSC": "" if event else "LAST FOLLOW-UP VISIT",
+                    "ADTF": "",
+                    # derived across visits (and, for EUSTAR-AI, against baseline): no single source record
+                    "SRCDOM": "",
+                    "SRCVAR": "",
+                    "SRCSEQ": math.nan,
+                    "SAFFL": subject["SAFFL"],
+                }
+            )
+    return rows
 
 
 def _frame(dataset: str, rows: list[dict[str, Any]]) -> pd.DataFrame:
