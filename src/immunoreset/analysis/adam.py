@@ -72,6 +72,16 @@ def _n(name: str, label: str, core: str = "Perm") -> Variable:
     return Variable(name, label, numeric=True, core=core)
 
 
+_SUBJECT = (
+    _c("STUDYID", "Study Identifier", "Req"),
+    _c("USUBJID", "Unique Subject Identifier", "Req"),
+    _c("SITEID", "Study Site Identifier"),
+    _c("DISEASE", "Primary Autoimmune Disease"),
+    _c("TRTP", "Planned Treatment", "Cond"),
+    _c("TRTA", "Actual Treatment", "Cond"),
+)
+"""The subject variables every BDS dataset copies from ADSL (:func:`_subject_values`)."""
+
 ADAM_VARIABLES: dict[str, tuple[Variable, ...]] = {
     "ADSL": (
         _c("STUDYID", "Study Identifier", "Req"),
@@ -108,12 +118,7 @@ ADAM_VARIABLES: dict[str, tuple[Variable, ...]] = {
         _c("SAFFL", "Safety Population Flag", "Cond"),
     ),
     "ADRS": (
-        _c("STUDYID", "Study Identifier", "Req"),
-        _c("USUBJID", "Unique Subject Identifier", "Req"),
-        _c("SITEID", "Study Site Identifier"),
-        _c("DISEASE", "Primary Autoimmune Disease"),
-        _c("TRTP", "Planned Treatment", "Cond"),
-        _c("TRTA", "Actual Treatment", "Cond"),
+        *_SUBJECT,
         _c("PARAMCD", "Parameter Code", "Req"),
         _c("PARAM", "Parameter", "Req"),
         _c("PARCAT1", "Parameter Category 1 (Instrument)"),
@@ -128,12 +133,7 @@ ADAM_VARIABLES: dict[str, tuple[Variable, ...]] = {
         _c("SAFFL", "Safety Population Flag"),
     ),
     "ADTTE": (
-        _c("STUDYID", "Study Identifier", "Req"),
-        _c("USUBJID", "Unique Subject Identifier", "Req"),
-        _c("SITEID", "Study Site Identifier"),
-        _c("DISEASE", "Primary Autoimmune Disease"),
-        _c("TRTP", "Planned Treatment", "Cond"),
-        _c("TRTA", "Actual Treatment", "Cond"),
+        *_SUBJECT,
         _c("PARAMCD", "Parameter Code", "Req"),
         _c("PARAM", "Parameter", "Req"),
         _n("AVAL", "Analysis Value", "Cond"),
@@ -252,6 +252,18 @@ def _adsl(study: StudyRecord, sdtm: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return _frame("ADSL", rows)
 
 
+def _subject_values(subject: Any) -> dict[str, Any]:
+    """The :data:`_SUBJECT` variables of one ADSL row (the treatment as planned and as given)."""
+    return {
+        "STUDYID": subject["STUDYID"],
+        "USUBJID": subject["USUBJID"],
+        "SITEID": subject["SITEID"],
+        "DISEASE": subject["DISEASE"],
+        "TRTP": subject["TRT01P"],
+        "TRTA": subject["TRT01A"],
+    }
+
+
 def _utf8_prefix(text: str, limit: int) -> str:
     """``text`` cut to at most ``limit`` UTF-8 bytes (XPT v5 character values), ending in "..." when cut; the
     full reason stays in the outcome table."""
@@ -283,12 +295,7 @@ def _adrs(outcomes: pd.DataFrame, sdtm: Mapping[str, pd.DataFrame], adsl: pd.Dat
         start = float(cast(float, subject["TRTEDT"]))
         rows.append(
             {
-                "STUDYID": subject["STUDYID"],
-                "USUBJID": subject["USUBJID"],
-                "SITEID": subject["SITEID"],
-                "DISEASE": subject["DISEASE"],
-                "TRTP": subject["TRT01P"],
-                "TRTA": subject["TRT01A"],
+                **_subject_values(subject),
                 "PARAMCD": paramcd,
                 "PARAM": param,
                 "PARCAT1": str(r["instrument"]).upper(),
@@ -337,12 +344,7 @@ def _adtte(analysis: CohortAnalysis, sdtm: Mapping[str, pd.DataFrame], adsl: pd.
         start = float(cast(float, subject["TRTEDT"]))
         rows.append(
             {
-                "STUDYID": subject["STUDYID"],
-                "USUBJID": usubjid,
-                "SITEID": subject["SITEID"],
-                "DISEASE": subject["DISEASE"],
-                "TRTP": subject["TRT01P"],
-                "TRTA": subject["TRT01A"],
+                **_subject_values(subject),
                 "PARAMCD": "BCELLREC",
                 "PARAM": _PARAMETERS["BCELLREC"],
                 "AVAL": time,
@@ -383,12 +385,7 @@ def _response_times(analysis: CohortAnalysis, subjects: pd.DataFrame) -> list[di
             what = "DRUG-FREE RESPONSE" if paramcd == "TTDFRESP" else "RESPONSE"
             rows.append(
                 {
-                    "STUDYID": subject["STUDYID"],
-                    "USUBJID": subject["USUBJID"],
-                    "SITEID": subject["SITEID"],
-                    "DISEASE": subject["DISEASE"],
-                    "TRTP": subject["TRT01P"],
-                    "TRTA": subject["TRT01A"],
+                    **_subject_values(subject),
                     "PARAMCD": paramcd,
                     "PARAM": _PARAMETERS[paramcd],
                     "AVAL": time,
