@@ -15,7 +15,7 @@ import pyreadstat
 import pytest
 
 from immunoreset.analysis.adam import ADAM_VARIABLES, RESPONSE_PARAMETERS, SAS_EPOCH, adam_datasets, write_adam
-from immunoreset.analysis.cohort import analyse_cohort
+from immunoreset.analysis.cohort import analyse_cohort, relapse_times
 from immunoreset.analysis.survival import reconstitution_times
 from immunoreset.errors import InvalidInput
 from immunoreset.registry import redcap
@@ -188,7 +188,7 @@ def test_sample_project_adam_from_the_command_line(tmp_path: Path) -> None:
     adsl = pd.read_csv(tmp_path / "adam" / "adsl.csv", dtype=str, keep_default_na=False)
     assert len(adsl) == 15 and adsl["USUBJID"].is_unique and (adsl["SAFFL"] == "Y").all()
     adtte = pd.read_csv(tmp_path / "adam" / "adtte.csv")
-    assert set(adtte["PARAMCD"]) == {"BCELLREC", "TTDORIS", "TTTISMAJ", "TTEUSTAR", "TTDFRESP"}
+    assert set(adtte["PARAMCD"]) == {"BCELLREC", "TTDORIS", "TTTISMAJ", "TTEUSTAR", "TTDFRESP", "TTRELAPS"}
     assert adtte.loc[adtte["PARAMCD"] == "BCELLREC", "SRCSEQ"].notna().all()
     adrs = pd.read_csv(tmp_path / "adam" / "adrs.csv", dtype=str, keep_default_na=False)
     assert {"DORIS", "LLDAS", "SRI4", "TISLEVEL", "CRISS", "EUSTARAI", "DFDORIS6"} <= set(adrs["PARAMCD"])
@@ -244,6 +244,27 @@ def test_response_times_equal_the_cohort_analysis() -> None:
             assert len(row) == 1, (paramcd, r["patient"])
             assert row["AVAL"].iloc[0] == r["time"] and row["CNSR"].iloc[0] == (0.0 if r["event"] else 1.0)
             assert row["ADY"].iloc[0] == r["time"] + 1
+    relapses = relapse_times(analysis.visits)
+    relapse_rows = adtte[adtte["PARAMCD"] == "TTRELAPS"]
+    assert len(relapse_rows) == len(relapses) == int(analysis.response_course["responders"].sum())
+    assert int((relapse_rows["CNSR"] == 0).sum()) == int(analysis.response_course["relapsed"].sum())
     # the published pattern: every SLE patient reached DORIS remission (by month 6 in this sample)
     doris = adtte[adtte["PARAMCD"] == "TTDORIS"]
     assert len(doris) == 8 and (doris["CNSR"] == 0).all() and (doris["AVAL"] <= 180).all()
+
+
+def test_relapse_times_follow_the_confirmation_rule() -> None:
+    """Responders only; a single visit out of response is not a relapse (confirm=2), two in a row are, and a
+    loss lasting to the last visit counts; without relapse the time is the last evaluable visit."""
+    rows = []
+    for patient, flags in {"A": [False, True, False, True, True], "B": [True, False, False, True],
+                           "C": [True, True, False], "D": [False, False]}.items():  # fmt: skip
+        rows += [{"patient": patient, "disease": "SLE", "study_day": 30 * (k + 1), "response": f}
+                 for k, f in enumerate(flags)]  # fmt: skip
+    table = relapse_times(pd.DataFrame(rows)).set_index("patient")
+    assert list(table.index) == ["A", "B", "C"]  # D never responded
+    assert (table.loc["A", "event"], table.loc["A", "time"]) == (False, 150)
+    assert (table.loc["B", "event"], table.loc["B", "time"]) == (True, 60)
+    assert (table.loc["C", "event"], table.loc["C", "time"]) == (True, 90)
+    with pytest.raises(InvalidInput, match="confirm"):
+        relapse_times(pd.DataFrame(rows), confirm=0)

@@ -23,7 +23,8 @@ export and the report cannot disagree. Decisions are in ``docs/adam.md``.
   record (CD19 count) that proves the event (the first count at or above the threshold) or the censoring.
   ``TTDORIS``/``TTTISMAJ``/``TTEUSTAR`` (time to the first response by the disease's endpoint) and
   ``TTDFRESP`` (time to the onset of the drug-free response that lasted to the last follow-up) are the cohort
-  analysis's ``first_response`` and ``sustained`` tables: events on visit days, censored at the last visit.
+  analysis's ``first_response`` and ``sustained`` tables, and ``TTRELAPS`` (responders' time to relapse) is
+  :func:`~immunoreset.analysis.cohort.relapse_times`: events on visit days, censored at the last visit.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from typing import Any, cast
 
 import pandas as pd
 
-from immunoreset.analysis.cohort import CohortAnalysis, analyse_cohort
+from immunoreset.analysis.cohort import CohortAnalysis, analyse_cohort, relapse_times
 from immunoreset.analysis.survival import reconstitution_times
 from immunoreset.kinetics.bcells import BCellOptions
 from immunoreset.registry.records import StudyRecord
@@ -181,6 +182,7 @@ _PARAMETERS = {
     "TTTISMAJ": "Time to First Major Clinical Response, TIS>=60 (days)",
     "TTEUSTAR": "Time to First EUSTAR-AI Below Baseline (days)",
     "TTDFRESP": "Time to Sustained Drug-free Response (days)",
+    "TTRELAPS": "Time to Relapse after Response (days)",
 }
 _FIRST_RESPONSE = {"SLE": "TTDORIS", "IIM": "TTTISMAJ", "SSc": "TTEUSTAR"}
 """The disease's response endpoint (the cohort analysis's ``RESPONSE_LABEL``) as an ADTTE parameter."""
@@ -370,7 +372,8 @@ def _response_times(analysis: CohortAnalysis, subjects: pd.DataFrame) -> list[di
     that lasted to the last follow-up: the cohort analysis's ``first_response`` and ``sustained`` tables, an
     event on the study day of the visit, censored at the last follow-up (visit days: no imputation)."""
     rows: list[dict[str, Any]] = []
-    tables = [(analysis.first_response, None), (analysis.sustained, "TTDFRESP")]
+    relapses = relapse_times(analysis.visits) if not analysis.visits.empty else pd.DataFrame()
+    tables = [(analysis.first_response, None), (analysis.sustained, "TTDFRESP"), (relapses, "TTRELAPS")]
     for table, fixed in tables:
         for r in table.to_dict(orient="records") if not table.empty else []:
             paramcd = fixed or _FIRST_RESPONSE.get(str(r["disease"]))
@@ -382,7 +385,7 @@ def _response_times(analysis: CohortAnalysis, subjects: pd.DataFrame) -> list[di
             time = float(r["time"])
             start = float(cast(float, subject["TRTEDT"]))
             event = bool(r["event"])
-            what = "DRUG-FREE RESPONSE" if paramcd == "TTDFRESP" else "RESPONSE"
+            what = {"TTDFRESP": "DRUG-FREE RESPONSE", "TTRELAPS": "RELAPSE"}.get(paramcd, "RESPONSE")
             rows.append(
                 {
                     **_subject_values(subject),

@@ -53,6 +53,7 @@ __all__ = [
     "analyse_cohort",
     "assessment_summary",
     "infection_density_table",
+    "relapse_times",
     "response_course_table",
     "visit_table",
 ]
@@ -326,6 +327,32 @@ def _relapse_day(days: list[int], flags: list[bool], confirm: int) -> int | None
             return days[i]
         i = j
     return None
+
+
+def relapse_times(visits: pd.DataFrame, *, confirm: int = 2) -> pd.DataFrame:
+    """Per responder (a patient with the disease response at a visit after day 0): the study day of relapse by
+    the rule of :func:`response_course_table` (``confirm`` consecutive evaluable visits out of response, or a
+    loss lasting to the last evaluable visit), else censored at the last evaluable visit. Columns ``patient``,
+    ``disease``, ``event``, ``time``."""
+    if confirm < 1:
+        raise InvalidInput("confirm", confirm, "at least 1 visit")
+    rows: list[dict[str, object]] = []
+    after = visits[(visits["study_day"] > 0) & visits["response"].notna()].sort_values(["patient", "study_day"])
+    for (patient, disease), mine in after.groupby(["patient", "disease"], sort=True):
+        flags = [bool(v) for v in mine["response"]]
+        if not any(flags):
+            continue
+        days = [int(d) for d in mine["study_day"]]
+        day = _relapse_day(days, flags, confirm)
+        rows.append(
+            {
+                "patient": patient,
+                "disease": disease,
+                "event": day is not None,
+                "time": day if day is not None else days[-1],
+            }
+        )
+    return pd.DataFrame(rows, columns=["patient", "disease", "event", "time"])
 
 
 def response_course_table(visits: pd.DataFrame, confidence: float = 0.95, *, confirm: int = 2) -> pd.DataFrame:
