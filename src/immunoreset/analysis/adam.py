@@ -47,6 +47,7 @@ from immunoreset.registry.sdtm import (
     check_dataset_limits,
     dataset_frame,
     sdtm_domains,
+    study_day_to_dy,
     write_xpt_dataset,
 )
 
@@ -304,7 +305,7 @@ def _adrs(outcomes: pd.DataFrame, sdtm: Mapping[str, pd.DataFrame], adsl: pd.Dat
                 "AVAL": float(number) if evaluable and number is not None else math.nan,
                 "AVALC": text,
                 "ADT": start + float(day) if known_day and not math.isnan(start) else math.nan,
-                "ADY": (float(day) + 1 if day >= 0 else float(day)) if known_day else math.nan,
+                "ADY": study_day_to_dy(float(day)) if known_day else math.nan,
                 "AVISIT": str(r["visit"]),
                 "AVISITN": visitnum.get((subject["USUBJID"], str(r["visit"])), math.nan),
                 "ANL01FL": "Y" if evaluable else "",
@@ -338,7 +339,7 @@ def _adtte(analysis: CohortAnalysis, sdtm: Mapping[str, pd.DataFrame], adsl: pd.
         # the sample that proves it: the first count at or above the threshold (an event) or the last count
         # still below it (censoring, the time itself)
         proof_day = float(found["reconstitution_upper"]) if r["event"] else time
-        proof_sdtm_day = proof_day + 1 if proof_day >= 0 else proof_day
+        proof_sdtm_day = study_day_to_dy(proof_day)
         candidates = samples.get((usubjid, proof_sdtm_day), [])
         proof = (max if r["event"] else min)(candidates, default=(math.nan, math.nan))
         # ADT = STARTDT + AVAL: an event's date is imputed at the interval's midpoint (whole days, ADTF = D)
@@ -352,7 +353,7 @@ def _adtte(analysis: CohortAnalysis, sdtm: Mapping[str, pd.DataFrame], adsl: pd.
                 "AVAL": time,
                 "STARTDT": start,
                 "ADT": start + whole if not math.isnan(start) else math.nan,
-                "ADY": whole + 1 if whole >= 0 else whole,
+                "ADY": study_day_to_dy(whole),
                 "CNSR": 0.0 if r["event"] else 1.0,
                 "EVNTDESC": "B-CELL RECONSTITUTION" if r["event"] else "STILL IN B-CELL APLASIA AT THE LAST COUNT",
                 "CNSDTDSC": "" if r["event"] else "LAST B-CELL COUNT BELOW THE RECONSTITUTION THRESHOLD",
@@ -394,7 +395,7 @@ def _response_times(analysis: CohortAnalysis, subjects: pd.DataFrame) -> list[di
                     "AVAL": time,
                     "STARTDT": start,
                     "ADT": start + time if not math.isnan(start) else math.nan,
-                    "ADY": time + 1 if time >= 0 else time,
+                    "ADY": study_day_to_dy(time),
                     "CNSR": 0.0 if event else 1.0,
                     "EVNTDESC": f"{what} AT A VISIT" if event else f"NO {what} BY THE LAST FOLLOW-UP",
                     "CNSDTDSC": "" if event else "LAST FOLLOW-UP VISIT",

@@ -248,7 +248,7 @@ class _Writer:
             row = self.new_row(p.code, event.unique_name)
             if event.unique_name == first:
                 self.enrolment(row, p)
-                self.consent_and_disposition(row, p, infusion, end=False)
+                self.consent(row, p, infusion)
             if event.unique_name == infusion_event:
                 self.infusion(row, p, infusion)
             if event.unique_name == t.events[-1].unique_name:
@@ -299,20 +299,21 @@ class _Writer:
             if ref is not None and value is not None:
                 self.put_value(row, ref.field, value, f"patient {p.code} {attr}")
 
-    def consent_and_disposition(self, row: list[str], p: PatientRecord, infusion: dt.date, *, end: bool) -> None:
-        pm = self.m.patient
-        if not end and pm.consent_date is not None and (p.consent_day is not None or p.consent_date is not None):
-            self.put(row, pm.consent_date.field, self._date(p.consent_day, p.consent_date, infusion))
-        if end and p.disposition is not None:
-            if pm.disposition is not None:
-                self.put_value(row, pm.disposition.field, p.disposition, f"patient {p.code} disposition")
-            if pm.disposition_date is not None:
-                self.put(row, pm.disposition_date.field, self._date(p.disposition_day, p.disposition_date, infusion))
-            if pm.disposition_reason is not None and p.disposition_reason:
-                self.put(row, pm.disposition_reason.field, p.disposition_reason)
+    def consent(self, row: list[str], p: PatientRecord, infusion: dt.date) -> None:
+        ref = self.m.patient.consent_date
+        if ref is not None and (p.consent_day is not None or p.consent_date is not None):
+            self.put(row, ref.field, self._date(p.consent_day, p.consent_date, infusion))
 
     def end_of_study(self, row: list[str], p: PatientRecord, infusion: dt.date) -> None:
-        self.consent_and_disposition(row, p, infusion, end=True)
+        pm = self.m.patient
+        if p.disposition is None:
+            return
+        if pm.disposition is not None:
+            self.put_value(row, pm.disposition.field, p.disposition, f"patient {p.code} disposition")
+        if pm.disposition_date is not None and (p.disposition_day is not None or p.disposition_date is not None):
+            self.put(row, pm.disposition_date.field, self._date(p.disposition_day, p.disposition_date, infusion))
+        if pm.disposition_reason is not None and p.disposition_reason:
+            self.put(row, pm.disposition_reason.field, p.disposition_reason)
 
     def infusion(self, row: list[str], p: PatientRecord, infusion: dt.date) -> None:
         im = self.m.infusion

@@ -551,13 +551,14 @@ def _limit_codes() -> dict[str, tuple[str, str]]:
     return out
 
 
-def study_day_to_dy(day: int | None) -> float:
-    """SDTM ``--DY`` from a registry study day (infusion = day 0): no day 0 in SDTM.
+def study_day_to_dy(day: float | None) -> float:
+    """SDTM ``--DY`` from a registry study day (infusion = day 0): no day 0 in SDTM. A missing day (None or
+    NaN) gives NaN.
 
     >>> study_day_to_dy(0), study_day_to_dy(-1), study_day_to_dy(27)
     (1.0, -1.0, 28.0)
     """
-    if day is None:
+    if day is None or math.isnan(day):
         return math.nan
     return float(day + 1 if day >= 0 else day)
 
@@ -702,14 +703,8 @@ def _dm(subject: _Subject, source: str, country: str) -> tuple[dict[str, Any], l
     dates = [subject.dtc(v.date, v.study_day) for v in p.visits]
     last = max((d for d in [rfst, *dates] if d), default="")
     start, end = subject.treatment_start, subject.treatment_end
-    if infusion is not None:
-        antigen = infusion.target_antigen or "CD19"
-        arm = f"{antigen} CAR-T"
-        armcd = re.sub(r"[^A-Z0-9]", "", f"{antigen}CART".upper())[:20]
-        armnrs = ""
-    else:
-        arm = armcd = ""
-        armnrs = "NOT ASSIGNED"
+    armcd, arm = _arm(p)
+    armnrs = "" if infusion is not None else "NOT ASSIGNED"
     died = p.disposition == "DEATH" or any(ae.grade == 5 for ae in p.adverse_events)
     death_day = p.disposition_day if p.disposition == "DEATH" else None
     row = {
