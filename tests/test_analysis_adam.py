@@ -160,7 +160,15 @@ def test_a_long_reason_is_cut_on_bytes_not_characters() -> None:
 
 def test_xpt_with_sas_dates_reads_back(tmp_path: Path, study: StudyRecord, datasets: dict[str, pd.DataFrame]) -> None:
     paths = write_adam(study, tmp_path, xpt=True)
-    assert {p.name for p in paths} == {"adsl.csv", "adsl.xpt", "adrs.csv", "adrs.xpt", "adtte.csv", "adtte.xpt"}
+    assert {p.name for p in paths} == {
+        "adsl.csv",
+        "adsl.xpt",
+        "adrs.csv",
+        "adrs.xpt",
+        "adtte.csv",
+        "adtte.xpt",
+        "define.xml",
+    }
     for name, frame in datasets.items():
         back, meta = pyreadstat.read_xport(str(tmp_path / f"{name.lower()}.xpt"))
         assert meta.table_name == name and meta.column_labels == [v.label for v in ADAM_VARIABLES[name]]

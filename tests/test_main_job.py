@@ -71,6 +71,12 @@ def test_the_demo_registry_exports_a_conformant_sdtm_package(outputs: tuple[Path
     }
     dm = pd.read_csv(out / "dm.csv", dtype=str, keep_default_na=False)
     assert len(dm) == 6 and (dm["COUNTRY"] == "DEU").all()
+    # define.xml: valid Define-XML 2.1, and the simulated values are declared derived, never collected
+    from immunoreset.registry.define_xml import define_schema_errors
+
+    assert define_schema_errors(out / "define.xml") == []
+    define = (out / "define.xml").read_text(encoding="utf-8")
+    assert 'Type="Collected"' not in define and "Simulated by an immunoreset virtual trial" in define
     ti = pd.read_csv(out / "ti.csv", dtype=str, keep_default_na=False)
     assert sorted(ti["IETEST"].str.split(" fulfilling").str[0]) == [
         "Idiopathic inflammatory myopathy", "Systemic lupus erythematosus", "Systemic sclerosis"

@@ -33,6 +33,7 @@ import datetime as dt
 import math
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -41,6 +42,15 @@ import pandas as pd
 from immunoreset.analysis.cohort import CohortAnalysis, analyse_cohort, relapse_times
 from immunoreset.analysis.survival import reconstitution_times
 from immunoreset.kinetics.bcells import BCellOptions
+from immunoreset.registry.define_xml import (
+    CodeListSpec,
+    DatasetMetadata,
+    DefinePackage,
+    Origin,
+    define_xml,
+    sdtm_codelists,
+    unique_keys,
+)
 from immunoreset.registry.records import StudyRecord
 from immunoreset.registry.sdtm import (
     Variable,
@@ -58,6 +68,7 @@ __all__ = [
     "RESPONSE_PARAMETERS",
     "SAS_EPOCH",
     "adam_datasets",
+    "adam_define_package",
     "write_adam",
 ]
 
@@ -410,6 +421,169 @@ def _response_times(analysis: CohortAnalysis, subjects: pd.DataFrame) -> list[di
     return rows
 
 
+# ------------------------------------------------------------------------------------------ define.xml
+
+ADAM_TERMINOLOGY_VERSION = "2024-09-27"
+"""The CDISC ADaM Controlled Terminology package named in define.xml (the values used -- NY, DATE9. dates,
+CNSR 0/1 -- are unchanged across the packages of 2023-2025)."""
+
+_ADAM_CLASSES: dict[str, tuple[str, str | None, str, tuple[str, ...]]] = {
+    "ADSL": ("SUBJECT LEVEL ANALYSIS DATASET", None, "One record per subject", ("STUDYID", "USUBJID")),
+    "ADRS": (
+        "BASIC DATA STRUCTURE",
+        None,
+        "One record per subject per parameter per analysis visit",
+        ("STUDYID", "USUBJID", "PARAMCD", "AVISITN", "AVISIT"),
+    ),
+    "ADTTE": (
+        "BASIC DATA STRUCTURE",
+        "TIME-TO-EVENT",
+        "One record per subject per parameter",
+        ("STUDYID", "USUBJID", "PARAMCD"),
+    ),
+}
+
+_FROM_DM = {
+    "STUDYID",
+    "USUBJID",
+    "SUBJID",
+    "SITEID",
+    "COUNTRY",
+    "AGE",
+    "AGEU",
+    "SEX",
+    "RACE",
+    "ETHNIC",
+    "ARM",
+    "ARMCD",
+    "ACTARM",
+    "ACTARMCD",
+    "DTHFL",
+}
+_FROM_ADSL = {"SITEID", "DISEASE", "SAFFL"}
+
+_ADAM_METHODS: dict[str, str] = {
+    "DISEASE": "SUPPDM.QVAL where QNAM = PRIMDIAG: the primary autoimmune disease.",
+    "TRT01P": "DM.ARM.",
+    "TRT01A": "DM.ACTARM.",
+    "TRTP": "ADSL.TRT01P.",
+    "TRTA": "ADSL.TRT01A.",
+    "DOSEKG": "The CAR-T dose in CAR+ viable cells per kg body weight (registry infusion record), divided by 10^6.",
+    "DOSETOT": "The flat CAR-T dose in CAR+ viable cells (registry infusion record), divided by 10^6.",
+    "RFICDT": "DM.RFICDTC as a SAS date.",
+    "TRTSDT": "DM.RFXSTDTC (first study treatment: lymphodepletion or the infusion) as a SAS date.",
+    "TRTEDT": "DM.RFXENDTC (last study treatment: the CAR-T infusion) as a SAS date.",
+    "INFSDY": "1: the study day of the CAR-T infusion, the reference day of every ADaM study day.",
+    "EOSSTT": "COMPLETED when DS.DSDECOD = COMPLETED, DISCONTINUED for any other disposition event, ONGOING "
+    "without one.",
+    "EOSDT": "DS.DSSTDTC of the disposition event as a SAS date.",
+    "EOSDY": "DS.DSSTDY of the disposition event.",
+    "DCSREAS": "DS.DSDECOD of a disposition event other than COMPLETED.",
+    "WEIGHTBL": "The patient record's baseline weight (kg).",
+    "HEIGHTBL": "The patient record's baseline height (cm).",
+    "ENRLFL": "Y for every subject in DM.",
+    "SAFFL": "Y when the subject received the CAR-T infusion, otherwise N.",
+    "PARAMCD": "The parameter's short name (the codelist of PARAMCD).",
+    "PARAM": "The parameter's description, one per PARAMCD.",
+    "PARCAT1": "The instrument that gives the result, upper case.",
+    "AVAL": "ADRS: the instrument's numeric result at the visit (docs/instruments.md); ADTTE: days from STARTDT "
+    "to the event or censoring (B-cell reconstitution: the midpoint of the interval between the last aplastic "
+    "and the first reconstituted CD19 count; responses and relapse: the study day of the visit).",
+    "AVALC": "The instrument's result at the visit: Y/N for a response or state, the level otherwise.",
+    "ADT": "TRTEDT + the study day of the result (ADRS) or + the whole days of AVAL (ADTTE).",
+    "ADY": "The study day of ADT relative to the infusion (day 1), no day 0.",
+    "AVISIT": "The visit as in SV.VISIT.",
+    "AVISITN": "SV.VISITNUM of the visit.",
+    "ANL01FL": "Y when the instrument could be scored at the visit (all required items present).",
+    "REASND": "Why the instrument could not be scored (the outcome table's reason, cut to 200 bytes).",
+    "STARTDT": "TRTEDT: the date of the CAR-T infusion.",
+    "CNSR": "0 for an event, 1 when censored at the last count or visit.",
+    "EVNTDESC": "What ended the time: the event or the censoring.",
+    "CNSDTDSC": "The censoring date's source.",
+    "ADTF": "D when the day of ADT is imputed (the midpoint of an interval), blank otherwise.",
+    "SRCDOM": "The SDTM domain of the record that proves the event or censoring.",
+    "SRCVAR": "The variable of that record.",
+    "SRCSEQ": "The --SEQ of that record.",
+}
+
+
+def _adam_origin(dataset: str, name: str) -> Origin:
+    if dataset == "ADSL" and name in _FROM_DM:
+        return Origin("Predecessor", description=f"DM.{name}")
+    if dataset == "ADSL" and name in ("TRT01P", "TRT01A"):
+        return Origin("Predecessor", description="DM.ARM" if name == "TRT01P" else "DM.ACTARM")
+    if dataset != "ADSL" and name in {"STUDYID", "USUBJID", *_FROM_ADSL}:
+        return Origin("Predecessor", description=f"ADSL.{name}")
+    if dataset != "ADSL" and name in ("TRTP", "TRTA"):
+        return Origin("Predecessor", description="ADSL.TRT01P" if name == "TRTP" else "ADSL.TRT01A")
+    return Origin("Derived", method=_ADAM_METHODS.get(name, f"Derived for {dataset}; see docs/adam.md."))
+
+
+def adam_define_package(study: StudyRecord, datasets: Mapping[str, pd.DataFrame]) -> DefinePackage:
+    """The define.xml metadata of the ADaM datasets ``datasets`` (:func:`adam_datasets`) of ``study``: classes
+    and structures by ADaMIG 1.3, keys, origins (predecessors in DM/ADSL, derivation methods), codelists and
+    the value-level metadata of AVAL/AVALC per PARAMCD."""
+    codelists = {
+        k: v for k, v in sdtm_codelists().items() if k in ("SEX", "RACE", "ETHNIC", "AGEU", "COUNTRY", "DTHFL")
+    }
+    yes_no = codelists["DTHFL"]
+    for flag in ("ENRLFL", "SAFFL", "ANL01FL"):
+        codelists[flag] = yes_no
+    codelists["ADTF"] = CodeListSpec("DATEFL", "Date Imputation Flag", ("D", "M", "Y"), cdisc=True)
+    codelists["EOSSTT"] = CodeListSpec("EOSSTT", "End of Study Status", ("COMPLETED", "DISCONTINUED", "ONGOING"))
+    metadata = []
+    value_labels: dict[tuple[str, str], str] = {}
+    for name, frame in datasets.items():
+        class_name, subclass, structure, keys = _ADAM_CLASSES[name]
+        parameter: tuple[str, ...] = ()
+        if "PARAMCD" in frame.columns:
+            parameter = ("PARAMCD",)
+            for code, label in zip(frame["PARAMCD"], frame["PARAM"], strict=True):
+                value_labels[(name, str(code))] = str(label)
+            codelists["PARAMCD"] = CodeListSpec(
+                "PARAMCD",
+                "Parameter Code",
+                (),
+                {
+                    **dict(codelists["PARAMCD"].decodes if "PARAMCD" in codelists else {}),
+                    **dict(zip(frame["PARAMCD"], frame["PARAM"], strict=True)),
+                },
+            )
+        metadata.append(
+            DatasetMetadata(
+                name=name,
+                label=ADAM_LABELS[name],
+                frame=frame,
+                variables=ADAM_VARIABLES[name],
+                class_name=class_name,
+                subclass=subclass,
+                structure=structure,
+                keys=unique_keys(frame, keys, None),
+                repeating=name != "ADSL",
+                parameter=parameter,
+                results=tuple(r for r in ("AVAL", "AVALC") if r in frame.columns) if parameter else (),
+                formats={v.name: "DATE9." for v in ADAM_VARIABLES[name] if v.numeric and v.name.endswith("DT")},
+            )
+        )
+    if "PARAMCD" in codelists:
+        spec = codelists["PARAMCD"]
+        codelists["PARAMCD"] = CodeListSpec(spec.code, spec.name, tuple(sorted(spec.decodes)), spec.decodes)
+    return DefinePackage(
+        study_code=study.code,
+        study_name=study.name or study.code,
+        description=(study.design.title if study.design is not None and study.design.title else "")
+        or study.name
+        or study.code,
+        standard="ADaMIG",
+        standard_version=ADAMIG_VERSION,
+        terminology_version=ADAM_TERMINOLOGY_VERSION,
+        datasets=metadata,
+        origin=_adam_origin,
+        codelists=codelists,
+        value_labels=value_labels,
+    )
+
+
 def _frame(dataset: str, rows: list[dict[str, Any]]) -> pd.DataFrame:
     return dataset_frame(ADAM_VARIABLES[dataset], rows)
 
@@ -448,15 +622,20 @@ def write_adam(
     *,
     xpt: bool = False,
     b_cells: BCellOptions | None = None,
+    created: dt.datetime | None = None,
 ) -> list[Path]:
     """Write ADSL, ADRS and ADTTE into ``out_dir`` as ``<name>.csv`` and, with ``xpt=True``, SAS XPORT v5 files
-    (numeric dates with the DATE9. format). ``b_cells`` sets the aplasia/reconstitution definition, as for the
-    report (so the two agree). All datasets are built and checked before anything is written."""
+    (numeric dates with the DATE9. format), and their ``define.xml`` (Define-XML 2.1, validated against the
+    schema; ``created`` is its CreationDateTime, default now). ``b_cells`` sets the aplasia/reconstitution
+    definition, as for the report (so the two agree). All datasets and the define.xml are built and checked
+    before anything is written."""
     from immunoreset.registry.outcomes import compute_outcomes
 
     outcomes = compute_outcomes(study)
     analysis = analyse_cohort(study, outcomes, b_cells=b_cells) if study.patients else None
     datasets = adam_datasets(study, outcomes=outcomes, analysis=analysis)
+    package = adam_define_package(study, datasets)
+    define = define_xml(replace(package, file_suffix=".xpt" if xpt else ".csv"), created=created)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -471,4 +650,7 @@ def write_adam(
                 frame, path, name=name, label=ADAM_LABELS[name], variables=ADAM_VARIABLES[name], formats=dates
             )
             written.append(path)
+    define_path = out / "define.xml"
+    define_path.write_text(define, encoding="utf-8")
+    written.append(define_path)
     return written

@@ -34,7 +34,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -1573,9 +1573,15 @@ def write_sdtm(
         with ``xpt=True``, one SAS XPORT v5 ``<domain>.xpt`` with SDTMIG variable labels. All datasets
         are built and checked before the first file is written; files of domains an earlier export wrote into the
     same folder and this one does not are removed. ``created`` is the timestamp written into
-        the XPT headers (default :data:`XPT_TIMESTAMP`, so that identical data give identical files).
+        the XPT headers (default :data:`XPT_TIMESTAMP`, so that identical data give identical files) and the
+        define.xml's CreationDateTime (default now). ``define.xml`` (Define-XML 2.1, validated against the
+        schema; :mod:`immunoreset.registry.define_xml`) describes every dataset and variable written.
     """
+    from immunoreset.registry.define_xml import define_xml, sdtm_define_package
+
     frames = sdtm_domains(study)
+    package = replace(sdtm_define_package(study, frames), file_suffix=".xpt" if xpt else ".csv")
+    define = define_xml(package, created=created)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     moment = created or XPT_TIMESTAMP
@@ -1605,4 +1611,7 @@ def write_sdtm(
             )
             written.append(xpt_path)
     written.append(write_conformance(frames, out / "conformance.csv"))
+    define_path = out / "define.xml"
+    define_path.write_text(define, encoding="utf-8")
+    written.append(define_path)
     return written

@@ -61,7 +61,7 @@ _Add: TypeAlias = Callable[[Severity, str, str, "int | None", str], None]
 
 _EPOCHS = frozenset({"SCREENING", "TREATMENT", "FOLLOW-UP"})
 _NULL_FLAVOURS = frozenset({"NI", "INV", "OTH", "PINF", "NINF", "UNC", "DER", "UNK", "ASKU", "NAV", "NASK", "NA"})
-_CONTROLLED: dict[str, frozenset[str]] = {
+CONTROLLED_TERMINOLOGY: dict[str, frozenset[str]] = {
     "SEX": frozenset({"F", "M", "U", "UNDIFFERENTIATED"}),
     "RACE": frozenset(RACES),
     "ETHNIC": frozenset(ETHNICITIES),
@@ -167,7 +167,7 @@ def _terminology(domain: str, frame: pd.DataFrame, add: _Add) -> None:
     for column in frame.columns:
         name = str(column)
         short = name[len(domain) :] if name.startswith(domain) and len(name) > len(domain) else name
-        allowed = _CONTROLLED.get(name) or _CONTROLLED.get(short)
+        allowed = CONTROLLED_TERMINOLOGY.get(name) or CONTROLLED_TERMINOLOGY.get(short)
         values = list(frame[name])
         if name == "COUNTRY":
             import pycountry
